@@ -1,0 +1,120 @@
+"""The algorithm registry: one entry per family, with its estimator factory and declared search spaces."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from scipy import stats
+from sklearn.base import BaseEstimator
+from sklearn.ensemble import (
+    GradientBoostingClassifier,
+    GradientBoostingRegressor,
+    RandomForestClassifier,
+    RandomForestRegressor,
+)
+from xgboost import XGBClassifier, XGBRegressor
+
+from zygarde.datasets import TaskKind
+from zygarde.errors import ZygardeError
+
+SearchSpace = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Algorithm:
+    """One algorithm family: how to build it and which parameters to search (estimator's own names)."""
+
+    name: str
+    title: str
+    build: Callable[[TaskKind, int], BaseEstimator]
+    grid: SearchSpace
+    distributions: SearchSpace
+
+
+def _random_forest(task: TaskKind, seed: int) -> BaseEstimator:
+    cls = RandomForestClassifier if task == "classification" else RandomForestRegressor
+    return cls(random_state=seed, n_jobs=1)
+
+
+def _gradient_boosting(task: TaskKind, seed: int) -> BaseEstimator:
+    cls = GradientBoostingClassifier if task == "classification" else GradientBoostingRegressor
+    return cls(random_state=seed)
+
+
+def _xgboost(task: TaskKind, seed: int) -> BaseEstimator:
+    cls = XGBClassifier if task == "classification" else XGBRegressor
+    return cls(random_state=seed, n_jobs=1, tree_method="hist", verbosity=0)
+
+
+ALGORITHMS: dict[str, Algorithm] = {
+    "rf": Algorithm(
+        name="rf",
+        title="Random Forest",
+        build=_random_forest,
+        grid={
+            "n_estimators": [100, 200],
+            "max_depth": [4, 8, None],
+            "min_samples_leaf": [1, 5],
+            "max_features": ["sqrt", 0.5],
+        },
+        distributions={
+            "n_estimators": stats.randint(50, 300),
+            "max_depth": [3, 4, 6, 8, 12, None],
+            "min_samples_leaf": stats.randint(1, 10),
+            "max_features": ["sqrt", 0.3, 0.5, 0.8],
+        },
+    ),
+    "gbt": Algorithm(
+        name="gbt",
+        title="Gradient Boosting",
+        build=_gradient_boosting,
+        grid={"n_estimators": [50, 100], "learning_rate": [0.05, 0.1], "max_depth": [2, 3], "subsample": [0.8, 1.0]},
+        distributions={
+            "n_estimators": stats.randint(50, 200),
+            "learning_rate": stats.loguniform(0.01, 0.3),
+            "max_depth": [2, 3, 4],
+            "subsample": stats.uniform(0.6, 0.4),
+        },
+    ),
+    "xgboost": Algorithm(
+        name="xgboost",
+        title="XGBoost",
+        build=_xgboost,
+        grid={
+            "n_estimators": [100, 200],
+            "max_depth": [2, 3, 4],
+            "learning_rate": [0.03, 0.1],
+            "subsample": [0.8, 1.0],
+        },
+        distributions={
+            "n_estimators": stats.randint(50, 300),
+            "max_depth": stats.randint(2, 7),
+            "learning_rate": stats.loguniform(0.01, 0.3),
+            "subsample": stats.uniform(0.6, 0.4),
+            "colsample_bytree": stats.uniform(0.5, 0.5),
+            "min_child_weight": stats.randint(1, 10),
+        },
+    ),
+}
+
+
+def get_algorithm(name: str) -> Algorithm:
+    """Look an algorithm up by name; an unknown name lists the known ones."""
+    try:
+        return ALGORITHMS[name]
+    except KeyError:
+        raise ZygardeError(f"Unknown algorithm {name!r}; choose from {', '.join(ALGORITHMS)}.") from None
+
+
+def validate_space(name: str, space: SearchSpace) -> SearchSpace:
+    """Check a user space (from ``--space``) against the estimator's parameters: lists of values, known names."""
+    algorithm = get_algorithm(name)
+    known = algorithm.build("classification", 0).get_params()
+    for param, values in space.items():
+        if param not in known:
+            raise ZygardeError(f"--space: {name} has no parameter {param!r}; known: {', '.join(sorted(known))}.")
+        if not isinstance(values, list) or not values:
+            raise ZygardeError(f"--space: {name}.{param} must be a non-empty list of values, got {values!r}.")
+    return space

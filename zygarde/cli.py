@@ -1,0 +1,189 @@
+"""The ``zygarde`` command line: run the training flow, serve the flows to the Prefect UI."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import yaml
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from zygarde.errors import ZygardeError
+from zygarde.settings import Settings, get_settings
+
+app = typer.Typer(
+    help="zygarde: validated, parallel, tracked model search with Prefect, Dask and MLflow.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+console = Console(stderr=True)
+
+
+def _read_space(path: Path | None) -> dict[str, Any]:
+    if path is None:
+        return {}
+    try:
+        space = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise ZygardeError(f"--space {path}: cannot read it as YAML ({exc}).") from None
+    if not isinstance(space, dict):
+        raise ZygardeError(f"--space {path}: expected a mapping algorithm -> {{param: [values]}}.")
+    return space
+
+
+def _show_warning(message: Warning | str, category: type[Warning], *_: Any, **__: Any) -> None:
+    console.print(f"[yellow]warning:[/] {message}")
+
+
+@app.command()
+def run(
+    dataset: Annotated[str, typer.Argument(help="Built-in dataset name (diabetes).")] = "diabetes",
+    data: Annotated[Path | None, typer.Option(help="Your own CSV or Parquet file (instead of a built-in).")] = None,
+    target: Annotated[str | None, typer.Option(help="Column to predict (required with --data).")] = None,
+    task: Annotated[str, typer.Option(help="auto | classification | regression")] = "auto",
+    algorithms: Annotated[str, typer.Option(help="Comma-separated: rf,gbt,xgboost")] = "rf,gbt,xgboost",
+    search: Annotated[str, typer.Option(help="grid | random")] = "random",
+    trials: Annotated[int, typer.Option(help="Random search: configurations per algorithm.")] = 10,
+    cv: Annotated[int, typer.Option(help="Cross-validation folds.")] = 5,
+    test_size: Annotated[float, typer.Option(help="Held-out test share.")] = 0.2,
+    seed: Annotated[int | None, typer.Option(help="Random seed (default: ZYGARDE_SEED or 42).")] = None,
+    space: Annotated[Path | None, typer.Option(help="YAML: {algorithm: {param: [values]}} replacing a space.")] = None,
+    experiment: Annotated[str | None, typer.Option(help="MLflow experiment name.")] = None,
+    profile: Annotated[bool, typer.Option(help="cProfile each stage into MLflow artifacts.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
+    verbose: Annotated[bool, typer.Option(help="Show Prefect's logs.")] = False,
+) -> None:
+    """Validate, search, evaluate and register the best model for a dataset (the main job)."""
+    started = time.perf_counter()
+    warnings.showwarning = _show_warning
+    settings = get_settings()
+    try:
+        from zygarde.config import parse_config
+
+        config = parse_config(
+            dataset=str(data) if data else dataset,
+            target=target,
+            task=task,
+            algorithms=[a.strip() for a in algorithms.split(",") if a.strip()],
+            search=search,
+            trials=trials,
+            cv=cv,
+            test_size=test_size,
+            seed=settings.seed if seed is None else seed,
+            space=_read_space(space),
+            experiment=experiment,
+            profile=profile,
+        )
+        summary = _run_flow(config, settings, show_progress=not as_json, verbose=verbose)
+    except ZygardeError as exc:
+        console.print(f"[bold red]error:[/] {exc}")
+        raise typer.Exit(code=1) from None
+    summary["wall_seconds"] = round(time.perf_counter() - started, 3)
+    if as_json:
+        sys.stdout.write(json.dumps(summary, default=str) + "\n")
+    else:
+        _print_report(summary, settings)
+
+
+def _run_flow(config: Any, settings: Settings, *, show_progress: bool, verbose: bool) -> dict[str, Any]:
+    """Start the Prefect API and the Dask cluster once, then run the flow on that cluster."""
+    if not verbose:
+        os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    from prefect_dask import DaskTaskRunner
+
+    from zygarde.flows.tabular import train_tabular
+    from zygarde.orchestration import dask_scheduler, prefect_api
+    from zygarde.search import PROGRESS_TOPIC
+
+    with prefect_api(), dask_scheduler(settings) as client:
+        progress = Progress(
+            TextColumn("search"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.description}"),
+            TimeElapsedColumn(),
+            console=console,
+            disable=not show_progress,
+            transient=True,
+        )
+        bar = progress.add_task("", total=None)
+
+        def on_event(event: tuple[float, dict[str, Any]]) -> None:
+            message = event[1]
+            score = message.get("score")
+            progress.update(
+                bar,
+                completed=message["done"],
+                total=message["total"],
+                description=f"{message['algorithm']} {score:.4f}" if score is not None else "",
+            )
+
+        client.subscribe_topic(PROGRESS_TOPIC, on_event)
+        flow = train_tabular.with_options(task_runner=DaskTaskRunner(address=client.scheduler.address))
+        with progress:
+            summary = flow(config=config)
+        client.unsubscribe_topic(PROGRESS_TOPIC)
+    return summary.model_dump()
+
+
+def _print_report(summary: dict[str, Any], settings: Settings) -> None:
+    out = Console()
+    metric = summary["selection_metric"]
+    table = Table(title=f"Leaderboard: CV {metric} on the training split ({summary['n_trials']} trials)")
+    for column in ("#", "algorithm", f"cv {metric}", "± std", "fit s", "params"):
+        table.add_column(column)
+    for row in summary["leaderboard"]:
+        table.add_row(
+            str(row["trial"]),
+            row["algorithm"],
+            f"{row[f'cv_{metric}']:.4f}",
+            f"{row[f'cv_{metric}_std']:.4f}",
+            f"{row['fit_seconds']:.2f}",
+            row["params"],
+        )
+    out.print(table)
+    test = ", ".join(f"{k}={v:.4f}" for k, v in summary["test_metrics"].items())
+    model = summary["model"]
+    out.print(f"best: [bold]{summary['best_algorithm']}[/] {summary['best_params']}")
+    out.print(f"test split: {test}")
+    out.print(
+        f"registered {model['name']} v{model['version']}: "
+        f"{'now champion' if model['became_champion'] else 'champion unchanged'} ({model['reason']})"
+    )
+    out.print(
+        f"search {summary['search_wall_seconds']:.1f} s for {summary['trial_fit_seconds']:.1f} s of trials; "
+        f"whole run {summary['wall_seconds']:.1f} s"
+    )
+    uri = summary["mlflow"]["tracking_uri"]
+    out.print(
+        "\nOpen the UIs:\n"
+        f"  mlflow ui --backend-store-uri {uri} --port 5000   # experiment {summary['mlflow']['experiment_id']}\n"
+        "  prefect server start                              # flow runs, tasks, artifacts"
+    )
+
+
+@app.command()
+def serve() -> None:
+    """Serve the flows so they can be started from the Prefect UI (needs PREFECT_API_URL of a server)."""
+    if not os.environ.get("PREFECT_API_URL"):
+        console.print(
+            "[yellow]PREFECT_API_URL is not set:[/] start `prefect server start` and run "
+            "`prefect config set PREFECT_API_URL=http://127.0.0.1:4200/api` first."
+        )
+    from prefect import serve as prefect_serve
+
+    from zygarde.flows.tabular import train_tabular
+
+    prefect_serve(train_tabular.to_deployment(name="train-tabular", tags=["zygarde"]))
+
+
+if __name__ == "__main__":
+    app()

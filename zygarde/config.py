@@ -1,0 +1,56 @@
+"""Typed run parameters, validated once at the boundary (CLI, Prefect UI form, deployment YAML)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from zygarde.algorithms import ALGORITHMS, validate_space
+from zygarde.errors import ZygardeError
+
+AlgorithmName = Literal["rf", "gbt", "xgboost"]
+
+
+class TabularRunConfig(BaseModel):
+    """What to train on and how to search; every field is a form field in the Prefect UI."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    dataset: str = Field("diabetes", description="A built-in dataset (diabetes) or a path to a CSV/Parquet file.")
+    target: str | None = Field(None, description="Column to predict; required for your own file.")
+    task: Literal["auto", "classification", "regression"] = Field(
+        "auto", description="Inferred from the target when auto."
+    )
+    algorithms: list[AlgorithmName] = Field(
+        default_factory=lambda: ["rf", "gbt", "xgboost"], min_length=1, description="Algorithm families to search."
+    )
+    search: Literal["grid", "random"] = Field("random", description="Whole grid, or random draws per algorithm.")
+    trials: int = Field(10, ge=1, le=10_000, description="Random search: configurations drawn per algorithm.")
+    cv: int = Field(5, ge=2, le=20, description="Cross-validation folds on the training split.")
+    test_size: float = Field(0.2, ge=0.05, le=0.5, description="Share of rows held out for the final test.")
+    seed: int = Field(42, description="Seed of the split, folds, random search and estimators.")
+    space: dict[str, dict[str, list[Any]]] = Field(
+        default_factory=dict,
+        description="Replaces an algorithm's search space: {algorithm: {param: [values]}} (estimator's own names).",
+    )
+    profile: bool = Field(False, description="cProfile every stage; .prof and top-30 text logged to MLflow.")
+    experiment: str | None = Field(None, description="MLflow experiment; default zygarde-<dataset>.")
+
+    @field_validator("space")
+    @classmethod
+    def _check_space(cls, space: dict[str, dict[str, list[Any]]]) -> dict[str, dict[str, list[Any]]]:
+        for name, params in space.items():
+            if name not in ALGORITHMS:
+                raise ValueError(f"unknown algorithm {name!r} in space; choose from {', '.join(ALGORITHMS)}")
+            validate_space(name, params)
+        return space
+
+
+def parse_config(**values: Any) -> TabularRunConfig:
+    """Build a config, turning pydantic's errors into one readable ``ZygardeError`` naming each parameter."""
+    try:
+        return TabularRunConfig(**values)
+    except ValidationError as exc:
+        problems = [f"--{'.'.join(str(p) for p in e['loc'][:1]).replace('_', '-')}: {e['msg']}" for e in exc.errors()]
+        raise ZygardeError("Invalid parameters:\n  " + "\n  ".join(problems)) from None

@@ -1,0 +1,172 @@
+"""Load built-in and user tables into a ``TabularDataset``; every user-caused problem is a ``ZygardeError``."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import pandas as pd
+from pandas.api import types as ptypes
+
+from zygarde.errors import ZygardeError
+
+TaskKind = Literal["classification", "regression"]
+TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
+_MAX_CLASSES = 20
+_ID_UNIQUE_SHARE = 0.95
+
+
+class DataQualityWarning(UserWarning):
+    """A column was dropped because it cannot help a model (named in the message)."""
+
+
+@dataclass(frozen=True)
+class BuiltinDataset:
+    """A dataset shipped in ``data/raw`` with its known target and quirks."""
+
+    file: str
+    target: str
+    task: TaskKind
+    zero_as_missing: tuple[str, ...] = ()
+
+
+BUILTIN_DATASETS: dict[str, BuiltinDataset] = {
+    "diabetes": BuiltinDataset(
+        file="diabetes.csv",
+        target="Outcome",
+        task="classification",
+        zero_as_missing=("Glucose", "BloodPressure", "SkinThickness", "Insulin", "BMI"),
+    ),
+}
+
+
+@dataclass
+class TabularDataset:
+    """A table ready for validation: features, target, task kind, and what was dropped and why."""
+
+    name: str
+    source: Path
+    frame: pd.DataFrame
+    target: str
+    task: TaskKind
+    zero_as_missing: tuple[str, ...] = ()
+    builtin: bool = False
+    dropped: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def features(self) -> list[str]:
+        """Feature column names (everything but the target)."""
+        return [c for c in self.frame.columns if c != self.target]
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """Read a CSV or Parquet file, turning every way it can be unreadable into one clear error."""
+    if not path.exists():
+        raise ZygardeError(f"Data file not found: {path}. Check the path, or pass a built-in name (diabetes).")
+    if path.is_dir():
+        raise ZygardeError(f"{path} is a folder; pass a CSV or Parquet file.")
+    if path.suffix.lower() not in TABLE_SUFFIXES:
+        raise ZygardeError(f"{path}: unsupported file type {path.suffix!r}; use one of {', '.join(TABLE_SUFFIXES)}.")
+    if path.stat().st_size == 0:
+        raise ZygardeError(f"{path} is empty (0 bytes); export the table again with a header row and data.")
+    try:
+        frame = pd.read_csv(path) if path.suffix.lower() == ".csv" else pd.read_parquet(path)
+    except pd.errors.EmptyDataError as exc:
+        raise ZygardeError(f"{path} has no columns or rows; it needs a header row and data.") from exc
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError, OSError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ZygardeError(
+            f"{path} could not be read as {path.suffix[1:].upper()}: {reason}. "
+            "Check that it is a valid file with a header row."
+        ) from exc
+    if frame.empty:
+        raise ZygardeError(f"{path} has a header but no data rows.")
+    return frame
+
+
+def infer_task(target: pd.Series) -> TaskKind:
+    """Classification for labels (text, bool, or few integer values); regression otherwise."""
+    values = target.dropna()
+    if not ptypes.is_numeric_dtype(values) or ptypes.is_bool_dtype(values):
+        return "classification"
+    integral = bool((values == values.round()).all())
+    return "classification" if integral and values.nunique() <= _MAX_CLASSES else "regression"
+
+
+def _useless_columns(frame: pd.DataFrame, target: str) -> dict[str, str]:
+    """Columns that are entirely empty, or identifiers/free text with a distinct value on almost every row."""
+    reasons: dict[str, str] = {}
+    for column in frame.columns.drop(target):
+        values = frame[column].dropna()
+        if values.empty:
+            reasons[column] = "entirely empty"
+        elif len(values) >= 20 and values.nunique() >= _ID_UNIQUE_SHARE * len(values):
+            if not ptypes.is_numeric_dtype(values):
+                reasons[column] = "an identifier or free text (a distinct value on almost every row)"
+            elif ptypes.is_integer_dtype(values) and values.is_monotonic_increasing:
+                reasons[column] = "a row identifier (unique, increasing integers)"
+    return reasons
+
+
+def prepare_table(
+    frame: pd.DataFrame,
+    *,
+    name: str,
+    source: Path,
+    target: str,
+    task: TaskKind | None = None,
+    zero_as_missing: tuple[str, ...] = (),
+    builtin: bool = False,
+) -> TabularDataset:
+    """Check the target, infer the task, and drop (with a warning naming them) columns no model can use."""
+    if target not in frame.columns:
+        shown = ", ".join(map(str, frame.columns[:15]))
+        raise ZygardeError(
+            f"{source}: target column {target!r} not found. Columns are: {shown}. Pass the right name with --target."
+        )
+    frame = frame.dropna(axis="index", subset=[target]).reset_index(drop=True)
+    if frame.empty:
+        raise ZygardeError(f"{source}: target column {target!r} has no values.")
+    dropped = _useless_columns(frame, target)
+    for column, reason in dropped.items():
+        warnings.warn(f"{source}: dropping column {column!r}: {reason}.", DataQualityWarning, stacklevel=2)
+    frame = frame.drop(columns=list(dropped))
+    if len(frame.columns) < 2:
+        raise ZygardeError(f"{source}: no usable feature columns besides the target {target!r}.")
+    return TabularDataset(
+        name=name,
+        source=source,
+        frame=frame,
+        target=target,
+        task=task or infer_task(frame[target]),
+        zero_as_missing=zero_as_missing,
+        builtin=builtin,
+        dropped=dropped,
+    )
+
+
+def load_dataset(
+    dataset: str, *, data_root: Path, target: str | None = None, task: TaskKind | None = None
+) -> TabularDataset:
+    """Load a built-in dataset by name, or any CSV/Parquet file by path (then ``target`` is required)."""
+    if dataset in BUILTIN_DATASETS:
+        spec = BUILTIN_DATASETS[dataset]
+        path = data_root / spec.file
+        return prepare_table(
+            read_table(path),
+            name=dataset,
+            source=path,
+            target=target or spec.target,
+            task=task or spec.task,
+            zero_as_missing=spec.zero_as_missing,
+            builtin=True,
+        )
+    path = Path(dataset).expanduser()
+    if path.suffix.lower() not in TABLE_SUFFIXES and not path.exists():
+        known = ", ".join(BUILTIN_DATASETS)
+        raise ZygardeError(f"Unknown dataset {dataset!r}: not a built-in ({known}) and no such file.")
+    if not target:
+        raise ZygardeError(f"{path}: say which column to predict with --target COLUMN.")
+    return prepare_table(read_table(path), name=path.stem, source=path, target=target, task=task)

@@ -1,0 +1,70 @@
+"""What a training run returns: the JSON the CLI prints and the flow's result."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+from zygarde.datasets import TabularDataset
+from zygarde.evaluate import leaderboard
+from zygarde.objectives import CrossValidationObjective
+from zygarde.registry import RegisteredModel
+from zygarde.tracking import RunContext
+from zygarde.trials import SearchOutcome, TrialResult
+
+
+class RunSummary(BaseModel):
+    """Outcome of ``train_tabular``; ``*_metrics`` say their split in the name (cv: training folds, test: held out)."""
+
+    dataset: str
+    task: str
+    selection_metric: str
+    best_algorithm: str
+    best_params: dict[str, Any]
+    cv_metrics: dict[str, float]
+    test_metrics: dict[str, float]
+    mlflow: dict[str, str]
+    model: dict[str, Any]
+    n_trials: int
+    n_trials_failed: int
+    search_wall_seconds: float
+    trial_fit_seconds: float
+    leaderboard: list[dict[str, Any]]
+    wall_seconds: float | None = None
+
+
+def build_summary(
+    dataset: TabularDataset,
+    objective: CrossValidationObjective,
+    best: TrialResult,
+    test_metrics: dict[str, float],
+    outcome: SearchOutcome,
+    run: RunContext,
+    registered: RegisteredModel,
+) -> RunSummary:
+    """Collect the pieces of a finished run into its summary."""
+    board = leaderboard(outcome.results, objective.metric, objective.greater_is_better)
+    return RunSummary(
+        dataset=dataset.name,
+        task=dataset.task,
+        selection_metric=objective.metric,
+        best_algorithm=best.algorithm,
+        best_params=best.params,
+        cv_metrics=best.cv_mean,
+        test_metrics=test_metrics,
+        mlflow={"tracking_uri": run.tracking_uri, "experiment_id": run.experiment_id, "parent_run_id": run.run_id},
+        model={
+            "name": registered.name,
+            "version": registered.version,
+            "model_uri": registered.model_uri,
+            "became_champion": registered.became_champion,
+            "reason": registered.reason,
+            "previous_champion": registered.previous_champion,
+        },
+        n_trials=len(outcome.results),
+        n_trials_failed=sum(r.error is not None for r in outcome.results),
+        search_wall_seconds=outcome.wall_seconds,
+        trial_fit_seconds=outcome.fit_seconds,
+        leaderboard=board.to_dict(orient="records"),
+    )

@@ -1,0 +1,147 @@
+"""MLflow tracking: experiments, the parent run of a flow, child runs of trials (logged from Dask workers)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import mlflow
+from mlflow.entities import Metric, Param, RunTag
+from mlflow.tracking import MlflowClient
+
+from zygarde.trials import TrialResult
+
+_MAX_PARAM_CHARS = 6000
+logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+@lru_cache(maxsize=4)
+def get_client(tracking_uri: str) -> MlflowClient:
+    """One client per tracking URI per process (Dask workers reuse theirs across trials)."""
+    return MlflowClient(tracking_uri=tracking_uri)
+
+
+def ensure_experiment(tracking_uri: str, name: str, artifact_root: str | None = None) -> str:
+    """Return the id of experiment ``name``, creating it (artifacts under ``artifact_root``) if needed."""
+    client = get_client(tracking_uri)
+    experiment = client.get_experiment_by_name(name)
+    if experiment is not None:
+        return experiment.experiment_id
+    location = f"{artifact_root}/{name}" if artifact_root else None
+    return client.create_experiment(name, artifact_location=location)
+
+
+def start_parent_run(
+    tracking_uri: str, experiment_id: str, run_name: str, params: dict[str, Any], tags: dict[str, str]
+) -> str:
+    """Create the flow's parent run with its configuration as params; returns the run id."""
+    client = get_client(tracking_uri)
+    run = client.create_run(experiment_id, run_name=run_name, tags=tags)
+    client.log_batch(run.info.run_id, params=[Param(k, _param_text(v)) for k, v in params.items()])
+    return run.info.run_id
+
+
+def end_run(tracking_uri: str, run_id: str, status: str = "FINISHED") -> None:
+    """Close a run as FINISHED or FAILED."""
+    get_client(tracking_uri).set_terminated(run_id, status=status)
+
+
+def log_metrics(tracking_uri: str, run_id: str, metrics: dict[str, float]) -> None:
+    """Log a flat dict of metrics in one batch."""
+    stamp = _now_ms()
+    get_client(tracking_uri).log_batch(run_id, metrics=[Metric(k, float(v), stamp, 0) for k, v in metrics.items()])
+
+
+def log_json(tracking_uri: str, run_id: str, payload: Any, artifact_file: str) -> None:
+    """Write ``payload`` as JSON into the run's artifacts."""
+    get_client(tracking_uri).log_dict(run_id, payload, artifact_file)
+
+
+def log_files(tracking_uri: str, run_id: str, paths: list[Path], artifact_path: str) -> None:
+    """Upload local files into one artifact folder of the run."""
+    client = get_client(tracking_uri)
+    for path in paths:
+        client.log_artifact(run_id, str(path), artifact_path=artifact_path)
+
+
+def log_figure(tracking_uri: str, run_id: str, figure: Any, artifact_file: str) -> None:
+    """Save a matplotlib figure as an artifact of the run."""
+    get_client(tracking_uri).log_figure(run_id, figure, artifact_file)
+
+
+@dataclass(frozen=True)
+class TrialLogger:
+    """Picklable handle that lets a Dask worker log a trial as a child run of the flow's parent run."""
+
+    tracking_uri: str
+    experiment_id: str
+    parent_run_id: str
+
+    def log(self, result: TrialResult) -> str:
+        """Create the child run with params, CV metrics, usage; returns its run id."""
+        client = get_client(self.tracking_uri)
+        run = client.create_run(
+            self.experiment_id,
+            run_name=f"{result.algorithm} #{result.trial_id}",
+            tags={
+                "mlflow.parentRunId": self.parent_run_id,
+                "zygarde.algorithm": result.algorithm,
+                "zygarde.trial_id": str(result.trial_id),
+                "zygarde.worker": result.worker,
+                **({"zygarde.error": result.error[:5000]} if result.error else {}),
+            },
+        )
+        stamp = _now_ms()
+        metrics = {
+            **{f"cv_{k}_mean": v for k, v in result.cv_mean.items()},
+            **{f"cv_{k}_std": v for k, v in result.cv_std.items()},
+            **result.usage,
+        }
+        client.log_batch(
+            run.info.run_id,
+            metrics=[Metric(k, float(v), stamp, 0) for k, v in metrics.items()],
+            params=[Param(k, _param_text(v)) for k, v in result.params.items()],
+            tags=[RunTag("zygarde.split", "cv on training split")],
+        )
+        client.set_terminated(run.info.run_id, status="FAILED" if result.error else "FINISHED")
+        return run.info.run_id
+
+
+def _param_text(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    return text[:_MAX_PARAM_CHARS]
+
+
+def _now_ms() -> int:
+    import time
+
+    return int(time.time() * 1000)
+
+
+def temp_dir() -> Path:
+    """A fresh temporary folder for artifacts written before upload."""
+    return Path(tempfile.mkdtemp(prefix="zygarde-"))
+
+
+def configure_mlflow(tracking_uri: str) -> None:
+    """Point the fluent ``mlflow`` API (used for model logging) at ``tracking_uri``."""
+    mlflow.set_tracking_uri(tracking_uri)
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """Where a flow run logs: tracking URI, experiment, parent run, and the profile folder when profiling."""
+
+    tracking_uri: str
+    experiment_id: str
+    run_id: str
+    profile_dir: Path | None = None
+
+    def trial_logger(self) -> TrialLogger:
+        """The handle Dask workers use to log trials under this run."""
+        return TrialLogger(self.tracking_uri, self.experiment_id, self.run_id)

@@ -1,0 +1,107 @@
+"""Data validation with great-expectations 1.x: a suite per shipped dataset, a baseline suite for any table."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from zygarde.datasets import TabularDataset
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+
+
+@dataclass
+class ValidationReport:
+    """Outcome of a suite on a table: which expectations failed, on which column, with what evidence."""
+
+    suite: str
+    evaluated: int
+    failures: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def success(self) -> bool:
+        """True when every expectation held."""
+        return not self.failures
+
+    def describe(self) -> str:
+        """A readable list of the failed expectations (or a one-line pass)."""
+        if self.success:
+            return f"suite {self.suite!r}: all {self.evaluated} expectations passed"
+        lines = [f"suite {self.suite!r}: {len(self.failures)} of {self.evaluated} expectations failed:"]
+        lines += [f"  - {f['expectation']} on {f['column'] or 'the table'}: {f['details']}" for f in self.failures]
+        return "\n".join(lines)
+
+
+def baseline_suite(dataset: TabularDataset, cv: int) -> dict[str, Any]:
+    """Expectations any table must meet to be trained on: target present and non-null, classes, enough rows."""
+    target = dataset.target
+    expectations: list[dict[str, Any]] = [
+        {"type": "expect_column_to_exist", "kwargs": {"column": target}},
+        {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": target}},
+        {"type": "expect_table_row_count_to_be_between", "kwargs": {"min_value": 2 * cv}},
+    ]
+    if dataset.task == "classification":
+        expectations.append(
+            {"type": "expect_column_unique_value_count_to_be_between", "kwargs": {"column": target, "min_value": 2}}
+        )
+    return {"name": f"{dataset.name}-baseline", "expectations": expectations}
+
+
+def load_suite(expectations_dir: Path, name: str) -> dict[str, Any] | None:
+    """The stored suite ``<name>.json`` under ``expectations_dir``, or None when there is none."""
+    path = expectations_dir / f"{name}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def run_suite(frame: pd.DataFrame, suite: dict[str, Any]) -> ValidationReport:
+    """Validate ``frame`` against a suite (GX JSON form) in an ephemeral GX context."""
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    gx_suite = context.suites.add(gx.ExpectationSuite(name=suite["name"], expectations=suite["expectations"]))
+    asset = context.data_sources.add_pandas("zygarde").add_dataframe_asset("table")
+    batch = asset.add_batch_definition_whole_dataframe("whole").get_batch(batch_parameters={"dataframe": frame})
+    outcome = batch.validate(gx_suite)
+    failures = [_describe_failure(r, set(frame.columns)) for r in outcome.results if not r.success]
+    return ValidationReport(suite=suite["name"], evaluated=len(outcome.results), failures=failures)
+
+
+def _describe_failure(result: Any, columns: set[str]) -> dict[str, Any]:
+    kwargs = {k: v for k, v in result.expectation_config.kwargs.items() if k not in ("batch_id", "column")}
+    details = dict(result.result or {})
+    column = result.expectation_config.kwargs.get("column")
+    if column is not None and column not in columns:
+        evidence = "the column is missing"
+    elif result.exception_info and result.exception_info.get("raised_exception"):
+        evidence = result.exception_info.get("exception_message", "could not be evaluated")
+    elif "unexpected_count" in details:
+        evidence = (
+            f"{details['unexpected_count']} unexpected values, e.g. {details.get('partial_unexpected_list', [])[:5]}"
+        )
+    else:
+        evidence = f"observed {details.get('observed_value')!r}"
+    expected = ", ".join(f"{k}={v}" for k, v in kwargs.items())
+    return {
+        "expectation": result.expectation_config.type,
+        "column": column,
+        "details": f"expected {expected or 'to hold'}; {evidence}",
+    }
+
+
+def validate_dataset(dataset: TabularDataset, expectations_dir: Path, cv: int) -> ValidationReport:
+    """Run the dataset's stored suite (shipped data) plus the baseline suite every table must pass."""
+    stored = load_suite(expectations_dir, dataset.name) if dataset.builtin else None
+    baseline = baseline_suite(dataset, cv)
+    suite = (
+        baseline
+        if stored is None
+        else {"name": stored["name"], "expectations": stored["expectations"] + baseline["expectations"]}
+    )
+    return run_suite(dataset.frame, suite)

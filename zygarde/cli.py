@@ -40,7 +40,7 @@ def _read_space(path: Path | None) -> dict[str, Any]:
 
 
 def _show_warning(message: Warning | str, category: type[Warning], *_: Any, **__: Any) -> None:
-    console.print(f"[yellow]warning:[/] {message}")
+    console.print(f"[yellow]warning:[/] {message}", soft_wrap=True)
 
 
 @app.command()
@@ -84,7 +84,7 @@ def run(
         )
         summary = _run_flow(config, settings, show_progress=not as_json, verbose=verbose)
     except ZygardeError as exc:
-        console.print(f"[bold red]error:[/] {exc}")
+        console.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
         raise typer.Exit(code=1) from None
     summary["wall_seconds"] = round(time.perf_counter() - started, 3)
     if as_json:

@@ -13,7 +13,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 from sklearn.pipeline import Pipeline
 
-from zygarde.tracking import get_client
+from zygarde.tracking import fluent_tracking_uri, get_client
 
 CHAMPION = "champion"
 log = logging.getLogger(__name__)
@@ -35,15 +35,18 @@ def log_and_register(
     tracking_uri: str, run_id: str, model: Pipeline, X_example: pd.DataFrame, name: str
 ) -> tuple[str, str]:
     """Log the fitted pipeline into the run (signature + input example) and register it; (model_uri, version)."""
-    mlflow.set_tracking_uri(tracking_uri)
     # integer columns are declared as doubles so that a missing value at inference is not a schema error
     example = X_example.head(5).astype({c: "float64" for c in X_example.select_dtypes("integer").columns})
     signature = infer_signature(example, model.predict(example))
     # skops (MLflow's safe default) refuses unknown types; trust exactly the ones this pipeline is made of
     trusted = skops.io.get_untrusted_types(data=skops.io.dumps(model))
-    with mlflow.start_run(run_id=run_id):
+    with fluent_tracking_uri(tracking_uri), mlflow.start_run(run_id=run_id):
         info = mlflow.sklearn.log_model(
-            model, name="model", signature=signature, input_example=example, registered_model_name=name,
+            model,
+            name="model",
+            signature=signature,
+            input_example=example,
+            registered_model_name=name,
             skops_trusted_types=trusted,
         )
     return info.model_uri, str(info.registered_model_version)
@@ -52,7 +55,7 @@ def log_and_register(
 def current_champion(tracking_uri: str, name: str) -> str | None:
     """Version number holding the ``champion`` alias, or None when there is none (or no such model)."""
     try:
-        return get_client(tracking_uri).get_model_version_by_alias(name, CHAMPION).version
+        return str(get_client(tracking_uri).get_model_version_by_alias(name, CHAMPION).version)
     except MlflowException:
         return None
 

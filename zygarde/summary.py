@@ -31,6 +31,7 @@ class RunSummary(BaseModel):
     search_wall_seconds: float
     trial_fit_seconds: float
     leaderboard: list[dict[str, Any]]
+    dropped_columns: dict[str, str]
     wall_seconds: float | None = None
 
 
@@ -67,4 +68,5 @@ def build_summary(
         search_wall_seconds=outcome.wall_seconds,
         trial_fit_seconds=outcome.fit_seconds,
         leaderboard=board.to_dict(orient="records"),
+        dropped_columns=dataset.dropped,
     )

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -128,9 +131,25 @@ def temp_dir() -> Path:
     return Path(tempfile.mkdtemp(prefix="zygarde-"))
 
 
-def configure_mlflow(tracking_uri: str) -> None:
-    """Point the fluent ``mlflow`` API (used for model logging) at ``tracking_uri``."""
+@contextmanager
+def fluent_tracking_uri(tracking_uri: str) -> Iterator[None]:
+    """Point the fluent ``mlflow`` API at ``tracking_uri`` for a block, then restore it.
+
+    ``mlflow.set_tracking_uri`` also exports ``MLFLOW_TRACKING_URI``; left behind, it would override
+    the settings of every later run in this process.
+    """
+    previous_env = os.environ.get("MLFLOW_TRACKING_URI")
+    previous = mlflow.get_tracking_uri() if previous_env else None
     mlflow.set_tracking_uri(tracking_uri)
+    try:
+        yield
+    finally:
+        if previous_env is None:
+            mlflow.set_tracking_uri(None)
+            os.environ.pop("MLFLOW_TRACKING_URI", None)
+        else:
+            mlflow.set_tracking_uri(previous)
+            os.environ["MLFLOW_TRACKING_URI"] = previous_env
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,73 @@
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from zygarde.datasets import DataQualityWarning, infer_task, load_dataset, prepare_table, read_table
+from zygarde.errors import ZygardeError
+
+from ..conftest import DATA
+
+
+def test_builtin_diabetes_loads_with_its_target_and_quirks() -> None:
+    dataset = load_dataset("diabetes", data_root=DATA)
+    assert dataset.target == "Outcome" and dataset.task == "classification"
+    assert len(dataset.frame) == 768 and "Insulin" in dataset.zero_as_missing
+    assert dataset.features == [c for c in dataset.frame.columns if c != "Outcome"]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "not found"),
+        (b"", "empty (0 bytes)"),
+        (b"\n\n", "no columns or rows"),
+        (b"a,b\n", "no data rows"),
+        (b"a,b\n1,2\n3,4,5,6\n", "could not be read as CSV"),
+        (b"\x89PNG\r\n\x1a\n\x00\xff\xfe\x00garbage\xff", "could not be read as CSV"),
+    ],
+)
+def test_unreadable_files_name_the_file(tmp_path: Path, content: bytes | None, message: str) -> None:
+    path = tmp_path / "table.csv"
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(ZygardeError, match=re.escape(message)) as error:
+        read_table(path)
+    assert str(path) in str(error.value)
+
+
+def test_unknown_builtin_and_missing_target_are_clear(tmp_path: Path) -> None:
+    with pytest.raises(ZygardeError, match="Unknown dataset 'nope'"):
+        load_dataset("nope", data_root=DATA)
+    path = tmp_path / "t.csv"
+    pd.DataFrame({"a": [1, 2], "y": [0, 1]}).to_csv(path, index=False)
+    with pytest.raises(ZygardeError, match="--target"):
+        load_dataset(str(path), data_root=DATA)
+    with pytest.raises(ZygardeError, match=re.escape("target column 'label' not found. Columns are: a, y")):
+        load_dataset(str(path), data_root=DATA, target="label")
+
+
+def test_empty_and_identifier_columns_are_dropped_with_a_warning_naming_them() -> None:
+    n = 50
+    frame = pd.DataFrame(
+        {
+            "id": range(n),
+            "name": [f"item {i}" for i in range(n)],
+            "empty": [None] * n,
+            "x": [i % 7 for i in range(n)],
+            "y": [i % 2 for i in range(n)],
+        }
+    )
+    with pytest.warns(DataQualityWarning) as caught:
+        dataset = prepare_table(frame, name="t", source=Path("t.csv"), target="y")
+    messages = " ".join(str(w.message) for w in caught)
+    assert "'id'" in messages and "'name'" in messages and "'empty'" in messages
+    assert dataset.features == ["x"] and set(dataset.dropped) == {"id", "name", "empty"}
+
+
+def test_task_inference() -> None:
+    assert infer_task(pd.Series([0, 1, 1, 0])) == "classification"
+    assert infer_task(pd.Series(["cat", "dog"])) == "classification"
+    assert infer_task(pd.Series([0.5, 1.25, 3.0, 8.1])) == "regression"
+    assert infer_task(pd.Series(range(100))) == "regression"

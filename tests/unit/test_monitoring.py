@@ -1,0 +1,40 @@
+import time
+from pathlib import Path
+
+from zygarde.monitoring import ResourceMonitor, profiled
+
+
+def _busy(seconds: float) -> int:
+    end, n = time.perf_counter() + seconds, 0
+    while time.perf_counter() < end:
+        n += 1
+    return n
+
+
+def test_monitor_sees_cpu_work_and_memory_growth() -> None:
+    with ResourceMonitor() as busy:
+        _busy(0.3)
+        block = bytearray(200 * 2**20)
+        block[::4096] = b"x" * len(block[::4096])
+        time.sleep(0.15)
+    with ResourceMonitor() as idle:
+        time.sleep(0.3)
+    assert busy.usage.cpu_percent > 50 and idle.usage.cpu_percent < 30
+    assert busy.usage.peak_rss_mb > 200 and busy.usage.wall_seconds >= 0.45
+    assert set(busy.usage.as_metrics("stage_x_")) == {
+        "stage_x_wall_seconds",
+        "stage_x_cpu_seconds",
+        "stage_x_cpu_percent",
+        "stage_x_peak_rss_mb",
+    }
+    del block
+
+
+def test_profiled_writes_prof_and_top30_text(tmp_path: Path) -> None:
+    with profiled("search", tmp_path) as written:
+        _busy(0.05)
+    assert [p.name for p in written] == ["search.prof", "search.txt"]
+    assert "_busy" in (tmp_path / "search.txt").read_text()
+    with profiled("off", None) as nothing:
+        pass
+    assert nothing == []

@@ -1,0 +1,49 @@
+import pytest
+
+from zygarde.algorithms import ALGORITHMS
+from zygarde.config import parse_config
+from zygarde.errors import ZygardeError
+from zygarde.trials import plan_trials
+
+
+def test_grid_expands_every_combination_and_ids_are_unique() -> None:
+    specs = plan_trials(["rf", "xgboost"], "grid", 1, 0)
+    sizes = {name: len([s for s in specs if s.algorithm == name]) for name in ("rf", "xgboost")}
+    assert sizes == {"rf": 24, "xgboost": 24}
+    assert len({s.trial_id for s in specs}) == len(specs)
+
+
+def test_random_search_draws_n_per_algorithm_reproducibly() -> None:
+    first = plan_trials(["gbt", "xgboost"], "random", 5, 3)
+    assert len(first) == 10 and first == plan_trials(["gbt", "xgboost"], "random", 5, 3)
+    assert first != plan_trials(["gbt", "xgboost"], "random", 5, 4)
+
+
+def test_user_space_replaces_the_declared_one() -> None:
+    specs = plan_trials(["xgboost"], "grid", 1, 0, {"xgboost": {"max_depth": [2, 3], "learning_rate": [0.1]}})
+    assert [s.params for s in specs] == [{"learning_rate": 0.1, "max_depth": 2}, {"learning_rate": 0.1, "max_depth": 3}]
+    assert len(plan_trials(["xgboost"], "random", 50, 0, {"xgboost": {"max_depth": [2, 3]}})) == 2
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"algorithms": ["svm"]}, "--algorithms"),
+        ({"search": "bayes"}, "--search"),
+        ({"trials": 0}, "--trials: Input should be greater than or equal to 1"),
+        ({"cv": 1}, "--cv"),
+        ({"space": {"xgboost": {"depth": [1]}}}, "has no parameter 'depth'"),
+        ({"space": {"xgboost": {"max_depth": 3}}}, "--space"),
+    ],
+)
+def test_impossible_parameters_name_the_parameter(kwargs: dict, message: str) -> None:
+    with pytest.raises(ZygardeError, match=message):
+        parse_config(**kwargs)
+
+
+def test_every_algorithm_builds_with_its_declared_grid() -> None:
+    for algorithm in ALGORITHMS.values():
+        for task in ("classification", "regression"):
+            estimator = algorithm.build(task, 0)
+            assert set(algorithm.grid) <= set(estimator.get_params())
+            assert set(algorithm.distributions) <= set(estimator.get_params())

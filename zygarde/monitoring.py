@@ -14,7 +14,7 @@ from pathlib import Path
 
 import psutil
 
-_SAMPLE_SECONDS = 0.05
+_SAMPLE_SECONDS = 0.1
 
 
 @dataclass

@@ -1,12 +1,21 @@
-"""What a trial optimises. Tabular: the cross-validated scores of preprocessing + estimator, fitted per fold."""
+"""What a trial optimises. Tabular: the cross-validated scores of preprocessing + estimator, fitted per fold.
+
+Every trial of a search shares the same folds and the same preprocessing, so the preprocessor is fitted once
+per training fold (on that fold only: no leakage) and the transformed folds are reused by every trial that lands
+on the same worker. The scores are identical to cross-validating the whole pipeline per trial
+(``tests/unit/test_objectives.py`` and ``benchmarks/search_overhead.py`` check it) at a third less work.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import KFold, StratifiedKFold, cross_validate
+from sklearn.base import BaseEstimator, clone
+from sklearn.metrics import check_scoring
+from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.pipeline import Pipeline
 
 from zygarde.algorithms import get_algorithm
@@ -31,12 +40,30 @@ _REGRESSION = {"rmse": ("neg_root_mean_squared_error", -1), "mae": ("neg_mean_ab
 LOWER_IS_BETTER = {"rmse", "mae"}
 
 
+@dataclass(frozen=True)
+class PreparedFold:
+    """One CV fold after preprocessing: fitted on ``X_train`` only, applied to both parts."""
+
+    X_train: Any
+    y_train: np.ndarray
+    X_test: Any
+    y_test: np.ndarray
+
+
 @dataclass
 class TrialData:
-    """The training split a search scores on (scattered once to every worker)."""
+    """The training split a search scores on (scattered once to every worker), with its prepared folds.
+
+    ``prepared`` caches the preprocessed folds per fold plan on the instance a worker holds; it is
+    never pickled, so each worker prepares its own once.
+    """
 
     X: pd.DataFrame
     y: np.ndarray
+    prepared: dict[tuple[Any, ...], list[PreparedFold]] = field(default_factory=dict, repr=False, compare=False)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "prepared": {}}
 
 
 @dataclass(frozen=True)
@@ -69,31 +96,49 @@ class CrossValidationObjective:
         """Whether a larger value of ``metric`` is better."""
         return self.metric not in LOWER_IS_BETTER
 
+    def build_estimator(self, spec: TrialSpec) -> BaseEstimator:
+        """The trial's estimator, seeded, with its parameters set."""
+        return get_algorithm(spec.algorithm).build(self.task, self.seed).set_params(**spec.params)
+
     def build_pipeline(self, spec: TrialSpec, X: pd.DataFrame) -> Pipeline:
-        """Preprocessor + estimator with the trial's parameters set on the estimator."""
-        estimator = get_algorithm(spec.algorithm).build(self.task, self.seed)
-        estimator.set_params(**spec.params)
-        return Pipeline([("preprocess", build_preprocessor(X, self.zero_as_missing)), ("model", estimator)])
+        """Preprocessor + estimator: what the winner is refitted and registered as."""
+        return Pipeline(
+            [("preprocess", build_preprocessor(X, self.zero_as_missing)), ("model", self.build_estimator(spec))]
+        )
 
     def folds(self) -> StratifiedKFold | KFold:
         """Seeded, shuffled folds (stratified for classification)."""
         splitter = StratifiedKFold if self.task == "classification" else KFold
         return splitter(n_splits=self.cv, shuffle=True, random_state=self.seed)
 
+    def prepare_folds(self, data: TrialData) -> list[PreparedFold]:
+        """The folds with preprocessing fitted inside each training fold, computed once per ``data``."""
+        key = (self.task, self.cv, self.seed, self.zero_as_missing)
+        if key not in data.prepared:
+            folds = []
+            for train, test in self.folds().split(data.X, data.y):
+                preprocessor = build_preprocessor(data.X, self.zero_as_missing).fit(data.X.iloc[train], data.y[train])
+                folds.append(
+                    PreparedFold(
+                        preprocessor.transform(data.X.iloc[train]),
+                        data.y[train],
+                        preprocessor.transform(data.X.iloc[test]),
+                        data.y[test],
+                    )
+                )
+            data.prepared[key] = folds
+        return data.prepared[key]
+
     def __call__(self, spec: TrialSpec, data: TrialData) -> tuple[dict[str, float], dict[str, float]]:
         """Return (mean, std) of every metric over the folds."""
-        scoring = {name: scorer for name, (scorer, _) in self.scorers.items()}
-        scores = cross_validate(
-            self.build_pipeline(spec, data.X),
-            data.X,
-            data.y,
-            cv=self.folds(),
-            scoring=scoring,
-            n_jobs=1,
-            error_score="raise",
-        )
+        estimator = self.build_estimator(spec)
+        scorer = check_scoring(estimator, scoring={name: scorer for name, (scorer, _) in self.scorers.items()})
+        per_fold = [
+            scorer(clone(estimator).fit(fold.X_train, fold.y_train), fold.X_test, fold.y_test)
+            for fold in self.prepare_folds(data)
+        ]
         mean, std = {}, {}
         for name, (_, sign) in self.scorers.items():
-            values = sign * scores[f"test_{name}"]
+            values = [sign * scores[name] for scores in per_fold]
             mean[name], std[name] = float(np.mean(values)), float(np.std(values))
         return mean, std

@@ -6,6 +6,7 @@ import logging
 import traceback
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Protocol
 
 from distributed import Client, as_completed, get_worker
@@ -29,7 +30,7 @@ class Objective(Protocol):
 
 
 def execute_trial(objective: Objective, spec: TrialSpec, data: Any, logger: TrialLogger | None) -> TrialResult:
-    """Run one trial where it lands (a Dask worker), measure it, and log it as a child run."""
+    """Run one trial where it lands (a Dask worker), measure it, and log it as a child run if given a logger."""
     result = TrialResult(trial_id=spec.trial_id, algorithm=spec.algorithm, params=spec.params, worker=_worker_address())
     monitor = ResourceMonitor()
     try:
@@ -64,7 +65,9 @@ def run_trials(
     """Score every spec on the cluster; returns results in completion order.
 
     Data is scattered once to every worker. At most ``max_in_flight`` trials are queued at a time
-    (default: 2 per worker thread), so a long random search does not flood the scheduler.
+    (default: 2 per worker thread), so a long random search does not flood the scheduler. Each trial
+    becomes a child run: logged by its worker (``logger.from_workers``), or by one thread here that drains
+    results as they complete while the workers go on computing.
     """
     if not specs:
         raise ZygardeError("The search has no trials to run; check --algorithms, --search and --space.")
@@ -74,6 +77,8 @@ def run_trials(
     pending: Iterator[TrialSpec] = iter(specs)
     running = as_completed()
     token = uuid.uuid4().hex[:8]
+    drain = logger is not None and not logger.from_workers
+    worker_logger = None if drain else logger
 
     def submit_next() -> None:
         spec = next(pending, None)
@@ -84,7 +89,7 @@ def run_trials(
                     objective,
                     spec,
                     shared,
-                    logger,
+                    worker_logger,
                     pure=False,
                     key=f"trial-{spec.algorithm}-{spec.trial_id}-{token}",
                 )
@@ -93,12 +98,18 @@ def run_trials(
     for _ in range(window):
         submit_next()
     results: list[TrialResult] = []
-    for future in running:
-        result = future.result()
-        results.append(result)
-        if on_result is not None:
-            on_result(result)
-        submit_next()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="zygarde-trial-log") as writer:
+        logged: list[Future[str]] = []
+        for future in running:
+            result = future.result()
+            results.append(result)
+            if drain and logger is not None:
+                logged.append(writer.submit(logger.log, result))
+            if on_result is not None:
+                on_result(result)
+            submit_next()
+        for result, run_id in zip(results if drain else [], logged, strict=True):
+            result.run_id = run_id.result()
     return results
 
 

@@ -1,5 +1,7 @@
 """Champion logic against a real MLflow SQLite store."""
 
+from pathlib import Path
+
 import pandas as pd
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
@@ -40,3 +42,10 @@ def test_lower_is_better_metrics(tracking_uri: str) -> None:
     decide_champion(tracking_uri, name, v1, uri1, "rmse", 3.0, False, lambda uri: None)
     uri2, v2 = _register(tracking_uri, name)
     assert decide_champion(tracking_uri, name, v2, uri2, "rmse", 2.5, False, lambda uri: 3.0).became_champion
+
+
+def test_sqlite_store_keeps_artifacts_beside_its_database(tracking_uri: str) -> None:
+    experiment_id = ensure_experiment(tracking_uri, "where-artifacts-go")
+    location = get_client(tracking_uri).get_experiment(experiment_id).artifact_location
+    database = tracking_uri.removeprefix("sqlite:///")
+    assert location.startswith(Path(database).parent.as_uri()), location

@@ -1,0 +1,52 @@
+"""The search engine on the session's real LocalCluster: child runs from the workers or from one draining thread."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from distributed import Client
+
+from zygarde.objectives import CrossValidationObjective, TrialData
+from zygarde.search import run_trials
+from zygarde.tracking import TrialLogger, ensure_experiment, get_client, logs_from_workers, start_parent_run
+from zygarde.trials import TrialSpec
+
+
+@pytest.mark.parametrize("from_workers", [False, True], ids=["drained-by-one-thread", "logged-by-workers"])
+def test_every_trial_is_a_child_run_with_its_scores(
+    dask_address: str, tracking_uri: str, diabetes: pd.DataFrame, from_workers: bool
+) -> None:
+    experiment = ensure_experiment(tracking_uri, "search-engine")
+    parent = start_parent_run(tracking_uri, experiment, "parent", {}, {})
+    logger = TrialLogger(tracking_uri, experiment, parent, from_workers=from_workers)
+    objective = CrossValidationObjective("classification", 2, 3, 0)
+    specs = [TrialSpec(i, "rf", {"n_estimators": 10 + i, "max_depth": 3}) for i in range(5)]
+    specs.append(TrialSpec(5, "rf", {"max_depth": -1}))  # invalid: fails its trial, not the search
+    data = TrialData(diabetes.drop(columns="Outcome"), diabetes["Outcome"].to_numpy())
+    seen: list[int] = []
+    with Client(dask_address) as client:
+        workers = set(client.scheduler_info()["workers"])
+        results = run_trials(client, objective, specs, data, logger=logger, on_result=lambda r: seen.append(r.trial_id))
+
+    assert sorted(seen) == list(range(6))
+    mlflow = get_client(tracking_uri)
+    children = {
+        run.info.run_id: run
+        for run in mlflow.search_runs([experiment], f"tags.mlflow.parentRunId = '{parent}'", max_results=100)
+    }
+    assert {r.run_id for r in results} == set(children)
+    for result in results:
+        child = children[result.run_id]
+        assert child.data.tags["zygarde.worker"] in workers
+        if result.error is None:
+            assert child.info.status == "FINISHED"
+            assert child.data.metrics["cv_roc_auc_mean"] == pytest.approx(result.cv_mean["roc_auc"])
+            assert child.data.params["n_estimators"] == str(result.params["n_estimators"])
+        else:
+            assert child.info.status == "FAILED" and "max_depth" in child.data.tags["zygarde.error"]
+    assert sum(r.error is not None for r in results) == 1
+
+
+def test_sqlite_stores_are_written_by_one_thread_servers_by_the_workers() -> None:
+    assert not logs_from_workers("sqlite:////tmp/x/mlflow.db")
+    assert logs_from_workers("http://127.0.0.1:5000")

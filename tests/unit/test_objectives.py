@@ -1,0 +1,63 @@
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.model_selection import cross_validate
+
+from zygarde.objectives import CrossValidationObjective, TrialData
+from zygarde.trials import TrialSpec
+
+
+@pytest.fixture
+def data() -> TrialData:
+    rng = np.random.default_rng(0)
+    n = 120
+    frame = pd.DataFrame(
+        {
+            "a": rng.normal(size=n),
+            "b": np.where(rng.random(n) < 0.2, 0.0, rng.normal(5, 1, size=n)),
+            "colour": rng.choice(["red", "green", "blue", None], size=n),
+        }
+    )
+    y = ((frame["a"] + (frame["colour"] == "red")) > 0.3).to_numpy(dtype=int)
+    return TrialData(frame, y)
+
+
+@pytest.mark.parametrize("algorithm", ["rf", "gbt", "xgboost"])
+def test_prepared_folds_score_exactly_like_the_whole_pipeline(data: TrialData, algorithm: str) -> None:
+    objective = CrossValidationObjective("classification", 2, 4, 7, zero_as_missing=("b",))
+    spec = TrialSpec(0, algorithm, {"n_estimators": 20, "max_depth": 3})
+    mean, std = objective(spec, data)
+    reference = cross_validate(
+        objective.build_pipeline(spec, data.X),
+        data.X,
+        data.y,
+        cv=objective.folds(),
+        scoring={name: scorer for name, (scorer, _) in objective.scorers.items()},
+    )
+    for name in objective.scorers:
+        assert mean[name] == pytest.approx(reference[f"test_{name}"].mean(), abs=1e-12)
+        assert std[name] == pytest.approx(reference[f"test_{name}"].std(), abs=1e-12)
+
+
+def test_folds_are_prepared_once_per_plan_and_never_pickled(data: TrialData) -> None:
+    objective = CrossValidationObjective("classification", 2, 3, 0)
+    first = objective.prepare_folds(data)
+    assert objective.prepare_folds(data) is first
+    other = CrossValidationObjective("classification", 2, 5, 0).prepare_folds(data)
+    assert len(first) == 3 and len(other) == 5 and len(data.prepared) == 2
+    assert pickle.loads(pickle.dumps(data)).prepared == {}
+    for fold in first:  # each fold's preprocessor saw only its training rows: test rows keep their own scale
+        assert fold.X_train.shape[0] + fold.X_test.shape[0] == len(data.X)
+        assert abs(fold.X_train[:, 0].mean()) < 1e-9
+
+
+def test_regression_reports_rmse_as_a_positive_loss() -> None:
+    rng = np.random.default_rng(1)
+    X = pd.DataFrame({"x": rng.normal(size=80)})
+    y = 3 * X["x"].to_numpy() + rng.normal(scale=0.1, size=80)
+    objective = CrossValidationObjective("regression", 0, 4, 0)
+    mean, _ = objective(TrialSpec(0, "xgboost", {"n_estimators": 50}), TrialData(X, y))
+    assert objective.metric == "rmse" and not objective.greater_is_better
+    assert 0 < mean["rmse"] < 1.5 and mean["r2"] > 0.8

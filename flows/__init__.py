@@ -1,0 +1,15 @@
+"""Prefect flows (installed as ``zygarde.flows``): each wires the core library's stages as tasks."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from prefect.deployments.runner import RunnerDeployment
+
+
+def served_deployments() -> list[RunnerDeployment]:
+    """Every flow as a deployment for ``zygarde serve``: the Prefect UI shows each with its parameter form."""
+    from .tabular import train_tabular
+
+    return [train_tabular.to_deployment(name="train-tabular", tags=["zygarde"])]

@@ -180,9 +180,9 @@ def serve() -> None:
         )
     from prefect import serve as prefect_serve
 
-    from zygarde.flows.tabular import train_tabular
+    from zygarde.flows import served_deployments
 
-    prefect_serve(train_tabular.to_deployment(name="train-tabular", tags=["zygarde"]))
+    prefect_serve(*served_deployments())
 
 
 if __name__ == "__main__":

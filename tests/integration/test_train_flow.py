@@ -92,6 +92,7 @@ def test_cli_json_on_a_users_csv(dask_address: str, tmp_path: Path, diabetes: pd
             "2",
             "--cv",
             "3",
+            "--profile",
             "--json",
         ],
         dask_address,
@@ -116,6 +117,32 @@ def test_cli_json_on_a_users_csv(dask_address: str, tmp_path: Path, diabetes: pd
     assert summary["dropped_columns"] == {
         "patient": "an identifier or free text (a distinct value on almost every row)"
     }
+    mlflow = get_client(get_settings().mlflow_tracking_uri)
+    profiles = {a.path for a in mlflow.list_artifacts(summary["mlflow"]["parent_run_id"], "profiles")}
+    for stage in ("validate", "split", "search", "evaluate", "register"):
+        assert {f"profiles/{stage}.prof", f"profiles/{stage}.txt"} <= profiles, profiles
+    top = Path(mlflow.download_artifacts(summary["mlflow"]["parent_run_id"], "profiles/search.txt", str(tmp_path)))
+    assert "cumulative" in top.read_text()
+
+
+def test_failed_validation_is_a_failed_prefect_run_with_the_list(
+    dask_address: str, tmp_path: Path, diabetes: pd.DataFrame
+) -> None:
+    from prefect.client.orchestration import get_client as prefect_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    path = _write(tmp_path, "one_class.csv", diabetes.assign(Outcome=1))
+    config = parse_config(dataset=str(path), target="Outcome", algorithms=["rf"], trials=1, cv=3)
+    before = _model_versions()
+    state = _flow(dask_address)(config=config, return_state=True)
+    assert state.is_failed() and "failed validation" in state.message
+    with prefect_client(sync_client=True) as prefect:
+        artifacts = prefect.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[state.state_details.flow_run_id]))
+        )
+    failures = [a for a in artifacts if a.key == "validation-failures"]
+    assert failures and "expect_column_unique_value_count_to_be_between" in str(failures[0].data), artifacts
+    assert _model_versions() == before
 
 
 def _write(tmp_path: Path, name: str, frame: pd.DataFrame | None = None, raw: bytes | None = None) -> Path:

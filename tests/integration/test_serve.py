@@ -1,0 +1,56 @@
+"""`zygarde serve` as a user runs it: a real process serving the flows to the session's Prefect API."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.slow, pytest.mark.integration]
+
+
+@pytest.fixture
+def served(prefect_api: str, dask_address: str, tmp_path: Path) -> Iterator[None]:
+    """`zygarde serve` in its own process, on the session's API and cluster; stopped after the test."""
+    env = {**os.environ, "PREFECT_API_URL": prefect_api, "ZYGARDE_DASK_ADDRESS": dask_address}
+    env["ZYGARDE_WORK_DIR"] = str(tmp_path)
+    cli = Path(sys.executable).with_name("zygarde")
+    process = subprocess.Popen([str(cli), "serve"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        yield
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def test_served_flow_shows_its_form_and_a_run_started_through_the_api_completes(served: None) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.deployments import run_deployment
+
+    deadline = time.monotonic() + 60
+    with get_client(sync_client=True) as client:
+        while True:  # the deployment appears once `zygarde serve` has registered it
+            try:
+                deployment = client.read_deployment_by_name("train-tabular/train-tabular")
+                break
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+    # what the UI renders as the run form: every field of TabularRunConfig, typed and bounded
+    form = deployment.parameter_openapi_schema["definitions"]["TabularRunConfig"]["properties"]
+    assert {"dataset", "target", "algorithms", "search", "trials", "cv", "seed", "space", "profile"} <= set(form)
+    assert form["trials"]["minimum"] == 1 and form["search"]["enum"] == ["grid", "random"]
+
+    config = {"algorithms": ["rf"], "trials": 1, "cv": 3, "experiment": "served"}
+    flow_run = run_deployment("train-tabular/train-tabular", parameters={"config": config}, timeout=180)
+    assert flow_run.state is not None and flow_run.state.is_completed(), flow_run.state

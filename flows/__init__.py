@@ -10,6 +10,10 @@ if TYPE_CHECKING:
 
 def served_deployments() -> list[RunnerDeployment]:
     """Every flow as a deployment for ``zygarde serve``: the Prefect UI shows each with its parameter form."""
+    from .cluster import cluster
     from .tabular import train_tabular
 
-    return [train_tabular.to_deployment(name="train-tabular", tags=["zygarde"])]
+    return [
+        train_tabular.to_deployment(name="train-tabular", tags=["zygarde"]),
+        cluster.to_deployment(name="cluster", tags=["zygarde"]),
+    ]

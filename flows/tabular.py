@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 from prefect import flow
 from prefect_dask import DaskTaskRunner
 
 from zygarde.config import TabularRunConfig
+from zygarde.objectives import TrialData
 from zygarde.settings import get_settings
 from zygarde.summary import RunSummary, build_summary
 from zygarde.tasks.evaluate import evaluate
@@ -42,13 +45,19 @@ def train_tabular(config: TabularRunConfig = TabularRunConfig()) -> RunSummary: 
     test split -> register it in MLflow, moving `champion` only if it is better.
     """
     dataset = load_table(config)
-    run = open_run(config, dataset)
+    run = open_run(
+        config,
+        dataset.name,
+        str(dataset.source),
+        {"task_resolved": dataset.task, "dropped_columns": json.dumps(dataset.dropped)},
+    )
     try:
         validate(dataset, config.cv, run)
         split = split_data(dataset, config, run)
         objective, specs = plan_search(dataset, split, config)
         # one Prefect task for the whole search: its trials run in parallel as Dask futures on this cluster
-        outcome = search_trials.submit(split, objective, specs, run, len(specs)).result()
+        data = TrialData(split.X_train, split.y_train)
+        outcome = search_trials.submit(data, objective, specs, run, run.trial_logger(), len(specs)).result()
         model, best, test_metrics = evaluate(split, objective, outcome, run)
         registered = register(model, split, objective, test_metrics, f"zygarde-{dataset.name}", run)
     except BaseException:

@@ -1,11 +1,16 @@
-"""Stage 5: register the refitted winner; move ``champion`` only when it beats the current one."""
+"""Last stage: register the refitted winner; move ``champion`` only when it beats the current one."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import mlflow
+import numpy as np
+import pandas as pd
 from prefect import task
 from sklearn.pipeline import Pipeline
 
+from zygarde.clustering import ClusterTable, cluster_metrics
 from zygarde.evaluate import score_model
 from zygarde.objectives import CrossValidationObjective
 from zygarde.preprocess import HoldoutSplit
@@ -27,23 +32,50 @@ def register(
     """Log the pipeline with signature and input example, register a version, decide the champion."""
 
     def score_champion(model_uri: str) -> float | None:
+        champion = mlflow.sklearn.load_model(model_uri)
+        return score_model(champion, split.X_test, split.y_test, objective.task)[objective.metric]
+
+    metric = objective.metric
+    return _register(
+        model, split.X_train, name, run, metric, metrics[metric], objective.greater_is_better, score_champion, "test"
+    )
+
+
+@task(name="register", task_run_name="register {name}", retries=1, retry_delay_seconds=2)
+def register_clusterer(
+    model: Pipeline, table: ClusterTable, silhouette: float, name: str, run: RunContext
+) -> RegisteredModel:
+    """Register the clustering pipeline; the champion is re-scored by silhouette on this run's rows."""
+
+    def score_champion(model_uri: str) -> float | None:
+        champion = mlflow.sklearn.load_model(model_uri)
+        labels = np.asarray(champion.predict(table.X))
+        return cluster_metrics(champion[:-1].transform(table.X), labels).get("silhouette")
+
+    return _register(model, table.X, name, run, "silhouette", silhouette, True, score_champion, "table")
+
+
+def _register(
+    model: Pipeline,
+    X_example: pd.DataFrame,
+    name: str,
+    run: RunContext,
+    metric: str,
+    value: float,
+    greater_is_better: bool,
+    score_champion: Callable[[str], float | None],
+    split: str,
+) -> RegisteredModel:
+    def rescore(model_uri: str) -> float | None:
         try:
-            champion = mlflow.sklearn.load_model(model_uri)
-            return score_model(champion, split.X_test, split.y_test, objective.task)[objective.metric]
+            return score_champion(model_uri)
         except Exception:  # another schema or task: fall back to its recorded score
             return None
 
     with stage("register", run):
-        model_uri, version = log_and_register(run.tracking_uri, run.run_id, model, split.X_train, name)
+        model_uri, version = log_and_register(run.tracking_uri, run.run_id, model, X_example, name)
         outcome = decide_champion(
-            run.tracking_uri,
-            name,
-            version,
-            model_uri,
-            objective.metric,
-            metrics[objective.metric],
-            objective.greater_is_better,
-            score_champion,
+            run.tracking_uri, name, version, model_uri, metric, value, greater_is_better, rescore, split
         )
     client = get_client(run.tracking_uri)
     client.set_tag(run.run_id, "zygarde.registered", f"{name} v{version}")

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from distributed import worker_client
 from prefect import get_run_logger, task
 
 from zygarde.config import TabularRunConfig
 from zygarde.datasets import TabularDataset
-from zygarde.objectives import CrossValidationObjective, TrialData
+from zygarde.objectives import CrossValidationObjective
 from zygarde.preprocess import HoldoutSplit
-from zygarde.search import PROGRESS_TOPIC, run_trials
-from zygarde.tracking import RunContext, log_metrics
+from zygarde.search import PROGRESS_TOPIC, Objective, run_trials
+from zygarde.tracking import RunContext, TrialLogger, log_metrics
 from zygarde.trials import SearchOutcome, TrialResult, TrialSpec, plan_trials
 
 from ._stage import stage
@@ -20,9 +21,14 @@ from ._stage import stage
 
 @task(name="search", task_run_name="search {objective.metric} over {n_trials} trials")
 def search_trials(
-    split: HoldoutSplit, objective: CrossValidationObjective, specs: list[TrialSpec], run: RunContext, n_trials: int
+    data: Any,
+    objective: Objective,
+    specs: list[TrialSpec],
+    run: RunContext,
+    trial_logger: TrialLogger,
+    n_trials: int,
 ) -> SearchOutcome:
-    """Score every trial on the flow's Dask cluster; each trial is an MLflow child run, logged by its worker."""
+    """Score every trial on the flow's Dask cluster, each an MLflow child run; ``data`` is scattered once."""
     logger = get_run_logger()
     started = time.perf_counter()
     with stage("search", run), worker_client() as client:  # secedes, so this task's worker slot runs trials too
@@ -44,14 +50,7 @@ def search_trials(
                 logger.info("%d/%d trials done", done, n_trials)
 
         results_so_far: list[TrialResult] = []
-        results = run_trials(
-            client,
-            objective,
-            specs,
-            TrialData(split.X_train, split.y_train),
-            logger=run.trial_logger(),
-            on_result=report,
-        )
+        results = run_trials(client, objective, specs, data, logger=trial_logger, on_result=report)
     outcome = SearchOutcome(results=results, wall_seconds=time.perf_counter() - started)
     failed = sum(r.error is not None for r in results)
     log_metrics(

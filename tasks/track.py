@@ -2,41 +2,35 @@
 
 from __future__ import annotations
 
-import json
+from typing import Any
 
 from prefect import runtime, task
+from pydantic import BaseModel
 
-from zygarde.config import TabularRunConfig
-from zygarde.datasets import TabularDataset
 from zygarde.settings import get_settings
 from zygarde.tracking import RunContext, end_run, ensure_experiment, start_parent_run, temp_dir
 
 
-@task(name="open-run", task_run_name="open MLflow run for {dataset.name}", retries=2, retry_delay_seconds=2)
-def open_run(config: TabularRunConfig, dataset: TabularDataset) -> RunContext:
-    """Create the experiment (if new) and the parent run; log the parameters and seed."""
+@task(name="open-run", task_run_name="open MLflow run for {name}", retries=2, retry_delay_seconds=2)
+def open_run(config: BaseModel, name: str, source: str, extra_params: dict[str, Any]) -> RunContext:
+    """Create the experiment (if new) and the parent run; log every parameter, the seed and the data source."""
     settings = get_settings()
     uri = settings.mlflow_tracking_uri
-    experiment_id = ensure_experiment(
-        uri,
-        config.experiment or f"zygarde-{dataset.name}",
-        settings.artifact_root if uri.startswith("sqlite") else None,
-    )
-    params = {
-        **config.model_dump(exclude={"space"}),
-        "space": json.dumps(config.space),
-        "task_resolved": dataset.task,
-        "dropped_columns": json.dumps(dataset.dropped),
-    }
+    experiment = getattr(config, "experiment", None) or f"zygarde-{name}"
+    experiment_id = ensure_experiment(uri, experiment, settings.artifact_root if uri.startswith("sqlite") else None)
     tags = {
-        "zygarde.dataset": dataset.name,
-        "zygarde.source": str(dataset.source),
+        "zygarde.dataset": name,
+        "zygarde.source": source,
         "prefect.flow_run_id": str(runtime.flow_run.id or ""),
-        "zygarde.seed": str(config.seed),
+        "zygarde.seed": str(getattr(config, "seed", "")),
     }
-    run_id = start_parent_run(uri, experiment_id, f"{dataset.name} {config.search} search", params, tags)
+    run_name = f"{name} {getattr(config, 'search', '')} search".replace("  ", " ")
+    run_id = start_parent_run(uri, experiment_id, run_name, {**config.model_dump(), **extra_params}, tags)
     return RunContext(
-        tracking_uri=uri, experiment_id=experiment_id, run_id=run_id, profile_dir=temp_dir() if config.profile else None
+        tracking_uri=uri,
+        experiment_id=experiment_id,
+        run_id=run_id,
+        profile_dir=temp_dir() if getattr(config, "profile", False) else None,
     )
 
 

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from prefect import task
 from prefect.artifacts import create_markdown_artifact
 
+from zygarde.clustering import ClusterTable
 from zygarde.config import TabularRunConfig
 from zygarde.datasets import TabularDataset, load_dataset
 from zygarde.errors import ZygardeError
 from zygarde.settings import get_settings
 from zygarde.tracking import RunContext, log_json
-from zygarde.validation import ValidationReport, validate_dataset
+from zygarde.validation import ValidationReport, validate_cluster_table, validate_dataset
 
 from ._stage import stage
 
@@ -27,6 +30,19 @@ def validate(dataset: TabularDataset, cv: int, run: RunContext) -> ValidationRep
     """Run the dataset's expectation suite; raise with the failed expectations listed when any fails."""
     with stage("validate", run):
         report = validate_dataset(dataset, get_settings().expectations_dir, cv)
+    return _publish(report, dataset.source, run)
+
+
+@task(name="validate", task_run_name="validate {table.name}")
+def validate_cluster(table: ClusterTable, max_clusters: int, run: RunContext) -> ValidationReport:
+    """Run the table's expectation suite; raise with the failed expectations listed when any fails."""
+    with stage("validate", run):
+        report = validate_cluster_table(table, get_settings().expectations_dir, max_clusters)
+    return _publish(report, table.source, run)
+
+
+def _publish(report: ValidationReport, source: Path, run: RunContext) -> ValidationReport:
+    """Log the report to MLflow; on failure add a Prefect artifact listing the failures and stop the flow."""
     log_json(
         run.tracking_uri,
         run.run_id,
@@ -37,7 +53,7 @@ def validate(dataset: TabularDataset, cv: int, run: RunContext) -> ValidationRep
         create_markdown_artifact(
             key="validation-failures",
             markdown=f"```\n{report.describe()}\n```",
-            description=f"Failed expectations of {dataset.source}",
+            description=f"Failed expectations of {source}",
         )
-        raise ZygardeError(f"{dataset.source} failed validation.\n{report.describe()}")
+        raise ZygardeError(f"{source} failed validation.\n{report.describe()}")
     return report

@@ -7,8 +7,9 @@ import os
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 import yaml
@@ -72,7 +73,7 @@ def run(
             dataset=str(data) if data else dataset,
             target=target,
             task=task,
-            algorithms=[a.strip() for a in algorithms.split(",") if a.strip()],
+            algorithms=_split(algorithms),
             search=search,
             trials=trials,
             cv=cv,
@@ -82,24 +83,85 @@ def run(
             experiment=experiment,
             profile=profile,
         )
-        summary = _run_flow(config, settings, show_progress=not as_json, verbose=verbose)
+        from zygarde.flows.tabular import train_tabular
+
+        summary = _run_flow(train_tabular, config, settings, show_progress=not as_json, verbose=verbose)
     except ZygardeError as exc:
-        console.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
-        raise typer.Exit(code=1) from None
+        _fail(exc)
+    _finish(summary, started, as_json, lambda: _print_report(summary, settings))
+
+
+@app.command("cluster")
+def cluster_command(
+    dataset: Annotated[str, typer.Argument(help="Built-in table name (fastfood).")] = "fastfood",
+    data: Annotated[Path | None, typer.Option(help="Your own CSV or Parquet file (instead of a built-in).")] = None,
+    restaurant: Annotated[
+        str, typer.Option(help="Rows of this restaurant (tables with that column); all: every row.")
+    ] = "Burger King",
+    features: Annotated[str, typer.Option(help="Comma-separated numeric columns (default: all numeric).")] = "",
+    algorithms: Annotated[
+        str, typer.Option(help="Comma-separated: kmeans,dbscan,agglomerative")
+    ] = "kmeans,dbscan,agglomerative",
+    search: Annotated[str, typer.Option(help="grid | random")] = "grid",
+    trials: Annotated[int, typer.Option(help="Random search: configurations per algorithm.")] = 10,
+    max_clusters: Annotated[int, typer.Option(help="Search cluster counts 2..N.")] = 8,
+    preset: Annotated[str, typer.Option(help="none | study (K-means k=2 on total_fat, total_carb)")] = "none",
+    seed: Annotated[int | None, typer.Option(help="Random seed (default: ZYGARDE_SEED or 42).")] = None,
+    experiment: Annotated[str | None, typer.Option(help="MLflow experiment name.")] = None,
+    profile: Annotated[bool, typer.Option(help="cProfile each stage into MLflow artifacts.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
+    verbose: Annotated[bool, typer.Option(help="Show Prefect's logs.")] = False,
+) -> None:
+    """Cluster a table (default: the Burger King menu) with K-means, DBSCAN and Agglomerative in parallel."""
+    started = time.perf_counter()
+    warnings.showwarning = _show_warning
+    settings = get_settings()
+    try:
+        from zygarde.config import parse_cluster_config
+        from zygarde.flows.cluster import cluster
+
+        config = parse_cluster_config(
+            dataset=str(data) if data else dataset,
+            restaurant=restaurant,
+            features=_split(features),
+            algorithms=_split(algorithms),
+            search=search,
+            trials=trials,
+            max_clusters=max_clusters,
+            preset=preset,
+            seed=settings.seed if seed is None else seed,
+            experiment=experiment,
+            profile=profile,
+        )
+        summary = _run_flow(cluster, config, settings, show_progress=not as_json, verbose=verbose)
+    except ZygardeError as exc:
+        _fail(exc)
+    _finish(summary, started, as_json, lambda: _print_cluster_report(summary))
+
+
+def _split(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _fail(exc: ZygardeError) -> NoReturn:
+    console.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
+    raise typer.Exit(code=1) from None
+
+
+def _finish(summary: dict[str, Any], started: float, as_json: bool, report: Callable[[], None]) -> None:
     summary["wall_seconds"] = round(time.perf_counter() - started, 3)
     if as_json:
         sys.stdout.write(json.dumps(summary, default=str) + "\n")
     else:
-        _print_report(summary, settings)
+        report()
 
 
-def _run_flow(config: Any, settings: Settings, *, show_progress: bool, verbose: bool) -> dict[str, Any]:
+def _run_flow(flow: Any, config: Any, settings: Settings, *, show_progress: bool, verbose: bool) -> dict[str, Any]:
     """Start the Prefect API and the Dask cluster once, then run the flow on that cluster."""
     if not verbose:
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     from prefect_dask import DaskTaskRunner
 
-    from zygarde.flows.tabular import train_tabular
     from zygarde.orchestration import dask_scheduler, prefect_api
     from zygarde.search import PROGRESS_TOPIC
 
@@ -127,9 +189,9 @@ def _run_flow(config: Any, settings: Settings, *, show_progress: bool, verbose: 
             )
 
         client.subscribe_topic(PROGRESS_TOPIC, on_event)
-        flow = train_tabular.with_options(task_runner=DaskTaskRunner(address=client.scheduler.address))
+        on_cluster = flow.with_options(task_runner=DaskTaskRunner(address=client.scheduler.address))
         with progress:
-            summary = flow(config=config)
+            summary = on_cluster(config=config)
         client.unsubscribe_topic(PROGRESS_TOPIC)
     return summary.model_dump()
 
@@ -151,9 +213,42 @@ def _print_report(summary: dict[str, Any], settings: Settings) -> None:
         )
     out.print(table)
     test = ", ".join(f"{k}={v:.4f}" for k, v in summary["test_metrics"].items())
-    model = summary["model"]
     out.print(f"best: [bold]{summary['best_algorithm']}[/] {summary['best_params']}")
     out.print(f"test split: {test}")
+    _print_footer(out, summary)
+
+
+def _print_cluster_report(summary: dict[str, Any]) -> None:
+    out = Console()
+    where = f"{summary['dataset']}, {summary['n_rows']} rows, {len(summary['features'])} features"
+    table = Table(title=f"Leaderboard: silhouette on all rows ({where}; {summary['n_trials']} trials)")
+    for column in ("#", "algorithm", "silhouette", "davies-bouldin", "clusters", "noise", "params"):
+        table.add_column(column)
+    for row in summary["leaderboard"]:
+        table.add_row(
+            str(row["trial"]),
+            row["algorithm"],
+            f"{row['silhouette']:.4f}",
+            f"{row['davies_bouldin']:.3f}",
+            f"{row['n_clusters']:.0f}",
+            f"{row['noise_fraction']:.0%}",
+            row["params"],
+        )
+    out.print(table)
+    out.print(f"{summary['n_trials_degenerate']} degenerate results logged, never selected")
+    out.print(f"best: [bold]{summary['best_algorithm']}[/] {summary['best_params']}")
+    if summary["reference"]:
+        ref = summary["reference"]
+        out.print(
+            f"study preset (K-means k=2, standardised total_fat + total_carb): silhouette {ref['silhouette']:.3f} "
+            f"here vs {ref['study_silhouette']} reported"
+        )
+    _print_footer(out, summary)
+
+
+def _print_footer(out: Console, summary: dict[str, Any]) -> None:
+    """The registry decision, the timings, and how to open the UIs on this run."""
+    model = summary["model"]
     out.print(
         f"registered {model['name']} v{model['version']}: "
         f"{'now champion' if model['became_champion'] else 'champion unchanged'} ({model['reason']})"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -10,6 +10,7 @@ from zygarde.algorithms import ALGORITHMS, validate_space
 from zygarde.errors import ZygardeError
 
 AlgorithmName = Literal["rf", "gbt", "xgboost"]
+ConfigT = TypeVar("ConfigT", bound=BaseModel)
 
 
 class TabularRunConfig(BaseModel):
@@ -49,8 +50,44 @@ class TabularRunConfig(BaseModel):
 
 def parse_config(**values: Any) -> TabularRunConfig:
     """Build a config, turning pydantic's errors into one readable ``ZygardeError`` naming each parameter."""
+    return _parse(TabularRunConfig, values)
+
+
+def _parse(model: type[ConfigT], values: dict[str, Any]) -> ConfigT:
     try:
-        return TabularRunConfig(**values)
+        return model(**values)
     except ValidationError as exc:
         problems = [f"--{'.'.join(str(p) for p in e['loc'][:1]).replace('_', '-')}: {e['msg']}" for e in exc.errors()]
         raise ZygardeError("Invalid parameters:\n  " + "\n  ".join(problems)) from None
+
+
+ClusterAlgorithmName = Literal["kmeans", "dbscan", "agglomerative"]
+
+
+class ClusterRunConfig(BaseModel):
+    """What to cluster and how to search; every field is a form field in the Prefect UI."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    dataset: str = Field("fastfood", description="A built-in table (fastfood) or a path to a CSV/Parquet file.")
+    restaurant: str = Field(
+        "Burger King", description="Keep the rows of this restaurant (tables with a restaurant column); all: every row."
+    )
+    features: list[str] = Field(default_factory=list, description="Numeric feature columns; empty: all numeric ones.")
+    algorithms: list[ClusterAlgorithmName] = Field(
+        default_factory=lambda: ["kmeans", "dbscan", "agglomerative"], min_length=1, description="Families to search."
+    )
+    search: Literal["grid", "random"] = Field("grid", description="Whole grid, or random draws per algorithm.")
+    trials: int = Field(10, ge=1, le=10_000, description="Random search: configurations drawn per algorithm.")
+    max_clusters: int = Field(8, ge=2, le=100, description="Cluster counts searched: 2 .. max_clusters.")
+    preset: Literal["none", "study"] = Field(
+        "none", description="study: K-means k=2 on standardised total_fat, total_carb (the original study)."
+    )
+    seed: int = Field(42, description="Seed of K-means and of the random search.")
+    experiment: str | None = Field(None, description="MLflow experiment; default zygarde-<dataset>.")
+    profile: bool = Field(False, description="cProfile every stage; .prof and top-30 text logged to MLflow.")
+
+
+def parse_cluster_config(**values: Any) -> ClusterRunConfig:
+    """Build a clustering config, turning pydantic's errors into one readable ``ZygardeError``."""
+    return _parse(ClusterRunConfig, values)

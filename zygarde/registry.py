@@ -69,23 +69,26 @@ def decide_champion(
     value: float,
     greater_is_better: bool,
     score_champion: Callable[[str], float | None],
+    split: str = "test",
 ) -> RegisteredModel:
     """Give ``version`` the champion alias only if it beats the current champion on ``metric``.
 
-    ``score_champion(model_uri)`` re-scores the current champion on this run's test split, so both are
+    ``score_champion(model_uri)`` re-scores the current champion on this run's ``split`` rows, so both are
     compared on the same rows; when it cannot (e.g. another schema) the champion's recorded score is used.
     """
     client = get_client(tracking_uri)
-    client.set_model_version_tag(name, version, f"test_{metric}", f"{value:.6f}")
+    client.set_model_version_tag(name, version, f"{split}_{metric}", f"{value:.6f}")
     previous = current_champion(tracking_uri, name)
     if previous is None:
-        became, reason = True, f"first champion: test {metric}={value:.4f}"
+        became, reason = True, f"first champion: {split} {metric}={value:.4f}"
     else:
-        previous_value, where = _champion_score(client, name, previous, metric, greater_is_better, score_champion)
+        previous_value, where = _champion_score(
+            client, name, previous, f"{split}_{metric}", greater_is_better, score_champion, split
+        )
         better = value > previous_value if greater_is_better else value < previous_value
         became = better
         verdict = "beats" if better else "does not beat"
-        reason = f"test {metric}={value:.4f} {verdict} champion v{previous} ({previous_value:.4f}, {where})"
+        reason = f"{split} {metric}={value:.4f} {verdict} champion v{previous} ({previous_value:.4f}, {where})"
     client.set_model_version_tag(name, version, "champion_decision", reason)
     client.set_model_version_tag(name, version, "previous_champion", previous or "none")
     if became:
@@ -105,14 +108,15 @@ def _champion_score(
     client: mlflow.MlflowClient,
     name: str,
     version: str,
-    metric: str,
+    tag: str,
     greater_is_better: bool,
     score_champion: Callable[[str], float | None],
+    split: str,
 ) -> tuple[float, str]:
     rescored = score_champion(f"models:/{name}/{version}")
     if rescored is not None:
-        return rescored, "re-scored on this run's test split"
-    recorded = client.get_model_version(name, version).tags.get(f"test_{metric}")
+        return rescored, f"re-scored on this run's {split} rows"
+    recorded = client.get_model_version(name, version).tags.get(tag)
     if recorded is None:
         return (float("-inf") if greater_is_better else float("inf")), "no comparable score"
-    return float(recorded), "its recorded test score"
+    return float(recorded), f"its recorded {split} score"

@@ -39,6 +39,12 @@ class Settings(BaseSettings):
     dask_workers: int = Field(default=2, ge=1, description="Workers of the LocalCluster when no address is given.")
     dask_connect_timeout: float = Field(default=20.0, gt=0, description="Seconds to wait for a scheduler.")
     seed: int = Field(default=42, description="Default random seed of splits, folds and estimators.")
+    pairwise_memory_share: float = Field(
+        default=0.25,
+        gt=0,
+        le=1,
+        description="Share of free memory DBSCAN/Agglomerative may use for n x n distances; sets their row limit.",
+    )
 
     @model_validator(mode="after")
     def _resolve_tracking_uri(self) -> Settings:

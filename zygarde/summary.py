@@ -54,15 +54,8 @@ def build_summary(
         best_params=best.params,
         cv_metrics=best.cv_mean,
         test_metrics=test_metrics,
-        mlflow={"tracking_uri": run.tracking_uri, "experiment_id": run.experiment_id, "parent_run_id": run.run_id},
-        model={
-            "name": registered.name,
-            "version": registered.version,
-            "model_uri": registered.model_uri,
-            "became_champion": registered.became_champion,
-            "reason": registered.reason,
-            "previous_champion": registered.previous_champion,
-        },
+        mlflow=mlflow_info(run),
+        model=model_info(registered),
         n_trials=len(outcome.results),
         n_trials_failed=sum(r.error is not None for r in outcome.results),
         search_wall_seconds=outcome.wall_seconds,
@@ -70,3 +63,45 @@ def build_summary(
         leaderboard=board.to_dict(orient="records"),
         dropped_columns=dataset.dropped,
     )
+
+
+def mlflow_info(run: RunContext) -> dict[str, str]:
+    """Where the run's tracking lives: store, experiment and parent run."""
+    return {"tracking_uri": run.tracking_uri, "experiment_id": run.experiment_id, "parent_run_id": run.run_id}
+
+
+def model_info(registered: RegisteredModel) -> dict[str, Any]:
+    """The registered version and the champion decision."""
+    return {
+        "name": registered.name,
+        "version": registered.version,
+        "model_uri": registered.model_uri,
+        "became_champion": registered.became_champion,
+        "reason": registered.reason,
+        "previous_champion": registered.previous_champion,
+    }
+
+
+class ClusterSummary(BaseModel):
+    """Outcome of the ``cluster`` flow; every metric is measured on all rows of the (filtered) table."""
+
+    dataset: str
+    restaurant: str | None
+    n_rows: int
+    features: list[str]
+    dropped_columns: dict[str, str]
+    selection_metric: str
+    best_algorithm: str
+    best_params: dict[str, Any]
+    metrics: dict[str, float]
+    best_per_algorithm: dict[str, dict[str, Any]]
+    reference: dict[str, float] | None
+    mlflow: dict[str, str]
+    model: dict[str, Any]
+    n_trials: int
+    n_trials_failed: int
+    n_trials_degenerate: int
+    search_wall_seconds: float
+    trial_fit_seconds: float
+    leaderboard: list[dict[str, Any]]
+    wall_seconds: float | None = None

@@ -87,8 +87,16 @@ def log_files(tracking_uri: str, run_id: str, paths: list[Path], artifact_path: 
 
 
 def log_figure(tracking_uri: str, run_id: str, figure: Any, artifact_file: str) -> None:
-    """Save a matplotlib figure as an artifact of the run."""
+    """Save a matplotlib figure as an artifact of the run, then close it."""
+    import matplotlib.pyplot as plt
+
     get_client(tracking_uri).log_figure(run_id, figure, artifact_file)
+    plt.close(figure)
+
+
+def log_text(tracking_uri: str, run_id: str, text: str, artifact_file: str) -> None:
+    """Write ``text`` (CSV, Markdown ...) into the run's artifacts."""
+    get_client(tracking_uri).log_text(run_id, text, artifact_file)
 
 
 @dataclass(frozen=True)
@@ -103,6 +111,8 @@ class TrialLogger:
     experiment_id: str
     parent_run_id: str
     from_workers: bool = False
+    scored_on: str = "cv on training split"
+    cv_names: bool = True  # cv_<metric>_mean/_std; False: the metric's own name (no folds, e.g. clustering)
 
     def log(self, result: TrialResult) -> str:
         """Create the child run with params, CV metrics, usage; returns its run id."""
@@ -115,13 +125,13 @@ class TrialLogger:
                 "zygarde.algorithm": result.algorithm,
                 "zygarde.trial_id": str(result.trial_id),
                 "zygarde.worker": result.worker,
-                "zygarde.split": "cv on training split",
+                "zygarde.split": self.scored_on,
                 **({"zygarde.error": result.error[:5000]} if result.error else {}),
             },
         )
         stamp = _now_ms()
         metrics = {
-            **{f"cv_{k}_mean": v for k, v in result.cv_mean.items()},
+            **{f"cv_{k}_mean" if self.cv_names else k: v for k, v in result.cv_mean.items()},
             **{f"cv_{k}_std": v for k, v in result.cv_std.items()},
             **result.usage,
         }
@@ -187,8 +197,13 @@ class RunContext:
     run_id: str
     profile_dir: Path | None = None
 
-    def trial_logger(self) -> TrialLogger:
-        """The handle Dask workers use to log trials under this run."""
+    def trial_logger(self, scored_on: str = "cv on training split", cv_names: bool = True) -> TrialLogger:
+        """The handle that logs this run's trials as child runs (see ``TrialLogger``)."""
         return TrialLogger(
-            self.tracking_uri, self.experiment_id, self.run_id, from_workers=logs_from_workers(self.tracking_uri)
+            self.tracking_uri,
+            self.experiment_id,
+            self.run_id,
+            from_workers=logs_from_workers(self.tracking_uri),
+            scored_on=scored_on,
+            cv_names=cv_names,
         )

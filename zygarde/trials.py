@@ -60,26 +60,30 @@ def plan_trials(
     for name in algorithms:
         algorithm = get_algorithm(name)
         user_space = validate_space(name, spaces[name]) if name in spaces else None
-        for params in _expand(algorithm.grid, algorithm.distributions, user_space, search, n_trials, seed):
-            specs.append(TrialSpec(trial_id=len(specs), algorithm=name, params=_plain(params)))
+        for params in expand_space(algorithm.grid, algorithm.distributions, user_space, search, n_trials, seed):
+            specs.append(TrialSpec(trial_id=len(specs), algorithm=name, params=params))
     return specs
 
 
-def _expand(
-    grid: SearchSpace,
-    distributions: SearchSpace,
+def expand_space(
+    grid: SearchSpace | list[SearchSpace],
+    distributions: SearchSpace | list[SearchSpace],
     user_space: SearchSpace | None,
     search: SearchKind,
     n_trials: int,
     seed: int,
 ) -> list[dict[str, Any]]:
+    """Parameter sets of one algorithm: its whole grid, or ``n_trials`` seeded draws from its distributions.
+
+    A space may be a list of sub-spaces (parameters valid only together, as sklearn's search takes them).
+    """
     if search == "grid":
-        return list(ParameterGrid(user_space or grid))
+        return [_plain(p) for p in ParameterGrid(user_space or grid)]
     space = user_space or distributions
     with warnings.catch_warnings():
         # a finite space smaller than n_trials is simply enumerated whole; sklearn warns about that
         warnings.simplefilter("ignore", UserWarning)
-        return list(ParameterSampler(space, n_iter=n_trials, random_state=seed))
+        return [_plain(p) for p in ParameterSampler(space, n_iter=n_trials, random_state=seed)]
 
 
 def _plain(params: dict[str, Any]) -> dict[str, Any]:

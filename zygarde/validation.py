@@ -10,6 +10,7 @@ from typing import Any
 
 import pandas as pd
 
+from zygarde.clustering import ClusterTable
 from zygarde.datasets import TabularDataset
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
@@ -98,10 +99,20 @@ def _describe_failure(result: Any, columns: set[str]) -> dict[str, Any]:
 def validate_dataset(dataset: TabularDataset, expectations_dir: Path, cv: int) -> ValidationReport:
     """Run the dataset's stored suite (shipped data) plus the baseline suite every table must pass."""
     stored = load_suite(expectations_dir, dataset.name) if dataset.builtin else None
-    baseline = baseline_suite(dataset, cv)
-    suite = (
-        baseline
-        if stored is None
-        else {"name": stored["name"], "expectations": stored["expectations"] + baseline["expectations"]}
-    )
-    return run_suite(dataset.frame, suite)
+    return run_suite(dataset.frame, _with_baseline(stored, baseline_suite(dataset, cv)))
+
+
+def validate_cluster_table(table: ClusterTable, expectations_dir: Path, max_clusters: int) -> ValidationReport:
+    """The shipped table's suite (``fastfood``) plus what any table to cluster needs: more rows than clusters."""
+    stored = load_suite(expectations_dir, "fastfood") if table.builtin else None
+    baseline = {
+        "name": f"{table.name}-baseline",
+        "expectations": [{"type": "expect_table_row_count_to_be_between", "kwargs": {"min_value": max_clusters + 1}}],
+    }
+    return run_suite(table.frame, _with_baseline(stored, baseline))
+
+
+def _with_baseline(stored: dict[str, Any] | None, baseline: dict[str, Any]) -> dict[str, Any]:
+    if stored is None:
+        return baseline
+    return {"name": stored["name"], "expectations": stored["expectations"] + baseline["expectations"]}

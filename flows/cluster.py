@@ -43,7 +43,9 @@ def cluster(config: ClusterRunConfig = ClusterRunConfig()) -> ClusterSummary:  #
         logger = run.trial_logger(scored_on=SCORED_ON, cv_names=False)
         outcome = search_trials.submit(data, objective, specs, run, logger, len(specs)).result()
         model, best, per_algorithm, reference = present_clusters(table, data, objective, outcome, run)
-        registered = register_clusterer(model, table, best.cv_mean["silhouette"], f"zygarde-{table.name}", run)
+        # silhouettes of different feature sets do not compare: the preset's model has a registry name of its own
+        name = f"zygarde-{table.name}" + ("-study" if config.preset == "study" else "")
+        registered = register_clusterer(model, table, best.cv_mean["silhouette"], name, run)
     except BaseException:
         close_run(run, "FAILED")
         raise

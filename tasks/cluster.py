@@ -19,6 +19,7 @@ from zygarde.clustering import (
     best_clustering,
     build_clusterer,
     build_scaler,
+    check_rows,
     check_size,
     cluster_leaderboard,
     cluster_model,
@@ -40,7 +41,9 @@ from ._stage import stage
 def load_cluster_data(config: ClusterRunConfig) -> ClusterTable:
     """Read the table, keep the chosen restaurant's rows and the feature columns."""
     features = STUDY["features"] if config.preset == "study" else config.features or None
-    return load_cluster_table(config.dataset, get_settings().data_root, config.restaurant, features)
+    table = load_cluster_table(config.dataset, get_settings().data_root, config.restaurant, features)
+    check_rows(len(table.frame), config.max_clusters)
+    return table
 
 
 @task(name="preprocess", task_run_name="impute and standardise {table.name}")

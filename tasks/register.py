@@ -15,7 +15,7 @@ from zygarde.evaluate import score_model
 from zygarde.objectives import CrossValidationObjective
 from zygarde.preprocess import HoldoutSplit
 from zygarde.registry import RegisteredModel, decide_champion, log_and_register
-from zygarde.tracking import RunContext, get_client
+from zygarde.tracking import RunContext, fluent_tracking_uri, get_client
 
 from ._stage import stage
 
@@ -68,7 +68,8 @@ def _register(
 ) -> RegisteredModel:
     def rescore(model_uri: str) -> float | None:
         try:
-            return score_champion(model_uri)
+            with fluent_tracking_uri(run.tracking_uri):  # models:/ URIs resolve against this run's registry
+                return score_champion(model_uri)
         except Exception:  # another schema or task: fall back to its recorded score
             return None
 

@@ -208,17 +208,22 @@ def cluster_spaces(X: np.ndarray, max_clusters: int) -> dict[str, tuple[Any, Any
     }
 
 
+def check_rows(n_rows: int, max_clusters: int) -> None:
+    """A search up to ``max_clusters`` clusters needs more rows than that."""
+    if max_clusters < 2:
+        raise ZygardeError(f"--max-clusters must be at least 2, got {max_clusters}.")
+    if n_rows <= max_clusters:
+        raise ZygardeError(
+            f"Fewer rows than clusters: {n_rows} rows cannot be split into up to {max_clusters} clusters; "
+            f"lower --max-clusters below {n_rows} or add rows."
+        )
+
+
 def plan_cluster_trials(
     algorithms: list[str], search: SearchKind, n_trials: int, seed: int, X: np.ndarray, max_clusters: int
 ) -> list[TrialSpec]:
     """Trials for each algorithm: its whole grid, or ``n_trials`` random draws."""
-    if max_clusters < 2:
-        raise ZygardeError(f"--max-clusters must be at least 2, got {max_clusters}.")
-    if len(X) <= max_clusters:
-        raise ZygardeError(
-            f"Fewer rows than clusters: {len(X)} rows cannot be split into up to {max_clusters} clusters; "
-            f"lower --max-clusters below {len(X)} or add rows."
-        )
+    check_rows(len(X), max_clusters)
     unknown = [a for a in algorithms if a not in CLUSTER_ALGORITHMS]
     if unknown:
         raise ZygardeError(f"Unknown algorithm {unknown[0]!r}; choose from {', '.join(CLUSTER_ALGORITHMS)}.")

@@ -59,6 +59,7 @@ def test_flow_tracks_trials_registers_and_guards_the_champion(
     )
     second = _flow(dask_address)(config=weak)
     assert not second.model["became_champion"] and "does not beat" in second.model["reason"]
+    assert "re-scored on this run's test rows" in second.model["reason"]
     assert str(client.get_model_version_by_alias("zygarde-diabetes", "champion").version) == str(version.version)
 
 

@@ -10,7 +10,7 @@ import pandas as pd
 from prefect import task
 from sklearn.pipeline import Pipeline
 
-from zygarde.clustering import ClusterTable, cluster_metrics
+from zygarde.clustering import ClusterTable, cluster_metrics, degenerate_reason
 from zygarde.evaluate import score_model
 from zygarde.objectives import CrossValidationObjective
 from zygarde.preprocess import HoldoutSplit
@@ -45,12 +45,17 @@ def register(
 def register_clusterer(
     model: Pipeline, table: ClusterTable, silhouette: float, name: str, run: RunContext
 ) -> RegisteredModel:
-    """Register the clustering pipeline; the champion is re-scored by silhouette on this run's rows."""
+    """Register the clustering pipeline; the champion is re-scored by silhouette on this run's rows.
+
+    A champion whose labelling of these rows is degenerate (the rule that keeps a trial from being
+    selected) scores minus infinity, so any usable clustering replaces it.
+    """
 
     def score_champion(model_uri: str) -> float | None:
         champion = mlflow.sklearn.load_model(model_uri)
         labels = np.asarray(champion.predict(table.X))
-        return cluster_metrics(champion[:-1].transform(table.X), labels).get("silhouette")
+        metrics = cluster_metrics(champion[:-1].transform(table.X), labels)
+        return float("-inf") if degenerate_reason(metrics) else metrics["silhouette"]
 
     return _register(model, table.X, name, run, "silhouette", silhouette, True, score_champion, "table")
 

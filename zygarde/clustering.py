@@ -41,8 +41,10 @@ NAME_COLUMNS = ("item", "name", "title")  # shown on plots and in profiles when 
 # the original study: K-means k=2 on standardised (total_fat, total_carb) of Burger King items
 STUDY = {"features": ["total_fat", "total_carb"], "params": {"n_clusters": 2, "init": "k-means++", "n_init": 10}}
 STUDY_SILHOUETTE = 0.529
-SMALL_K = 5  # a one-item cluster among this many clusters or fewer is degenerate
+SMALL_K = 5  # a one-item cluster among this many clusters or fewer is degenerate ...
 MAX_NOISE = 0.5
+MIN_SHARE = 0.01  # ... as is one holding under this share of the rows (an outlier split off)
+MAX_SHARE = 0.9  # a cluster holding more than this share of the rows leaves only outliers to the others
 DBSCAN_MIN_SAMPLES = (3, 5, 8)
 EPS_QUANTILES = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
 _BYTES_PER_PAIR = 16  # float64 distances plus one working copy
@@ -261,6 +263,8 @@ def cluster_metrics(X: np.ndarray, labels: np.ndarray) -> dict[str, float]:
         "n_clusters": float(len(sizes)),
         "noise_fraction": float(1.0 - clustered.mean()),
         "min_cluster_size": float(sizes.min()) if len(sizes) else 0.0,
+        "min_cluster_share": float(sizes.min() / len(labels)) if len(sizes) else 0.0,
+        "max_cluster_share": float(sizes.max() / len(labels)) if len(sizes) else 0.0,
     }
     if 2 <= len(sizes) < clustered.sum():
         Xc, lc = X[clustered], labels[clustered]
@@ -279,8 +283,13 @@ def degenerate_reason(metrics: dict[str, float]) -> str | None:
         return "all noise" if n_clusters == 0 else "one cluster"
     if metrics.get("noise_fraction", 0.0) > MAX_NOISE:
         return f"{metrics['noise_fraction']:.0%} of rows are noise (> {MAX_NOISE:.0%})"
-    if n_clusters <= SMALL_K and metrics.get("min_cluster_size", 0) == 1:
-        return f"a cluster of one item among only {n_clusters} clusters"
+    smallest = metrics.get("min_cluster_size", 0)
+    if n_clusters <= SMALL_K and (smallest == 1 or metrics.get("min_cluster_share", 1.0) < MIN_SHARE):
+        what = "one item" if smallest == 1 else f"{smallest:.0f} items (< {MIN_SHARE:.0%} of rows)"
+        return f"a cluster of {what} among only {n_clusters} clusters: outliers split off, not a grouping"
+    if metrics.get("max_cluster_share", 0.0) > MAX_SHARE:
+        share = metrics["max_cluster_share"]
+        return f"one cluster holds {share:.0%} of the rows (> {MAX_SHARE:.0%}): the rest are outliers"
     if "silhouette" not in metrics:
         return "no silhouette (every row in its own cluster)"
     return None

@@ -51,6 +51,8 @@ def test_eps_candidates_come_from_the_k_distance_curve_and_find_the_blobs(blobs:
         ({"n_clusters": 0, "noise_fraction": 1.0, "min_cluster_size": 0}, "all noise"),
         ({"n_clusters": 3, "noise_fraction": 0.6, "min_cluster_size": 5, "silhouette": 0.3}, "noise"),
         ({"n_clusters": 3, "noise_fraction": 0.0, "min_cluster_size": 1, "silhouette": 0.5}, "a cluster of one item"),
+        ({"n_clusters": 2, "min_cluster_size": 2, "min_cluster_share": 2 / 515, "silhouette": 0.75}, "2 items (< 1%"),
+        ({"n_clusters": 6, "min_cluster_size": 1, "max_cluster_share": 0.95, "silhouette": 0.7}, "holds 95%"),
         ({"n_clusters": 8, "noise_fraction": 0.0, "min_cluster_size": 1, "silhouette": 0.4}, None),
         ({"n_clusters": 2, "noise_fraction": 0.2, "min_cluster_size": 9, "silhouette": 0.4}, None),
     ],

@@ -13,7 +13,12 @@ def served_deployments() -> list[RunnerDeployment]:
     from .cluster import cluster
     from .tabular import train_tabular
 
-    return [
+    deployments = [
         train_tabular.to_deployment(name="train-tabular", tags=["zygarde"]),
         cluster.to_deployment(name="cluster", tags=["zygarde"]),
     ]
+    try:  # the vision flow needs the `vision` extra (PyTorch)
+        from .vision import train_vision
+    except ImportError:
+        return deployments
+    return [*deployments, train_vision.to_deployment(name="train-vision", tags=["zygarde"])]

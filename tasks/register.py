@@ -6,7 +6,6 @@ from collections.abc import Callable
 
 import mlflow
 import numpy as np
-import pandas as pd
 from prefect import task
 from sklearn.pipeline import Pipeline
 
@@ -36,9 +35,10 @@ def register(
         return score_model(champion, split.X_test, split.y_test, objective.task)[objective.metric]
 
     metric = objective.metric
-    return _register(
-        model, split.X_train, name, run, metric, metrics[metric], objective.greater_is_better, score_champion, "test"
-    )
+    return register_version(
+        lambda: log_and_register(run.tracking_uri, run.run_id, model, split.X_train, name),
+        name, run, metric, metrics[metric], objective.greater_is_better, score_champion, "test",
+    )  # fmt: skip
 
 
 @task(name="register", task_run_name="register {name}", retries=1, retry_delay_seconds=2)
@@ -57,12 +57,14 @@ def register_clusterer(
         metrics = cluster_metrics(champion[:-1].transform(table.X), labels)
         return float("-inf") if degenerate_reason(metrics) else metrics["silhouette"]
 
-    return _register(model, table.X, name, run, "silhouette", silhouette, True, score_champion, "table")
+    return register_version(
+        lambda: log_and_register(run.tracking_uri, run.run_id, model, table.X, name),
+        name, run, "silhouette", silhouette, True, score_champion, "table",
+    )  # fmt: skip
 
 
-def _register(
-    model: Pipeline,
-    X_example: pd.DataFrame,
+def register_version(
+    log_model: Callable[[], tuple[str, str]],
     name: str,
     run: RunContext,
     metric: str,
@@ -71,6 +73,8 @@ def _register(
     score_champion: Callable[[str], float | None],
     split: str,
 ) -> RegisteredModel:
+    """Log and register a model (``log_model``), then move ``champion`` only if it beats the current one."""
+
     def rescore(model_uri: str) -> float | None:
         try:
             with fluent_tracking_uri(run.tracking_uri):  # models:/ URIs resolve against this run's registry
@@ -79,7 +83,7 @@ def _register(
             return None
 
     with stage("register", run):
-        model_uri, version = log_and_register(run.tracking_uri, run.run_id, model, X_example, name)
+        model_uri, version = log_model()
         outcome = decide_champion(
             run.tracking_uri, name, version, model_uri, metric, value, greater_is_better, rescore, split
         )

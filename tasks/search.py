@@ -12,7 +12,7 @@ from zygarde.config import TabularRunConfig
 from zygarde.datasets import TabularDataset
 from zygarde.objectives import CrossValidationObjective
 from zygarde.preprocess import HoldoutSplit
-from zygarde.search import PROGRESS_TOPIC, Objective, run_trials
+from zygarde.search import PROGRESS_TOPIC, Objective, run_trials, successive_halving
 from zygarde.tracking import RunContext, TrialLogger, log_metrics
 from zygarde.trials import SearchOutcome, TrialResult, TrialSpec, plan_trials
 
@@ -27,8 +27,12 @@ def search_trials(
     run: RunContext,
     trial_logger: TrialLogger,
     n_trials: int,
+    budgets: list[int] | None = None,
 ) -> SearchOutcome:
-    """Score every trial on the flow's Dask cluster, each an MLflow child run; ``data`` is scattered once."""
+    """Score every trial on the flow's Dask cluster, each an MLflow child run; ``data`` is scattered once.
+
+    With ``budgets`` (epochs), the configurations race by successive halving instead of all running once.
+    """
     logger = get_run_logger()
     started = time.perf_counter()
     with stage("search", run), worker_client() as client:  # secedes, so this task's worker slot runs trials too
@@ -50,7 +54,10 @@ def search_trials(
                 logger.info("%d/%d trials done", done, n_trials)
 
         results_so_far: list[TrialResult] = []
-        results = run_trials(client, objective, specs, data, logger=trial_logger, on_result=report)
+        if budgets:
+            results = successive_halving(client, objective, specs, data, budgets, logger=trial_logger, on_result=report)
+        else:
+            results = run_trials(client, objective, specs, data, logger=trial_logger, on_result=report)
     outcome = SearchOutcome(results=results, wall_seconds=time.perf_counter() - started)
     failed = sum(r.error is not None for r in results)
     log_metrics(

@@ -30,7 +30,7 @@ def validate(dataset: TabularDataset, cv: int, run: RunContext) -> ValidationRep
     """Run the dataset's expectation suite; raise with the failed expectations listed when any fails."""
     with stage("validate", run):
         report = validate_dataset(dataset, get_settings().expectations_dir, cv)
-    return _publish(report, dataset.source, run)
+    return publish_validation(report, dataset.source, run)
 
 
 @task(name="validate", task_run_name="validate {table.name}")
@@ -38,10 +38,10 @@ def validate_cluster(table: ClusterTable, max_clusters: int, run: RunContext) ->
     """Run the table's expectation suite; raise with the failed expectations listed when any fails."""
     with stage("validate", run):
         report = validate_cluster_table(table, get_settings().expectations_dir, max_clusters)
-    return _publish(report, table.source, run)
+    return publish_validation(report, table.source, run)
 
 
-def _publish(report: ValidationReport, source: Path, run: RunContext) -> ValidationReport:
+def publish_validation(report: ValidationReport, source: Path, run: RunContext) -> ValidationReport:
     """Log the report to MLflow; on failure add a Prefect artifact listing the failures and stop the flow."""
     log_json(
         run.tracking_uri,

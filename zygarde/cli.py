@@ -139,6 +139,72 @@ def cluster_command(
     _finish(summary, started, as_json, lambda: _print_cluster_report(summary))
 
 
+@app.command("vision")
+def vision_command(
+    dataset: Annotated[str, typer.Argument(help="Built-in image set (shirts).")] = "shirts",
+    data: Annotated[
+        Path | None, typer.Option(help="Your folder: one subfolder per class (or train/ and test/).")
+    ] = None,
+    epochs: Annotated[int, typer.Option(help="Epochs of the final training (the search races up to this).")] = 4,
+    image_size: Annotated[int, typer.Option(help="Resize images to N x N.")] = 28,
+    trials: Annotated[int, typer.Option(help="CNN configurations raced by successive halving.")] = 6,
+    search: Annotated[str, typer.Option(help="grid | random")] = "random",
+    batch_size: Annotated[int | None, typer.Option(help="Fix the batch size (default: searched).")] = None,
+    max_per_class: Annotated[int | None, typer.Option(help="At most N images per class and split.")] = None,
+    processes: Annotated[int, typer.Option(help="Data-parallel processes of the final training.")] = 2,
+    seed: Annotated[int | None, typer.Option(help="Random seed (default: ZYGARDE_SEED or 42).")] = None,
+    experiment: Annotated[str | None, typer.Option(help="MLflow experiment name.")] = None,
+    profile: Annotated[bool, typer.Option(help="cProfile each stage into MLflow artifacts.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
+    verbose: Annotated[bool, typer.Option(help="Show Prefect's logs.")] = False,
+) -> None:
+    """Train a CNN on an image folder: quarantine bad files, race configurations, train data-parallel."""
+    started = time.perf_counter()
+    warnings.showwarning = _show_warning
+    settings = get_settings()
+    try:
+        from zygarde.config import parse_vision_config
+
+        config = parse_vision_config(
+            dataset=str(data) if data else dataset,
+            epochs=epochs,
+            image_size=image_size,
+            trials=trials,
+            search=search,
+            batch_size=batch_size,
+            max_per_class=max_per_class,
+            processes=processes,
+            seed=settings.seed if seed is None else seed,
+            experiment=experiment,
+            profile=profile,
+        )
+        try:
+            from zygarde.flows.vision import train_vision
+        except ImportError as exc:
+            raise ZygardeError(f"The vision flow needs PyTorch: pip install -e '.[vision]' ({exc}).") from None
+        summary = _run_flow(train_vision, config, settings, show_progress=not as_json, verbose=verbose)
+    except ZygardeError as exc:
+        _fail(exc)
+    _finish(summary, started, as_json, lambda: _print_vision_report(summary))
+
+
+def _print_vision_report(summary: dict[str, Any]) -> None:
+    out = Console()
+    quarantined = summary["quarantined"]
+    out.print(
+        f"{summary['dataset']}: {len(summary['classes'])} classes, train {summary['n_train']} / "
+        f"validation {summary['n_val']} / test {summary['n_test']} images at {summary['image_size']}px; "
+        f"{quarantined['count']} files quarantined"
+    )
+    for row in quarantined["files"][:10]:
+        out.print(f"  skipped {row['path']}: {row['problem']}")
+    out.print(f"best configuration ({summary['n_trials']} trials, successive halving): {summary['best_params']}")
+    out.print(f"validation accuracy {summary['val_metrics']['val_accuracy']:.4f}")
+    test = ", ".join(f"{k}={v:.4f}" for k, v in summary["test_metrics"].items())
+    out.print(f"test split (final data-parallel model): {test}")
+    _print_footer(out, summary)
+
+
 def _split(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 

@@ -91,3 +91,29 @@ class ClusterRunConfig(BaseModel):
 def parse_cluster_config(**values: Any) -> ClusterRunConfig:
     """Build a clustering config, turning pydantic's errors into one readable ``ZygardeError``."""
     return _parse(ClusterRunConfig, values)
+
+
+class VisionRunConfig(BaseModel):
+    """What images to learn from and how to search; every field is a form field in the Prefect UI."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    dataset: str = Field(
+        "shirts", description="A built-in image set (shirts) or a folder with one subfolder per class."
+    )
+    epochs: int = Field(4, ge=1, le=200, description="Epochs of the final training; the search races up to this.")
+    image_size: int = Field(28, ge=8, le=512, description="Images are resized to image_size x image_size.")
+    trials: int = Field(6, ge=1, le=1000, description="CNN configurations raced by successive halving.")
+    search: Literal["grid", "random"] = Field("random", description="Configurations from the grid or random draws.")
+    batch_size: int | None = Field(None, ge=1, description="Fix the batch size (default: searched).")
+    test_size: float = Field(0.2, ge=0.05, le=0.5, description="Held-out share when the folder has no test/ split.")
+    max_per_class: int | None = Field(None, ge=2, description="Use at most this many images per class and split.")
+    processes: int = Field(2, ge=1, le=64, description="Data-parallel processes of the final training.")
+    seed: int = Field(42, description="Seed of splits, initial weights, batches and augmentation.")
+    experiment: str | None = Field(None, description="MLflow experiment; default zygarde-<dataset>.")
+    profile: bool = Field(False, description="cProfile every stage; .prof and top-30 text logged to MLflow.")
+
+
+def parse_vision_config(**values: Any) -> VisionRunConfig:
+    """Build a vision config, turning pydantic's errors into one readable ``ZygardeError``."""
+    return _parse(VisionRunConfig, values)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import mlflow
+import numpy as np
 import pandas as pd
 import skops.io
 from mlflow.exceptions import MlflowException
@@ -48,6 +50,24 @@ def log_and_register(
             input_example=example,
             registered_model_name=name,
             skops_trusted_types=trusted,
+        )
+    return info.model_uri, str(info.registered_model_version)
+
+
+def log_and_register_torch(
+    tracking_uri: str, run_id: str, model: Any, example: np.ndarray, name: str
+) -> tuple[str, str]:
+    """Log a PyTorch module (signature from ``example``, float32 images in [0, 1]) and register it."""
+    import mlflow.pytorch
+    import torch
+
+    model = model.cpu().eval()
+    with torch.no_grad():
+        output = model(torch.from_numpy(example)).numpy()
+    signature = infer_signature(example, output)
+    with fluent_tracking_uri(tracking_uri), mlflow.start_run(run_id=run_id):
+        info = mlflow.pytorch.log_model(
+            model, name="model", signature=signature, input_example=example, registered_model_name=name
         )
     return info.model_uri, str(info.registered_model_version)
 

@@ -21,12 +21,12 @@ PROGRESS_TOPIC = "zygarde-progress"
 
 
 class Objective(Protocol):
-    """Anything that scores a trial on data: returns (mean, std) of its metrics by name."""
+    """Anything that scores a trial on data: (mean, std) of its metrics by name, optionally per-epoch curves."""
 
     metric: str
     greater_is_better: bool
 
-    def __call__(self, spec: TrialSpec, data: Any) -> tuple[dict[str, float], dict[str, float]]: ...
+    def __call__(self, spec: TrialSpec, data: Any) -> tuple[dict[str, float], ...]: ...
 
 
 def execute_trial(objective: Objective, spec: TrialSpec, data: Any, logger: TrialLogger | None) -> TrialResult:
@@ -35,7 +35,10 @@ def execute_trial(objective: Objective, spec: TrialSpec, data: Any, logger: Tria
     monitor = ResourceMonitor()
     try:
         with monitor:
-            result.cv_mean, result.cv_std = objective(spec, data)
+            scored = objective(spec, data)
+        result.cv_mean, result.cv_std = scored[0], scored[1]
+        if len(scored) > 2:
+            result.curves = scored[2]
     except Exception as exc:  # a bad configuration fails its trial, not the search
         result.error = f"{type(exc).__name__}: {exc}"
         log.debug("trial %s failed:\n%s", spec.trial_id, traceback.format_exc())
@@ -121,3 +124,84 @@ def best_result(results: list[TrialResult], metric: str, greater_is_better: bool
         raise ZygardeError(f"Every trial failed ({len(results)} tried); first error: {reason}")
     sign = 1 if greater_is_better else -1
     return max(scored, key=lambda r: (sign * r.cv_mean[metric], -r.trial_id))
+
+
+def successive_halving(
+    client: Client,
+    objective: Objective,
+    specs: list[TrialSpec],
+    data: Any,
+    budgets: list[int],
+    *,
+    budget_key: str = "epochs",
+    eta: int = 3,
+    logger: TrialLogger | None = None,
+    on_result: Callable[[TrialResult], None] | None = None,
+) -> list[TrialResult]:
+    """Race configurations on growing budgets: all at ``budgets[0]``, the best 1/``eta`` at the next, ...
+
+    Each rung is one parallel ``run_trials``; a promoted configuration is trained again from scratch
+    on its larger budget (as sklearn's successive halving does), so rungs share no state.
+    """
+    if not budgets or any(b < 1 for b in budgets):
+        raise ZygardeError(f"Successive halving needs budgets of at least 1, got {budgets}.")
+    results: list[TrialResult] = []
+    alive = specs
+    for rung, budget in enumerate(budgets):
+        rung_specs = [
+            TrialSpec(len(results) + i, spec.algorithm, {**spec.params, budget_key: budget, "rung": rung})
+            for i, spec in enumerate(alive)
+        ]
+        scored = run_trials(client, objective, rung_specs, data, logger=logger, on_result=on_result)
+        results.extend(scored)
+        ranked = sorted(
+            (r for r in scored if r.error is None and objective.metric in r.cv_mean),
+            key=lambda r: (r.cv_mean[objective.metric] * (1 if objective.greater_is_better else -1), -r.trial_id),
+            reverse=True,
+        )
+        keep = max(1, len(ranked) // eta)
+        alive = [TrialSpec(r.trial_id, r.algorithm, _without(r.params, budget_key, "rung")) for r in ranked[:keep]]
+        if not alive:
+            break
+    return results
+
+
+def halving_trials(n_configs: int, rungs: int, eta: int = 3) -> int:
+    """How many trials successive halving runs for ``n_configs`` over ``rungs`` budgets (all succeeding)."""
+    total, alive = 0, n_configs
+    for _ in range(rungs):
+        total += alive
+        alive = max(1, alive // eta)
+    return total
+
+
+def _without(params: dict[str, Any], *keys: str) -> dict[str, Any]:
+    return {k: v for k, v in params.items() if k not in keys}
+
+
+def run_on_workers(client: Client, function: Callable[..., Any], processes: int, *args: Any) -> list[Any]:
+    """Run ``function(rank, world, init_method, *args)`` once on each of ``processes`` distinct workers, at once.
+
+    For ``torch.distributed``: ``init_method`` is a TCP rendezvous on rank 0's host, on a port free there.
+    Fewer workers than ``processes`` -> as many ranks as there are workers.
+    """
+    workers = list(client.scheduler_info()["workers"])[:processes]
+    if not workers:
+        raise ZygardeError("The Dask cluster has no workers to train on.")
+    host = workers[0].split("://")[-1].rsplit(":", 1)[0]
+    port = client.run(_free_port, workers=[workers[0]])[workers[0]]
+    init_method = f"tcp://{host}:{port}"
+    shared = [client.scatter(a, broadcast=True, hash=False) if i == 0 else a for i, a in enumerate(args)]
+    futures = [
+        client.submit(function, rank, len(workers), init_method, *shared, workers=[w], pure=False)
+        for rank, w in enumerate(workers)
+    ]
+    return client.gather(futures)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("", 0))
+        return int(probe.getsockname()[1])

@@ -105,3 +105,25 @@ class ClusterSummary(BaseModel):
     trial_fit_seconds: float
     leaderboard: list[dict[str, Any]]
     wall_seconds: float | None = None
+
+
+class VisionSummary(BaseModel):
+    """Outcome of ``train_vision``: validation metrics of the search winner, test metrics of the final model."""
+
+    dataset: str
+    classes: list[str]
+    image_size: int
+    n_train: int
+    n_val: int
+    n_test: int
+    best_params: dict[str, Any]
+    val_metrics: dict[str, float]
+    test_metrics: dict[str, float]
+    quarantined: dict[str, Any]
+    mlflow: dict[str, str]
+    model: dict[str, Any]
+    n_trials: int
+    n_trials_failed: int
+    search_wall_seconds: float
+    trial_fit_seconds: float
+    wall_seconds: float | None = None

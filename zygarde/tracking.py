@@ -135,9 +135,14 @@ class TrialLogger:
             **{f"cv_{k}_std": v for k, v in result.cv_std.items()},
             **result.usage,
         }
+        curves = [
+            Metric(f"epoch_{name}", float(value), stamp, step)
+            for name, values in result.curves.items()
+            for step, value in enumerate(values)
+        ]
         client.log_batch(
             run.info.run_id,
-            metrics=[Metric(k, float(v), stamp, 0) for k, v in metrics.items()],
+            metrics=[Metric(k, float(v), stamp, 0) for k, v in metrics.items()] + curves,
             params=[Param(k, _param_text(v)) for k, v in result.params.items()],
         )
         client.set_terminated(run.info.run_id, status="FAILED" if result.error else "FINISHED")

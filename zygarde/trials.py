@@ -33,6 +33,7 @@ class TrialResult:
     cv_mean: dict[str, float] = field(default_factory=dict)
     cv_std: dict[str, float] = field(default_factory=dict)
     usage: dict[str, float] = field(default_factory=dict)
+    curves: dict[str, list[float]] = field(default_factory=dict)  # per-epoch values, for iterative learners
     worker: str = ""
     run_id: str | None = None
     error: str | None = None

@@ -71,7 +71,7 @@ def train_vision(config: VisionRunConfig = VisionRunConfig()) -> VisionSummary: 
     close_run(run, "FINISHED")
     return VisionSummary(
         dataset=name,
-        classes=manifest.class_names,
+        class_names=manifest.class_names,
         image_size=config.image_size,
         n_train=len(data.train_y),
         n_val=len(data.val_y),

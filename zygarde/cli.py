@@ -192,7 +192,7 @@ def _print_vision_report(summary: dict[str, Any]) -> None:
     out = Console()
     quarantined = summary["quarantined"]
     out.print(
-        f"{summary['dataset']}: {len(summary['classes'])} classes, train {summary['n_train']} / "
+        f"{summary['dataset']}: {len(summary['class_names'])} classes, train {summary['n_train']} / "
         f"validation {summary['n_val']} / test {summary['n_test']} images at {summary['image_size']}px; "
         f"{quarantined['count']} files quarantined"
     )

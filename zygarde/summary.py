@@ -111,7 +111,7 @@ class VisionSummary(BaseModel):
     """Outcome of ``train_vision``: validation metrics of the search winner, test metrics of the final model."""
 
     dataset: str
-    classes: list[str]
+    class_names: list[str]
     image_size: int
     n_train: int
     n_val: int

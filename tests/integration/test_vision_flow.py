@@ -1,0 +1,127 @@
+"""The vision flow end to end on a small copy of the shipped shirts (with broken files added), data-parallel
+training equivalence on the session's Dask workers, and the bad inputs from the CLI."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+from distributed import Client
+from prefect_dask import DaskTaskRunner
+from typer.testing import CliRunner
+
+from tests.conftest import DATA
+from zygarde.cli import app
+from zygarde.config import parse_vision_config
+from zygarde.flows.vision import train_vision
+from zygarde.search import run_on_workers
+from zygarde.settings import get_settings
+from zygarde.tracking import get_client
+from zygarde.vision import build_manifest, build_model, split_images, train_model, train_rank
+
+pytestmark = [pytest.mark.slow, pytest.mark.integration]
+
+
+@pytest.fixture(scope="module")
+def small_shirts(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """30 train + 15 test images per class of the shipped set, plus a corrupt and an empty file."""
+    root = tmp_path_factory.mktemp("images") / "shirts_small"
+    for split, keep in (("train", 30), ("test", 15)):
+        for label in ("shirt", "tshirt"):
+            target = root / split / label
+            target.mkdir(parents=True)
+            for path in sorted((DATA / "shirts" / split / label).iterdir())[:keep]:
+                shutil.copy(path, target / path.name)
+    (root / "train" / "shirt" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    (root / "train" / "tshirt" / "empty.png").write_bytes(b"")
+    return root
+
+
+def test_data_parallel_training_matches_one_process(dask_address: str, small_shirts: Path) -> None:
+    data = split_images(build_manifest(small_shirts), 28, 0)
+    params = {"lr": 1e-3, "batch_size": 16, "width": 8, "blocks": 2, "dropout": 0.0, "epochs": 2, "augment": True}
+    torch.manual_seed(5)
+    single = build_model(params, data.channels, 2, data.size)
+    train_model(single, data, params, 5)
+    with Client(dask_address) as client:
+        results = run_on_workers(client, train_rank, 2, data, params, 5)
+    assert len(results) == 2 and results[1][0] is None
+    state = results[0][0]
+    gap = max(float((state[name] - value).abs().max()) for name, value in single.state_dict().items())
+    assert gap < 1e-4, gap  # the same global batches: equal up to floating-point reduction order
+
+
+def test_vision_flow_quarantines_races_trains_and_registers(
+    dask_address: str, small_shirts: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ZYGARDE_WORK_DIR", str(tmp_path))
+    config = parse_vision_config(dataset=str(small_shirts), epochs=2, trials=3, experiment="e2e-vision")
+    summary = train_vision.with_options(task_runner=DaskTaskRunner(address=dask_address))(config=config)
+
+    assert summary.quarantined["count"] == 2
+    assert {Path(f["path"]).name for f in summary.quarantined["files"]} == {"broken.png", "empty.png"}
+    assert summary.n_test == 30 and summary.class_names == ["shirt", "tshirt"]
+    assert summary.n_trials == 3 + 1  # successive halving: 3 configurations at 1 epoch, the best at 2
+    assert 0.0 <= summary.test_metrics["accuracy"] <= 1.0 and "recall_tshirt" in summary.test_metrics
+    client = get_client(get_settings().mlflow_tracking_uri)
+    parent = summary.mlflow["parent_run_id"]
+    children = client.search_runs([summary.mlflow["experiment_id"]], f"tags.mlflow.parentRunId = '{parent}'")
+    assert len(children) == summary.n_trials
+    curve = client.get_metric_history(children[0].info.run_id, "epoch_val_accuracy")
+    assert [m.step for m in curve] == list(range(len(curve))) and curve
+    metrics = client.get_run(parent).data.metrics
+    assert metrics["final_processes"] == 2 and metrics["n_quarantined"] == 2
+    plots = {a.path for a in client.list_artifacts(parent, "plots")}
+    assert plots == {"plots/confusion_matrix.png", "plots/predictions.png"}
+    name = summary.model["name"]
+    assert name == "zygarde-shirts_small" and summary.model["became_champion"]
+    assert str(client.get_model_version_by_alias(name, "champion").version) == summary.model["version"]
+
+
+def _vision_cli(args: list[str], dask_address: str) -> tuple[int, str]:
+    os.environ["ZYGARDE_DASK_ADDRESS"] = dask_address
+    try:
+        result = CliRunner().invoke(app, ["vision", *args])
+    finally:
+        os.environ.pop("ZYGARDE_DASK_ADDRESS")
+    return result.exit_code, result.output
+
+
+def _folder(tmp_path: Path, case: str, source: Path) -> Path:
+    root = tmp_path / case
+    if case == "one_class":
+        shutil.copytree(source / "train" / "shirt", root / "shirt")
+    elif case == "empty_class":
+        shutil.copytree(source / "train" / "shirt", root / "shirt")
+        (root / "tshirt").mkdir()
+    elif case == "all_corrupt":
+        for label in ("cat", "dog"):
+            (root / label).mkdir(parents=True)
+            for i in range(3):
+                (root / label / f"{i}.jpg").write_bytes(b"\xff\xd8\xff garbage")
+    return root
+
+
+@pytest.mark.parametrize(
+    ("case", "extra", "message"),
+    [
+        ("one_class", [], "needs at least 2 class folders"),
+        ("empty_class", [], "class folder(s) tshirt have no readable images"),
+        ("absent", [], "Image folder not found"),
+        ("all_corrupt", [], "none of the 6 files is a readable image"),
+        ("small", ["--image-size", "0"], "--image-size"),
+        ("small", ["--batch-size", "5000"], "--batch-size 5000 is larger than the training split"),
+    ],
+)
+def test_bad_vision_input_is_one_clear_error_and_registers_nothing(
+    case: str, extra: list[str], message: str, dask_address: str, small_shirts: Path, tmp_path: Path
+) -> None:
+    folder = small_shirts if case == "small" else _folder(tmp_path, case, small_shirts)
+    versions = len(get_client(get_settings().mlflow_tracking_uri).search_model_versions())
+    code, output = _vision_cli(["--data", str(folder), "--epochs", "1", "--trials", "1", *extra], dask_address)
+    assert code == 1 and message in output, output
+    assert "Traceback" not in output
+    assert len(get_client(get_settings().mlflow_tracking_uri).search_model_versions()) == versions

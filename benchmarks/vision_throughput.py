@@ -1,0 +1,91 @@
+"""Vision training throughput, side by side on the same cores, model, data and batch size:
+
+(a) zygarde's training step (``train_model``: uint8 batches normalised on the fly) vs a plain PyTorch loop
+    (``DataLoader`` over pre-normalised float tensors), 2 threads each, no augmentation: images/s and ratio;
+(b) data-parallel: 1 process (1 thread) vs 2 processes (``torch.distributed`` gloo, 1 thread each, one per
+    Dask worker) on the same global batches: images/s and speed-up.
+
+Run: .venv/bin/python benchmarks/vision_throughput.py
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+import torch
+from distributed import Client, LocalCluster
+from torch.nn import functional
+from torch.utils.data import DataLoader, TensorDataset
+
+from zygarde.search import run_on_workers
+from zygarde.settings import get_settings
+from zygarde.vision import SHIRTS, ImageData, build_manifest, build_model, split_images, train_model, train_rank
+
+PARAMS = {"lr": 1e-3, "batch_size": 64, "width": 32, "blocks": 2, "dropout": 0.0, "augment": False, "patience": 99}
+EPOCHS, ROUNDS = 2, 3
+
+
+def plain_loop(data: ImageData, epochs: int) -> float:
+    """Images/s of the textbook loop on the same model and batch size (validation not timed, as in (a))."""
+    torch.manual_seed(0)
+    model = build_model(PARAMS, data.channels, len(data.class_names), data.size)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=PARAMS["lr"])
+    x = (data.train_x.float() / 255 - data.mean.view(1, -1, 1, 1)) / data.std.view(1, -1, 1, 1)
+    loader = DataLoader(TensorDataset(x, data.train_y), batch_size=PARAMS["batch_size"], shuffle=True, drop_last=True)
+    seen, busy = 0, 0.0
+    for _ in range(epochs):
+        model.train()
+        started = time.perf_counter()
+        for images, labels in loader:
+            loss = functional.cross_entropy(model(images), labels)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            seen += len(labels)
+        busy += time.perf_counter() - started
+    return seen / busy
+
+
+def zygarde_step(data: ImageData, epochs: int, params: dict | None = None) -> float:
+    """Images/s of zygarde's training loop (its own timer excludes the per-epoch validation)."""
+    torch.manual_seed(0)
+    params = params or PARAMS
+    model = build_model(params, data.channels, len(data.class_names), data.size)
+    return train_model(model, data, {**params, "epochs": epochs}, 0).images_per_second
+
+
+def main() -> None:
+    data = split_images(build_manifest(get_settings().data_root / SHIRTS), 28, 42)
+    shape = f"{data.size}x{data.size}x{data.channels}"
+    print(f"shirts: {len(data.train_y)} training images {shape}, {EPOCHS} epochs, {ROUNDS} rounds, medians")
+    torch.set_num_threads(2)
+    zygarde_step(data, 1), plain_loop(data, 1)  # warm-up
+    ours, plain = [], []
+    for _ in range(ROUNDS):
+        ours.append(zygarde_step(data, EPOCHS))
+        plain.append(plain_loop(data, EPOCHS))
+    a, b = statistics.median(ours), statistics.median(plain)
+    print(
+        f"(a) zygarde train step {a:8.0f} img/s | plain PyTorch loop {b:8.0f} img/s | ratio {a / b:.3f} (target >= 0.9)"
+    )
+
+    torch.set_num_threads(1)
+    with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster, Client(cluster) as client:
+        run_on_workers(client, train_rank, 2, data, {**PARAMS, "epochs": 1}, 0)  # warm-up: imports, gloo
+        for batch in (64, 256):  # per-step compute grows with the batch; gloo's all-reduce per step does not
+            params = {**PARAMS, "batch_size": batch}
+            one, two = [], []
+            for _ in range(ROUNDS):
+                one.append(zygarde_step(data, EPOCHS, params))
+                results = run_on_workers(client, train_rank, 2, data, {**params, "epochs": EPOCHS}, 0)
+                two.append(sum(history.images_per_second for _, history in results))
+            single, double = statistics.median(one), statistics.median(two)
+            print(
+                f"(b) global batch {batch:3}: 1 process x 1 thread {single:6.0f} img/s | 2 processes data-parallel "
+                f"{double:6.0f} img/s | speed-up {double / single:.2f}x"
+            )
+
+
+if __name__ == "__main__":
+    main()

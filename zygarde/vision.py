@@ -321,12 +321,22 @@ class History:
             self.curves.setdefault(key, []).append(float(value))
 
 
+def pick_device(rank: int = 0, world: int = 1) -> torch.device:
+    """CUDA when there is a GPU for every rank (rank r on GPU r), else the CPU."""
+    if torch.cuda.is_available() and torch.cuda.device_count() >= world:
+        return torch.device("cuda", rank)
+    return torch.device("cpu")
+
+
 def evaluate_logits(model: nn.Module, x: torch.Tensor, data: ImageData, batch: int = 512) -> torch.Tensor:
-    """Logits for uint8 images ``x`` (normalised with the training statistics), in eval mode."""
+    """Logits (on the CPU) for uint8 images ``x`` normalised with the training statistics, in eval mode."""
     model.eval()
-    mean, std = data.mean.view(1, -1, 1, 1), data.std.view(1, -1, 1, 1)
+    device = next(model.parameters()).device
+    mean, std = data.mean.view(1, -1, 1, 1).to(device), data.std.view(1, -1, 1, 1).to(device)
     with torch.no_grad():
-        return torch.cat([model((x[i : i + batch].float() / 255 - mean) / std) for i in range(0, len(x), batch)])
+        return torch.cat(
+            [model((x[i : i + batch].to(device).float() / 255 - mean) / std).cpu() for i in range(0, len(x), batch)]
+        )
 
 
 def train_model(
@@ -351,7 +361,8 @@ def train_model(
             f"--batch-size {batch_size} is larger than the training split ({len(data.train_y)} images); lower it."
         )
     optimizer = torch.optim.AdamW(model.parameters(), lr=params["lr"], weight_decay=params.get("weight_decay", 0.0))
-    mean, std = data.mean.view(1, -1, 1, 1), data.std.view(1, -1, 1, 1)
+    device = next(model.parameters()).device  # batches follow the model: a GPU when it was put on one
+    mean, std = data.mean.view(1, -1, 1, 1).to(device), data.std.view(1, -1, 1, 1).to(device)
     history, best, best_state, patience = History(), -1.0, None, int(params.get("patience", 2))
     generator = torch.Generator().manual_seed(seed)
     seen, busy = 0, 0.0
@@ -362,11 +373,11 @@ def train_model(
         started = time.perf_counter()
         for start in range(0, len(order) - batch_size + 1, batch_size):  # whole batches only
             batch = order[start : start + batch_size]
-            images = data.train_x[batch].float() / 255
+            images = data.train_x[batch].to(device).float() / 255
             if params.get("augment", True):
                 images = augment(images, generator)
             mine = slice(rank * batch_size // world, (rank + 1) * batch_size // world)
-            x, y = (images[mine] - mean) / std, data.train_y[batch][mine]
+            x, y = (images[mine] - mean) / std, data.train_y[batch][mine].to(device)
             logits = model(x)
             loss = functional.cross_entropy(logits, y)
             optimizer.zero_grad(set_to_none=True)
@@ -440,7 +451,7 @@ class VisionObjective:
         """Return (final metrics, {}, per-epoch curves)."""
         torch.set_num_threads(1)  # one Dask worker thread, one core
         torch.manual_seed(self.seed)
-        model = build_model(spec.params, data.channels, len(data.class_names), data.size)
+        model = build_model(spec.params, data.channels, len(data.class_names), data.size).to(pick_device())
         history = train_model(model, data, spec.params, self.seed)
         best = history.best_epoch
         metrics = {name: values[best] for name, values in history.curves.items()}
@@ -459,11 +470,13 @@ def train_rank(
     dist.init_process_group("gloo", init_method=init_method, rank=rank, world_size=world)
     try:
         torch.manual_seed(seed)  # the same initial weights on every rank (DDP also broadcasts rank 0's)
-        model = build_model(params, data.channels, len(data.class_names), data.size)
-        history = train_model(DistributedDataParallel(model), data, params, seed, rank=rank, world=world)
+        device = pick_device(rank, world)
+        model = build_model(params, data.channels, len(data.class_names), data.size).to(device)
+        parallel = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+        history = train_model(parallel, data, params, seed, rank=rank, world=world)
     finally:
         dist.destroy_process_group()
-    return ({k: v.detach().clone() for k, v in model.state_dict().items()} if rank == 0 else None), history
+    return ({k: v.detach().cpu().clone() for k, v in model.state_dict().items()} if rank == 0 else None), history
 
 
 def test_accuracy(model: nn.Module, data: ImageData) -> float:

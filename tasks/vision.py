@@ -103,16 +103,19 @@ def prepare_images(manifest: ImageManifest, config: VisionRunConfig, run: RunCon
 def train_final(
     data: ImageData, best: TrialResult, config: VisionRunConfig, processes: int, run: RunContext
 ) -> torch.nn.Module:
-    """Data-parallel training (torch.distributed, gloo) of the winner, one rank per Dask worker."""
-    params = {k: v for k, v in best.params.items() if k != "rung"} | {"epochs": config.epochs}
+    """Refit the winner on training + validation rows for the epochs its search run needed to peak,
+    data-parallel (torch.distributed, gloo), one rank per Dask worker."""
+    epochs = int(best.cv_mean.get("best_epoch", config.epochs))
+    params = {k: v for k, v in best.params.items() if k != "rung"} | {"epochs": epochs, "early_stopping": False}
+    final = data.with_validation_in_training()
     with stage("train", run), worker_client() as client:
-        results = run_on_workers(client, train_rank, processes, data, params, config.seed)
+        results = run_on_workers(client, train_rank, processes, final, params, config.seed)
     state, history = results[0]
     model = build_model(params, data.channels, len(data.class_names), data.size)
     model.load_state_dict(state)
     client = get_client(run.tracking_uri)
-    for name, values in history.curves.items():
-        for step, value in enumerate(values):
+    for name in ("train_loss", "train_accuracy"):  # validation rows are training rows now: no val curve
+        for step, value in enumerate(history.curves[name]):
             client.log_metric(run.run_id, f"final_{name}", value, step=step)
     log_metrics(
         run.tracking_uri,
@@ -120,11 +123,12 @@ def train_final(
         {
             "final_processes": len(results),
             "final_images_per_second": sum(h.images_per_second for _, h in results),
-            "final_best_epoch": history.best_epoch,
+            "final_epochs": epochs,
+            "final_train_rows": len(final.train_y),
         },
     )
     log_json(run.tracking_uri, run.run_id, {"params": params, "curves": history.curves}, "final_training.json")
-    return Normalized(model, data.mean, data.std)
+    return Normalized(model, final.mean, final.std)
 
 
 @task(name="evaluate", task_run_name="evaluate on the test split")

@@ -104,7 +104,7 @@ class VisionRunConfig(BaseModel):
     epochs: int = Field(4, ge=1, le=200, description="Epochs of the final training; the search races up to this.")
     image_size: int = Field(28, ge=8, le=512, description="Images are resized to image_size x image_size.")
     trials: int = Field(6, ge=1, le=1000, description="CNN configurations raced by successive halving.")
-    search: Literal["grid", "random"] = Field("random", description="Configurations from the grid or random draws.")
+    search: Literal["grid", "random"] = Field("grid", description="The 16-configuration grid, or random draws.")
     batch_size: int | None = Field(None, ge=1, description="Fix the batch size (default: searched).")
     test_size: float = Field(0.2, ge=0.05, le=0.5, description="Held-out share when the folder has no test/ split.")
     max_per_class: int | None = Field(None, ge=2, description="Use at most this many images per class and split.")

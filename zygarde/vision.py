@@ -192,6 +192,19 @@ class ImageData:
         self.mean = pixels.mean(dim=(0, 2, 3))
         self.std = pixels.std(dim=(0, 2, 3)).clamp_min(1e-3)
 
+    def with_validation_in_training(self) -> ImageData:
+        """The final fit's data: training and validation rows together (statistics recomputed on both)."""
+        return ImageData(
+            self.class_names,
+            torch.cat([self.train_x, self.val_x]),
+            torch.cat([self.train_y, self.val_y]),
+            self.val_x,
+            self.val_y,
+            self.test_x,
+            self.test_y,
+            self.test_paths,
+        )
+
     @property
     def channels(self) -> int:
         """Colour channels of every tensor."""
@@ -349,7 +362,8 @@ def train_model(
     world: int = 1,
     on_epoch: Callable[[int, dict[str, float]], None] | None = None,
 ) -> History:
-    """AdamW + cross-entropy, early stopping on validation accuracy (patience ``patience`` epochs).
+    """AdamW + cross-entropy, early stopping on validation accuracy (patience ``patience`` epochs); with
+    ``early_stopping: False`` it trains exactly ``epochs`` and keeps the last weights (the final refit).
 
     Every rank draws the same permutation and augmentation for each global batch of ``batch_size`` and
     trains on its own equal slice; wrapped in DDP, the averaged gradients are those of the whole batch.
@@ -374,7 +388,7 @@ def train_model(
         for start in range(0, len(order) - batch_size + 1, batch_size):  # whole batches only
             batch = order[start : start + batch_size]
             images = data.train_x[batch].to(device).float() / 255
-            if params.get("augment", True):
+            if params.get("augment", False):
                 images = augment(images, generator)
             mine = slice(rank * batch_size // world, (rank + 1) * batch_size // world)
             x, y = (images[mine] - mean) / std, data.train_y[batch][mine].to(device)
@@ -398,7 +412,9 @@ def train_model(
         history.add(**values)
         if on_epoch is not None:
             on_epoch(epoch, values)
-        if values["val_accuracy"] > best:
+        if not params.get("early_stopping", True):
+            history.best_epoch = epoch
+        elif values["val_accuracy"] > best:
             best, history.best_epoch = values["val_accuracy"], epoch
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         elif epoch - history.best_epoch >= patience:
@@ -411,7 +427,13 @@ def train_model(
 
 def vision_space(batch_sizes: list[int]) -> tuple[dict[str, Any], dict[str, Any]]:
     """(grid, distributions) of the CNN's hyperparameters; epochs are the budget, set by successive halving."""
-    grid = {"lr": [1e-3, 3e-3], "batch_size": batch_sizes[:2], "width": [16, 32], "norm": [False, True]}
+    grid = {
+        "lr": [1e-3, 3e-3],
+        "batch_size": batch_sizes[:2],
+        "width": [16, 32],
+        "norm": [False, True],
+        "augment": [False],  # on short budgets augmentation cost accuracy here; random search tries it
+    }
     distributions = {
         "lr": stats.loguniform(3e-4, 3e-3),
         "batch_size": batch_sizes,
@@ -455,7 +477,11 @@ class VisionObjective:
         history = train_model(model, data, spec.params, self.seed)
         best = history.best_epoch
         metrics = {name: values[best] for name, values in history.curves.items()}
-        metrics |= {"images_per_second": history.images_per_second, "epochs_run": len(history.curves["val_loss"])}
+        metrics |= {
+            "images_per_second": history.images_per_second,
+            "epochs_run": len(history.curves["val_loss"]),
+            "best_epoch": best + 1,  # epochs to reach the best validation accuracy
+        }
         return metrics, {}, history.curves
 
 

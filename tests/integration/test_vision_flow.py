@@ -58,7 +58,9 @@ def test_vision_flow_quarantines_races_trains_and_registers(
     dask_address: str, small_shirts: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("ZYGARDE_WORK_DIR", str(tmp_path))
-    config = parse_vision_config(dataset=str(small_shirts), epochs=2, trials=3, experiment="e2e-vision")
+    config = parse_vision_config(
+        dataset=str(small_shirts), epochs=2, search="random", trials=3, experiment="e2e-vision"
+    )
     summary = train_vision.with_options(task_runner=DaskTaskRunner(address=dask_address))(config=config)
 
     assert summary.quarantined["count"] == 2
@@ -74,6 +76,7 @@ def test_vision_flow_quarantines_races_trains_and_registers(
     assert [m.step for m in curve] == list(range(len(curve))) and curve
     metrics = client.get_run(parent).data.metrics
     assert metrics["final_processes"] == 2 and metrics["n_quarantined"] == 2
+    assert metrics["final_train_rows"] == summary.n_train + summary.n_val  # the refit sees the validation rows
     plots = {a.path for a in client.list_artifacts(parent, "plots")}
     assert plots == {"plots/confusion_matrix.png", "plots/predictions.png"}
     name = summary.model["name"]
@@ -121,7 +124,9 @@ def test_bad_vision_input_is_one_clear_error_and_registers_nothing(
 ) -> None:
     folder = small_shirts if case == "small" else _folder(tmp_path, case, small_shirts)
     versions = len(get_client(get_settings().mlflow_tracking_uri).search_model_versions())
-    code, output = _vision_cli(["--data", str(folder), "--epochs", "1", "--trials", "1", *extra], dask_address)
+    code, output = _vision_cli(
+        ["--data", str(folder), "--epochs", "1", "--search", "random", "--trials", "1", *extra], dask_address
+    )
     assert code == 1 and message in output, output
     assert "Traceback" not in output
     assert len(get_client(get_settings().mlflow_tracking_uri).search_model_versions()) == versions

@@ -145,7 +145,7 @@ def vision_command(
     data: Annotated[
         Path | None, typer.Option(help="Your folder: one subfolder per class (or train/ and test/).")
     ] = None,
-    epochs: Annotated[int, typer.Option(help="Epochs of the final training (the search races up to this).")] = 4,
+    epochs: Annotated[int, typer.Option(help="Most epochs a configuration gets (the search races up to this).")] = 6,
     image_size: Annotated[int, typer.Option(help="Resize images to N x N.")] = 28,
     trials: Annotated[int, typer.Option(help="Random search: CNN configurations raced by successive halving.")] = 6,
     search: Annotated[str, typer.Option(help="grid (16 configurations) | random")] = "grid",

@@ -95,3 +95,11 @@ def test_augmentation_is_seeded_and_keeps_shapes() -> None:
 def test_too_small_images_for_the_network_are_refused() -> None:
     with pytest.raises(ZygardeError, match="--image-size 4 is too small for 3 conv blocks"):
         SmallCNN(1, 2, size=4, blocks=3)
+
+
+def test_successive_halving_budgets_and_trial_count() -> None:
+    from zygarde.flows.vision import epoch_budgets
+    from zygarde.search import halving_trials
+
+    assert epoch_budgets(6) == [1, 3, 6] and epoch_budgets(2) == [1, 2] and epoch_budgets(1) == [1]
+    assert halving_trials(16, 3) == 16 + 5 + 1 and halving_trials(3, 2) == 3 + 1 and halving_trials(1, 3) == 3

@@ -48,7 +48,7 @@ def train_vision(config: VisionRunConfig = VisionRunConfig()) -> VisionSummary: 
     try:
         validate_manifest(manifest, run)
         data = prepare_images(manifest, config, run)
-        specs = plan_vision_trials(config.search, config.trials, config.seed, len(data.train_y))
+        specs = plan_vision_trials(config.search, config.trials, config.seed, len(data.train_y), config.arch)
         if config.batch_size is not None:
             if config.batch_size > len(data.train_y):
                 raise ZygardeError(

@@ -145,6 +145,7 @@ def vision_command(
     data: Annotated[
         Path | None, typer.Option(help="Your folder: one subfolder per class (or train/ and test/).")
     ] = None,
+    arch: Annotated[str, typer.Option(help="cnn (searched small CNN) | resnet18 (torchvision, untrained)")] = "cnn",
     epochs: Annotated[int, typer.Option(help="Most epochs a configuration gets (the search races up to this).")] = 6,
     image_size: Annotated[int, typer.Option(help="Resize images to N x N.")] = 28,
     trials: Annotated[int, typer.Option(help="Random search: CNN configurations raced by successive halving.")] = 6,
@@ -167,6 +168,7 @@ def vision_command(
 
         config = parse_vision_config(
             dataset=str(data) if data else dataset,
+            arch=arch,
             epochs=epochs,
             image_size=image_size,
             trials=trials,

@@ -101,6 +101,9 @@ class VisionRunConfig(BaseModel):
     dataset: str = Field(
         "shirts", description="A built-in image set (shirts) or a folder with one subfolder per class."
     )
+    arch: Literal["cnn", "resnet18"] = Field(
+        "cnn", description="cnn: the searched small CNN; resnet18: torchvision's, untrained (BatchNorm)."
+    )
     epochs: int = Field(6, ge=1, le=200, description="Epochs of the final training; the search races up to this.")
     image_size: int = Field(28, ge=8, le=512, description="Images are resized to image_size x image_size.")
     trials: int = Field(6, ge=1, le=1000, description="CNN configurations raced by successive halving.")

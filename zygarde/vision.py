@@ -8,6 +8,7 @@ horizontal flip) is applied per batch, to the training split only, from a seeded
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -447,16 +448,21 @@ def vision_space(batch_sizes: list[int]) -> tuple[dict[str, Any], dict[str, Any]
     return grid, distributions
 
 
-def plan_vision_trials(search: SearchKind, n_trials: int, seed: int, n_train: int) -> list[TrialSpec]:
-    """CNN configurations to race; batch sizes above the training split are left out."""
+def plan_vision_trials(
+    search: SearchKind, n_trials: int, seed: int, n_train: int, arch: str = "cnn"
+) -> list[TrialSpec]:
+    """Configurations to race; batch sizes above the training split are left out. For ``resnet18`` the
+    width/blocks/norm/dropout of the small CNN do not apply and are dropped (duplicates removed)."""
     if n_trials < 1:
         raise ZygardeError(f"--trials must be at least 1, got {n_trials}.")
     sizes = [b for b in (32, 64, 128) if b <= n_train] or [n_train]
     grid, distributions = vision_space(sizes)
-    return [
-        TrialSpec(trial_id=i, algorithm="cnn", params=params)
-        for i, params in enumerate(expand_space(grid, distributions, None, search, n_trials, seed))
-    ]
+    drawn = expand_space(grid, distributions, None, search, n_trials, seed)
+    if arch != "cnn":
+        own = ("width", "blocks", "norm", "dropout")
+        unique = {json.dumps({k: v for k, v in p.items() if k not in own}, sort_keys=True) for p in drawn}
+        drawn = [{**json.loads(p), "arch": arch} for p in sorted(unique)]
+    return [TrialSpec(trial_id=i, algorithm=arch, params=params) for i, params in enumerate(drawn)]
 
 
 @dataclass(frozen=True)

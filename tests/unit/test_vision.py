@@ -103,3 +103,13 @@ def test_successive_halving_budgets_and_trial_count() -> None:
 
     assert epoch_budgets(6) == [1, 3, 6] and epoch_budgets(2) == [1, 2] and epoch_budgets(1) == [1]
     assert halving_trials(16, 3) == 16 + 5 + 1 and halving_trials(3, 2) == 3 + 1 and halving_trials(1, 3) == 3
+
+
+def test_resnet18_takes_greyscale_and_small_images() -> None:
+    from zygarde.vision import build_model, plan_vision_trials
+
+    model = build_model({"arch": "resnet18"}, channels=1, n_classes=2, size=28)
+    assert model(torch.rand(2, 1, 28, 28)).shape == (2, 2)
+    specs = plan_vision_trials("grid", 1, 0, 1000, arch="resnet18")
+    assert {s.algorithm for s in specs} == {"resnet18"} and all("width" not in s.params for s in specs)
+    assert len(specs) == 4  # lr x batch size; the small CNN's own parameters dropped

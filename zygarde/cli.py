@@ -14,6 +14,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 import yaml
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -41,7 +42,7 @@ def _read_space(path: Path | None) -> dict[str, Any]:
 
 
 def _show_warning(message: Warning | str, category: type[Warning], *_: Any, **__: Any) -> None:
-    console.print(f"[yellow]warning:[/] {message}", soft_wrap=True)
+    console.print(f"[yellow]warning:[/] {escape(str(message))}", soft_wrap=True)
 
 
 @app.command()
@@ -199,7 +200,7 @@ def _print_vision_report(summary: dict[str, Any]) -> None:
         f"{quarantined['count']} files quarantined"
     )
     for row in quarantined["files"][:10]:
-        out.print(f"  skipped {row['path']}: {row['problem']}")
+        out.print(f"  skipped {escape(row['path'])}: {escape(row['problem'])}")
     out.print(f"best configuration ({summary['n_trials']} trials, successive halving): {summary['best_params']}")
     out.print(f"validation accuracy {summary['val_metrics']['val_accuracy']:.4f}")
     test = ", ".join(f"{k}={v:.4f}" for k, v in summary["test_metrics"].items())
@@ -212,7 +213,7 @@ def _split(text: str) -> list[str]:
 
 
 def _fail(exc: ZygardeError) -> NoReturn:
-    console.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
+    console.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)  # messages quote [lists], paths
     raise typer.Exit(code=1) from None
 
 

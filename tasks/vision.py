@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import matplotlib
@@ -29,13 +30,13 @@ from zygarde.vision import (
     ImageData,
     ImageManifest,
     Normalized,
+    accuracy_on_test,
     build_manifest,
     build_model,
     check_classes,
     image_suite,
     manifest_frames,
     split_images,
-    test_accuracy,
     train_rank,
 )
 
@@ -44,10 +45,8 @@ from .register import register_version
 from .validate import publish_validation
 
 
-def image_root(dataset: str) -> Any:
+def image_root(dataset: str) -> Path:
     """The folder of a built-in image set (``shirts``) or the user's folder."""
-    from pathlib import Path
-
     return get_settings().data_root / SHIRTS if dataset == SHIRTS else Path(dataset).expanduser()
 
 
@@ -207,7 +206,7 @@ def register_network(
     def score_champion(model_uri: str) -> float | None:
         import mlflow.pytorch
 
-        return test_accuracy(mlflow.pytorch.load_model(model_uri, map_location="cpu"), data)
+        return accuracy_on_test(mlflow.pytorch.load_model(model_uri, map_location="cpu"), data)
 
     example = (data.test_x[:4].float() / 255).numpy()
     return register_version(

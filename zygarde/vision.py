@@ -511,7 +511,7 @@ def train_rank(
     return ({k: v.detach().cpu().clone() for k, v in model.state_dict().items()} if rank == 0 else None), history
 
 
-def test_accuracy(model: nn.Module, data: ImageData) -> float:
+def accuracy_on_test(model: nn.Module, data: ImageData) -> float:
     """Accuracy of a registered-style model (floats in [0, 1] in, logits out) on the test split."""
     model.eval()
     with torch.no_grad():

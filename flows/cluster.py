@@ -8,7 +8,7 @@ from prefect import flow
 
 from zygarde.clustering import cluster_leaderboard, degenerate_reason
 from zygarde.config import ClusterRunConfig
-from zygarde.summary import ClusterSummary, mlflow_info, model_info
+from zygarde.summary import ClusterSummary, finished
 from zygarde.tasks.cluster import load_cluster_data, plan_clustering, present_clusters, scale_table
 from zygarde.tasks.register import register_clusterer
 from zygarde.tasks.search import search_trials
@@ -63,12 +63,7 @@ def cluster(config: ClusterRunConfig = ClusterRunConfig()) -> ClusterSummary:  #
         metrics=best.cv_mean,
         best_per_algorithm=per_algorithm,
         reference=reference,
-        mlflow=mlflow_info(run),
-        model=model_info(registered),
-        n_trials=len(outcome.results),
-        n_trials_failed=sum(r.error is not None for r in outcome.results),
         n_trials_degenerate=sum(r.error is None and degenerate_reason(r.cv_mean) is not None for r in outcome.results),
-        search_wall_seconds=outcome.wall_seconds,
-        trial_fit_seconds=outcome.fit_seconds,
         leaderboard=cluster_leaderboard(outcome.results).to_dict(orient="records"),
+        **finished(outcome, run, registered),
     )

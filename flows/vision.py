@@ -8,9 +8,8 @@ from pathlib import Path
 from prefect import flow
 
 from zygarde.config import VisionRunConfig
-from zygarde.errors import ZygardeError
 from zygarde.search import best_result, halving_trials
-from zygarde.summary import VisionSummary, mlflow_info, model_info
+from zygarde.summary import VisionSummary, finished
 from zygarde.tasks.search import search_trials
 from zygarde.tasks.track import close_run, open_run
 from zygarde.tasks.vision import (
@@ -23,7 +22,7 @@ from zygarde.tasks.vision import (
     validate_manifest,
 )
 from zygarde.trials import TrialResult, TrialSpec
-from zygarde.vision import VisionObjective, plan_vision_trials
+from zygarde.vision import VisionObjective, check_batch_size, plan_vision_trials
 
 from .tabular import dask_task_runner
 
@@ -50,11 +49,7 @@ def train_vision(config: VisionRunConfig = VisionRunConfig()) -> VisionSummary: 
         data = prepare_images(manifest, config, run)
         specs = plan_vision_trials(config.search, config.trials, config.seed, len(data.train_y), config.arch)
         if config.batch_size is not None:
-            if config.batch_size > len(data.train_y):
-                raise ZygardeError(
-                    f"--batch-size {config.batch_size} is larger than the training split "
-                    f"({len(data.train_y)} images); lower it."
-                )
+            check_batch_size(config.batch_size, len(data.train_y))
             specs = [TrialSpec(s.trial_id, s.algorithm, {**s.params, "batch_size": config.batch_size}) for s in specs]
         budgets = epoch_budgets(config.epochs)
         objective = VisionObjective(seed=config.seed)
@@ -80,12 +75,7 @@ def train_vision(config: VisionRunConfig = VisionRunConfig()) -> VisionSummary: 
         val_metrics=best.cv_mean,
         test_metrics=metrics,
         quarantined=quarantine_summary(manifest),
-        mlflow=mlflow_info(run),
-        model=model_info(registered),
-        n_trials=len(outcome.results),
-        n_trials_failed=sum(r.error is not None for r in outcome.results),
-        search_wall_seconds=outcome.wall_seconds,
-        trial_fit_seconds=outcome.fit_seconds,
+        **finished(outcome, run, registered),
     )
 
 

@@ -17,7 +17,7 @@ def open_run(config: BaseModel, name: str, source: str, extra_params: dict[str, 
     settings = get_settings()
     uri = settings.mlflow_tracking_uri
     experiment = getattr(config, "experiment", None) or f"zygarde-{name}"
-    experiment_id = ensure_experiment(uri, experiment, settings.artifact_root if uri.startswith("sqlite") else None)
+    experiment_id = ensure_experiment(uri, experiment)  # a SQLite store keeps artifacts beside its database
     tags = {
         "zygarde.dataset": name,
         "zygarde.source": source,

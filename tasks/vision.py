@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -219,8 +218,3 @@ def quarantine_summary(manifest: ImageManifest) -> dict[str, Any]:
     """Count and list of the skipped files, for the run's summary."""
     rows = manifest.quarantined[["path", "problem"]].to_dict(orient="records")
     return {"count": len(rows), "files": rows}
-
-
-def describe_manifest(manifest: ImageManifest) -> dict[str, str]:
-    """Run parameters that say what was found."""
-    return {"classes": json.dumps(manifest.class_names), "n_files": str(len(manifest.frame))}

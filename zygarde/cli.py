@@ -27,6 +27,12 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 console = Console(stderr=True)
+# options every flow command takes
+Seed = Annotated[int | None, typer.Option(help="Random seed (default: ZYGARDE_SEED or 42).")]
+Experiment = Annotated[str | None, typer.Option(help="MLflow experiment name.")]
+Profile = Annotated[bool, typer.Option(help="cProfile each stage into MLflow artifacts.")]
+AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
+Verbose = Annotated[bool, typer.Option(help="Show Prefect's logs.")]
 
 
 def _read_space(path: Path | None) -> dict[str, Any]:
@@ -56,19 +62,18 @@ def run(
     trials: Annotated[int, typer.Option(help="Random search: configurations per algorithm.")] = 10,
     cv: Annotated[int, typer.Option(help="Cross-validation folds.")] = 5,
     test_size: Annotated[float, typer.Option(help="Held-out test share.")] = 0.2,
-    seed: Annotated[int | None, typer.Option(help="Random seed (default: ZYGARDE_SEED or 42).")] = None,
+    seed: Seed = None,
     space: Annotated[Path | None, typer.Option(help="YAML: {algorithm: {param: [values]}} replacing a space.")] = None,
-    experiment: Annotated[str | None, typer.Option(help="MLflow experiment name.")] = None,
-    profile: Annotated[bool, typer.Option(help="cProfile each stage into MLflow artifacts.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
-    verbose: Annotated[bool, typer.Option(help="Show Prefect's logs.")] = False,
+    experiment: Experiment = None,
+    profile: Profile = False,
+    as_json: AsJson = False,
+    verbose: Verbose = False,
 ) -> None:
     """Validate, search, evaluate and register the best model for a dataset (the main job)."""
-    started = time.perf_counter()
-    warnings.showwarning = _show_warning
-    settings = get_settings()
-    try:
+
+    def prepare(settings: Settings) -> tuple[Any, Any]:
         from zygarde.config import parse_config
+        from zygarde.flows.tabular import train_tabular
 
         config = parse_config(
             dataset=str(data) if data else dataset,
@@ -84,12 +89,9 @@ def run(
             experiment=experiment,
             profile=profile,
         )
-        from zygarde.flows.tabular import train_tabular
+        return train_tabular, config
 
-        summary = _run_flow(train_tabular, config, settings, show_progress=not as_json, verbose=verbose)
-    except ZygardeError as exc:
-        _fail(exc)
-    _finish(summary, started, as_json, lambda: _print_report(summary, settings))
+    _execute(prepare, _print_report, as_json=as_json, verbose=verbose)
 
 
 @app.command("cluster")
@@ -107,17 +109,15 @@ def cluster_command(
     trials: Annotated[int, typer.Option(help="Random search: configurations per algorithm.")] = 10,
     max_clusters: Annotated[int, typer.Option(help="Search cluster counts 2..N.")] = 8,
     preset: Annotated[str, typer.Option(help="none | study (K-means k=2 on total_fat, total_carb)")] = "none",
-    seed: Annotated[int | None, typer.Option(help="Random seed (default: ZYGARDE_SEED or 42).")] = None,
-    experiment: Annotated[str | None, typer.Option(help="MLflow experiment name.")] = None,
-    profile: Annotated[bool, typer.Option(help="cProfile each stage into MLflow artifacts.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
-    verbose: Annotated[bool, typer.Option(help="Show Prefect's logs.")] = False,
+    seed: Seed = None,
+    experiment: Experiment = None,
+    profile: Profile = False,
+    as_json: AsJson = False,
+    verbose: Verbose = False,
 ) -> None:
     """Cluster a table (default: the Burger King menu) with K-means, DBSCAN and Agglomerative in parallel."""
-    started = time.perf_counter()
-    warnings.showwarning = _show_warning
-    settings = get_settings()
-    try:
+
+    def prepare(settings: Settings) -> tuple[Any, Any]:
         from zygarde.config import parse_cluster_config
         from zygarde.flows.cluster import cluster
 
@@ -134,10 +134,9 @@ def cluster_command(
             experiment=experiment,
             profile=profile,
         )
-        summary = _run_flow(cluster, config, settings, show_progress=not as_json, verbose=verbose)
-    except ZygardeError as exc:
-        _fail(exc)
-    _finish(summary, started, as_json, lambda: _print_cluster_report(summary))
+        return cluster, config
+
+    _execute(prepare, _print_cluster_report, as_json=as_json, verbose=verbose)
 
 
 @app.command("vision")
@@ -154,17 +153,15 @@ def vision_command(
     batch_size: Annotated[int | None, typer.Option(help="Fix the batch size (default: searched).")] = None,
     max_per_class: Annotated[int | None, typer.Option(help="At most N images per class and split.")] = None,
     processes: Annotated[int, typer.Option(help="Data-parallel processes of the final training.")] = 2,
-    seed: Annotated[int | None, typer.Option(help="Random seed (default: ZYGARDE_SEED or 42).")] = None,
-    experiment: Annotated[str | None, typer.Option(help="MLflow experiment name.")] = None,
-    profile: Annotated[bool, typer.Option(help="cProfile each stage into MLflow artifacts.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
-    verbose: Annotated[bool, typer.Option(help="Show Prefect's logs.")] = False,
+    seed: Seed = None,
+    experiment: Experiment = None,
+    profile: Profile = False,
+    as_json: AsJson = False,
+    verbose: Verbose = False,
 ) -> None:
     """Train a CNN on an image folder: quarantine bad files, race configurations, train data-parallel."""
-    started = time.perf_counter()
-    warnings.showwarning = _show_warning
-    settings = get_settings()
-    try:
+
+    def prepare(settings: Settings) -> tuple[Any, Any]:
         from zygarde.config import parse_vision_config
 
         config = parse_vision_config(
@@ -185,10 +182,9 @@ def vision_command(
             from zygarde.flows.vision import train_vision
         except ImportError as exc:
             raise ZygardeError(f"The vision flow needs PyTorch: pip install -e '.[vision]' ({exc}).") from None
-        summary = _run_flow(train_vision, config, settings, show_progress=not as_json, verbose=verbose)
-    except ZygardeError as exc:
-        _fail(exc)
-    _finish(summary, started, as_json, lambda: _print_vision_report(summary))
+        return train_vision, config
+
+    _execute(prepare, _print_vision_report, as_json=as_json, verbose=verbose)
 
 
 def _print_vision_report(summary: dict[str, Any]) -> None:
@@ -217,12 +213,27 @@ def _fail(exc: ZygardeError) -> NoReturn:
     raise typer.Exit(code=1) from None
 
 
-def _finish(summary: dict[str, Any], started: float, as_json: bool, report: Callable[[], None]) -> None:
+def _execute(
+    prepare: Callable[[Settings], tuple[Any, Any]],
+    report: Callable[[dict[str, Any]], None],
+    *,
+    as_json: bool,
+    verbose: bool,
+) -> None:
+    """Build the flow's config (``prepare``), run it, print JSON or the report; a ZygardeError exits 1."""
+    started = time.perf_counter()
+    warnings.showwarning = _show_warning
+    settings = get_settings()
+    try:
+        flow, config = prepare(settings)
+        summary = _run_flow(flow, config, settings, show_progress=not as_json, verbose=verbose)
+    except ZygardeError as exc:
+        _fail(exc)
     summary["wall_seconds"] = round(time.perf_counter() - started, 3)
     if as_json:
         sys.stdout.write(json.dumps(summary, default=str) + "\n")
     else:
-        report()
+        report(summary)
 
 
 def _run_flow(flow: Any, config: Any, settings: Settings, *, show_progress: bool, verbose: bool) -> dict[str, Any]:
@@ -265,7 +276,7 @@ def _run_flow(flow: Any, config: Any, settings: Settings, *, show_progress: bool
     return summary.model_dump()
 
 
-def _print_report(summary: dict[str, Any], settings: Settings) -> None:
+def _print_report(summary: dict[str, Any]) -> None:
     out = Console()
     metric = summary["selection_metric"]
     table = Table(title=f"Leaderboard: CV {metric} on the training split ({summary['n_trials']} trials)")

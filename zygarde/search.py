@@ -179,8 +179,9 @@ def _without(params: dict[str, Any], *keys: str) -> dict[str, Any]:
     return {k: v for k, v in params.items() if k not in keys}
 
 
-def run_on_workers(client: Client, function: Callable[..., Any], processes: int, *args: Any) -> list[Any]:
-    """Run ``function(rank, world, init_method, *args)`` once on each of ``processes`` distinct workers, at once.
+def run_on_workers(client: Client, function: Callable[..., Any], processes: int, data: Any, *args: Any) -> list[Any]:
+    """Run ``function(rank, world, init_method, data, *args)`` on each of ``processes`` distinct workers at once;
+    ``data`` is scattered to them once.
 
     For ``torch.distributed``: ``init_method`` is a TCP rendezvous on rank 0's host, on a port free there.
     Fewer workers than ``processes`` -> as many ranks as there are workers.
@@ -191,9 +192,9 @@ def run_on_workers(client: Client, function: Callable[..., Any], processes: int,
     host = workers[0].split("://")[-1].rsplit(":", 1)[0]
     port = client.run(_free_port, workers=[workers[0]])[workers[0]]
     init_method = f"tcp://{host}:{port}"
-    shared = [client.scatter(a, broadcast=True, hash=False) if i == 0 else a for i, a in enumerate(args)]
+    shared = client.scatter(data, broadcast=True, hash=False)
     futures = [
-        client.submit(function, rank, len(workers), init_method, *shared, workers=[w], pure=False)
+        client.submit(function, rank, len(workers), init_method, shared, *args, workers=[w], pure=False)
         for rank, w in enumerate(workers)
     ]
     return client.gather(futures)

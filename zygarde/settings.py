@@ -54,11 +54,6 @@ class Settings(BaseSettings):
             )
         return self
 
-    @property
-    def artifact_root(self) -> str:
-        """Artifact location for experiments created against the default local store."""
-        return (self.work_dir / "mlartifacts").resolve().as_uri()
-
 
 def get_settings() -> Settings:
     """Read settings from the environment now (not cached, so tests and CLIs can change env vars)."""

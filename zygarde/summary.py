@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from zygarde.datasets import TabularDataset
 from zygarde.evaluate import leaderboard
@@ -14,7 +14,33 @@ from zygarde.tracking import RunContext
 from zygarde.trials import SearchOutcome, TrialResult
 
 
-class RunSummary(BaseModel):
+class FlowSummary(BaseModel):
+    """What every flow's summary reports: tracking, the registry decision, the search's size and times."""
+
+    model_config = ConfigDict(extra="forbid")  # a field lost in a refactor fails loudly
+
+    mlflow: dict[str, str]
+    model: dict[str, Any]
+    n_trials: int
+    n_trials_failed: int
+    search_wall_seconds: float
+    trial_fit_seconds: float
+    wall_seconds: float | None = None
+
+
+def finished(outcome: SearchOutcome, run: RunContext, registered: RegisteredModel) -> dict[str, Any]:
+    """The ``FlowSummary`` fields of a finished run."""
+    return {
+        "mlflow": mlflow_info(run),
+        "model": model_info(registered),
+        "n_trials": len(outcome.results),
+        "n_trials_failed": sum(r.error is not None for r in outcome.results),
+        "search_wall_seconds": outcome.wall_seconds,
+        "trial_fit_seconds": outcome.fit_seconds,
+    }
+
+
+class RunSummary(FlowSummary):
     """Outcome of ``train_tabular``; ``*_metrics`` say their split in the name (cv: training folds, test: held out)."""
 
     dataset: str
@@ -24,15 +50,8 @@ class RunSummary(BaseModel):
     best_params: dict[str, Any]
     cv_metrics: dict[str, float]
     test_metrics: dict[str, float]
-    mlflow: dict[str, str]
-    model: dict[str, Any]
-    n_trials: int
-    n_trials_failed: int
-    search_wall_seconds: float
-    trial_fit_seconds: float
     leaderboard: list[dict[str, Any]]
     dropped_columns: dict[str, str]
-    wall_seconds: float | None = None
 
 
 def build_summary(
@@ -54,14 +73,9 @@ def build_summary(
         best_params=best.params,
         cv_metrics=best.cv_mean,
         test_metrics=test_metrics,
-        mlflow=mlflow_info(run),
-        model=model_info(registered),
-        n_trials=len(outcome.results),
-        n_trials_failed=sum(r.error is not None for r in outcome.results),
-        search_wall_seconds=outcome.wall_seconds,
-        trial_fit_seconds=outcome.fit_seconds,
         leaderboard=board.to_dict(orient="records"),
         dropped_columns=dataset.dropped,
+        **finished(outcome, run, registered),
     )
 
 
@@ -82,7 +96,7 @@ def model_info(registered: RegisteredModel) -> dict[str, Any]:
     }
 
 
-class ClusterSummary(BaseModel):
+class ClusterSummary(FlowSummary):
     """Outcome of the ``cluster`` flow; every metric is measured on all rows of the (filtered) table."""
 
     dataset: str
@@ -96,18 +110,11 @@ class ClusterSummary(BaseModel):
     metrics: dict[str, float]
     best_per_algorithm: dict[str, dict[str, Any]]
     reference: dict[str, float] | None
-    mlflow: dict[str, str]
-    model: dict[str, Any]
-    n_trials: int
-    n_trials_failed: int
     n_trials_degenerate: int
-    search_wall_seconds: float
-    trial_fit_seconds: float
     leaderboard: list[dict[str, Any]]
-    wall_seconds: float | None = None
 
 
-class VisionSummary(BaseModel):
+class VisionSummary(FlowSummary):
     """Outcome of ``train_vision``: validation metrics of the search winner, test metrics of the final model."""
 
     dataset: str
@@ -120,10 +127,3 @@ class VisionSummary(BaseModel):
     val_metrics: dict[str, float]
     test_metrics: dict[str, float]
     quarantined: dict[str, Any]
-    mlflow: dict[str, str]
-    model: dict[str, Any]
-    n_trials: int
-    n_trials_failed: int
-    search_wall_seconds: float
-    trial_fit_seconds: float
-    wall_seconds: float | None = None

@@ -353,6 +353,12 @@ def evaluate_logits(model: nn.Module, x: torch.Tensor, data: ImageData, batch: i
         )
 
 
+def check_batch_size(batch_size: int, n_train: int) -> None:
+    """A batch must fit in the training split."""
+    if batch_size > n_train:
+        raise ZygardeError(f"--batch-size {batch_size} is larger than the training split ({n_train} images); lower it.")
+
+
 def train_model(
     model: nn.Module,
     data: ImageData,
@@ -371,10 +377,7 @@ def train_model(
     The model ends with the weights of its best validation epoch.
     """
     epochs, batch_size = int(params["epochs"]), int(params["batch_size"])
-    if batch_size > len(data.train_y):
-        raise ZygardeError(
-            f"--batch-size {batch_size} is larger than the training split ({len(data.train_y)} images); lower it."
-        )
+    check_batch_size(batch_size, len(data.train_y))
     optimizer = torch.optim.AdamW(model.parameters(), lr=params["lr"], weight_decay=params.get("weight_decay", 0.0))
     device = next(model.parameters()).device  # batches follow the model: a GPU when it was put on one
     mean, std = data.mean.view(1, -1, 1, 1).to(device), data.std.view(1, -1, 1, 1).to(device)

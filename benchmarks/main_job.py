@@ -1,7 +1,8 @@
 """The main job as a user runs it, and how good its chosen pipeline is beyond one split.
 
 1. Runs ``zygarde run diabetes --json`` (the README's first command) cold, in a fresh work dir, and reports
-   its wall time (target <= 60 s), the chosen configuration and its held-out test metrics.
+   its wall time (target <= 60 s), the overhead (wall minus the search stage; target <= 12 s) with the
+   milestones of its log file, the chosen configuration and its held-out test metrics.
 2. Scores that chosen pipeline (preprocessing + estimator with the chosen parameters, nothing re-tuned) by
    5 x 5 repeated stratified CV on the whole table: accuracy and ROC-AUC as mean +- std over the 25 folds
    (aims: >= 0.78 and >= 0.84). The parameters were chosen by CV on the training split only, never on a test
@@ -24,9 +25,9 @@ from pathlib import Path
 import numpy as np
 from sklearn.model_selection import RepeatedStratifiedKFold, cross_validate
 
-from zygarde.datasets import load_dataset
-from zygarde.objectives import CrossValidationObjective
 from zygarde.settings import get_settings
+from zygarde.tabular.datasets import load_dataset
+from zygarde.tabular.objective import CrossValidationObjective
 from zygarde.trials import TrialSpec
 
 REPEATS, FOLDS = 5, 5
@@ -48,7 +49,12 @@ def run_main_job(work_dir: Path) -> tuple[dict, float]:
 def main() -> None:
     summary, wall = run_main_job(Path(tempfile.mkdtemp(prefix="zygarde-main-job-")))
     print(f"zygarde run diabetes --json: {wall:.1f} s wall, cold start (target <= 60 s)")
-    print(f"  {summary['n_trials']} trials, search {summary['search_wall_seconds']:.1f} s")
+    search = summary["search_wall_seconds"]
+    print(f"  {summary['n_trials']} trials, search {search:.1f} s for {summary['trial_fit_seconds']:.1f} s of trials")
+    print(f"  overhead (wall minus the search stage): {wall - search:.1f} s (target <= 12 s); the log's milestones:")
+    for line in Path(summary["log_file"]).read_text().splitlines():
+        if "zygarde." in line and " - " in line:
+            print(f"    {line.split(' | ')[0][-12:]}  {line.rsplit(' - ', 1)[-1][:100]}")
     print(f"  chosen: {summary['best_algorithm']} {json.dumps(summary['best_params'])}")
     cv_metrics = summary["cv_metrics"]
     print(f"  cv on training split: roc_auc {cv_metrics['roc_auc']:.3f}, accuracy {cv_metrics['accuracy']:.3f}")

@@ -1,59 +1,38 @@
-"""Stage 4: refit the best configuration on the whole training split and score it on the test split."""
+"""Evaluate: the final model on the evaluation view: metrics, plots, the leaderboard (MLflow and Prefect)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from prefect import task
 from prefect.artifacts import create_table_artifact
-from sklearn.pipeline import Pipeline
+from prefect.cache_policies import NO_CACHE
 
-from zygarde.evaluate import evaluate_model, leaderboard
-from zygarde.objectives import CrossValidationObjective
-from zygarde.preprocess import HoldoutSplit
-from zygarde.search import best_result
+from zygarde.family import Evaluation, Family, Prepared
 from zygarde.tracking import RunContext, log_figure, log_json, log_metrics
 from zygarde.trials import SearchOutcome, TrialResult
 
 from ._stage import stage
 
 
-@task(name="evaluate", task_run_name="evaluate the best of {objective.metric}")
+@task(name="evaluate", task_run_name="evaluate the winner", cache_policy=NO_CACHE)
 def evaluate(
-    split: HoldoutSplit, objective: CrossValidationObjective, outcome: SearchOutcome, run: RunContext
-) -> tuple[Pipeline, TrialResult, dict[str, float]]:
-    """Refit the winner, log test metrics and plots, publish the leaderboard; returns (model, best, metrics)."""
-    best = best_result(outcome.results, objective.metric, objective.greater_is_better)
+    family: Family, model: Any, prepared: Prepared[Any, Any], best: TrialResult, outcome: SearchOutcome, run: RunContext
+) -> Evaluation:
+    """Score the final model once on the evaluation view and publish what it shows."""
     with stage("evaluate", run):
-        model = objective.build_pipeline(best, split.X_train).fit(split.X_train, split.y_train)
-        evaluation = evaluate_model(model, split, objective.task)
-    board = leaderboard(outcome.results, objective.metric, objective.greater_is_better)
-    log_metrics(
-        run.tracking_uri,
-        run.run_id,
-        {
-            **{f"test_{k}": v for k, v in evaluation.metrics.items()},
-            **{f"best_cv_{k}_mean": v for k, v in best.cv_mean.items()},
-        },
-    )
-    for artifact_file, figure in evaluation.figures.items():
-        log_figure(run.tracking_uri, run.run_id, figure, f"plots/{artifact_file}")
-    log_json(run.tracking_uri, run.run_id, board.to_dict(orient="records"), "leaderboard.json")
-    log_json(
-        run.tracking_uri,
-        run.run_id,
-        {
-            "algorithm": best.algorithm,
-            "params": best.params,
-            "trial_id": best.trial_id,
-            "child_run_id": best.run_id,
-            "cv_metrics": best.cv_mean,
-            "test_metrics": evaluation.metrics,
-            "classes": split.classes,
-        },
-        "best.json",
-    )
-    create_table_artifact(
-        key="leaderboard",
-        table=board.round(4).to_dict(orient="records"),
-        description=f"Best trials by CV {objective.metric} (training split)",
-    )
-    return model, best, evaluation.metrics
+        evaluation = family.evaluate(model, prepared, best, outcome.results)
+    metrics = {f"{evaluation.prefix}{k}": v for k, v in evaluation.metrics.items()}
+    log_metrics(run.tracking_uri, run.run_id, {**metrics, **{f"best_{k}": v for k, v in best.cv_mean.items()}})
+    for path, figure in evaluation.figures.items():
+        log_figure(run.tracking_uri, run.run_id, figure, path)
+    for path, payload in evaluation.json.items():
+        log_json(run.tracking_uri, run.run_id, payload, path)
+    for key, (description, rows) in evaluation.tables.items():
+        create_table_artifact(key=key, table=_rounded(rows), description=description)
+    evaluation.figures = {}  # figures are closed once logged; the rest travels on
+    return evaluation
+
+
+def _rounded(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()} for row in rows]

@@ -1,21 +1,25 @@
-"""Stage 2: set the stratified test split aside before any search."""
+"""Prepare: the search view (what trials see) and the evaluation view (held-out rows), set apart before any search."""
 
 from __future__ import annotations
 
-from prefect import task
+from typing import Any
 
-from zygarde.config import TabularRunConfig
-from zygarde.datasets import TabularDataset
-from zygarde.preprocess import HoldoutSplit, split_holdout
-from zygarde.tracking import RunContext, log_metrics
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from zygarde.family import Family, Prepared
+from zygarde.tracking import RunContext, log_json, log_metrics
 
 from ._stage import stage
 
 
-@task(name="split", task_run_name="hold out {config.test_size} of {dataset.name}")
-def split_data(dataset: TabularDataset, config: TabularRunConfig, run: RunContext) -> HoldoutSplit:
-    """Hold out the test split (seeded); the search only ever sees the training part."""
-    with stage("split", run):
-        split = split_holdout(dataset, config.test_size, config.seed, config.cv)
-    log_metrics(run.tracking_uri, run.run_id, {"rows_train": len(split.X_train), "rows_test": len(split.X_test)})
-    return split
+@task(name="prepare", task_run_name="prepare {family.config.dataset}", cache_policy=NO_CACHE)
+def prepare(family: Family, loaded: Any, run: RunContext) -> Prepared[Any, Any]:
+    """Split (seeded) and preprocess; the sizes of both views are logged."""
+    with stage("prepare", run):
+        prepared = family.prepare(loaded)
+    if prepared.facts:
+        log_metrics(run.tracking_uri, run.run_id, prepared.facts)
+    for path, payload in prepared.artifacts.items():
+        log_json(run.tracking_uri, run.run_id, payload, path)
+    return prepared

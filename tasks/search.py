@@ -1,4 +1,4 @@
-"""Stage 3: the hyperparameter search, one Prefect task whose trials fan out as Dask futures."""
+"""Plan and search: the family's objective and sampler, then one Prefect task whose trials fan out as Dask futures."""
 
 from __future__ import annotations
 
@@ -7,83 +7,50 @@ from typing import Any
 
 from distributed import worker_client
 from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
 
-from zygarde.config import TabularRunConfig
-from zygarde.datasets import TabularDataset
-from zygarde.objectives import CrossValidationObjective
-from zygarde.preprocess import HoldoutSplit
-from zygarde.search import PROGRESS_TOPIC, Objective, run_trials, successive_halving
-from zygarde.tracking import RunContext, TrialLogger, log_metrics
-from zygarde.trials import SearchOutcome, TrialResult, TrialSpec, plan_trials
+from zygarde.engine import PROGRESS_TOPIC, DaskEngine
+from zygarde.family import Family, Plan, Prepared
+from zygarde.tracking import RunContext, log_metrics
+from zygarde.trials import SearchOutcome, TrialResult
 
 from ._stage import stage
 
 
-@task(name="search", task_run_name="search {objective.metric} over {n_trials} trials")
-def search_trials(
-    data: Any,
-    objective: Objective,
-    specs: list[TrialSpec],
-    run: RunContext,
-    trial_logger: TrialLogger,
-    n_trials: int,
-    budgets: list[int] | None = None,
-) -> SearchOutcome:
-    """Score every trial on the flow's Dask cluster, each an MLflow child run; ``data`` is scattered once.
+@task(name="plan-search", task_run_name="plan {family.config.search} search", cache_policy=NO_CACHE)
+def plan_search(family: Family, prepared: Prepared[Any, Any]) -> Plan:
+    """The objective and the sampler (grid, random, successive halving) of the search."""
+    return family.plan(prepared)
 
-    With ``budgets`` (epochs), the configurations race by successive halving instead of all running once.
-    """
+
+@task(
+    name="search",
+    task_run_name="search {plan.objective.metric} over {plan.sampler.total} trials",
+    cache_policy=NO_CACHE,
+)
+def search(plan: Plan, data: Any, run: RunContext) -> SearchOutcome:
+    """Score every trial the sampler asks for on the flow's Dask cluster, each an MLflow child run."""
     logger = get_run_logger()
     started = time.perf_counter()
+    total = plan.sampler.total
+    done: list[TrialResult] = []
+    trial_logger = run.trial_logger(scored_on=plan.scored_on, cv_names=plan.cv_names)
     with stage("search", run), worker_client() as client:  # secedes, so this task's worker slot runs trials too
 
         def report(result: TrialResult) -> None:
-            done = len(results_so_far) + 1
-            results_so_far.append(result)
-            client.log_event(
-                PROGRESS_TOPIC,
-                {
-                    "done": done,
-                    "total": n_trials,
-                    "algorithm": result.algorithm,
-                    "score": result.cv_mean.get(objective.metric),
-                    "run": run.run_id,
-                },
-            )
-            if done % max(1, n_trials // 10) == 0 or done == n_trials:
-                logger.info("%d/%d trials done", done, n_trials)
+            done.append(result)
+            score = result.cv_mean.get(plan.objective.metric)
+            progress = {"done": len(done), "total": total, "algorithm": result.algorithm, "score": score}
+            client.log_event(PROGRESS_TOPIC, {**progress, "run": run.run_id})
+            if len(done) % max(1, total // 10) == 0 or len(done) == total:
+                logger.info("%d/%d trials done", len(done), total)
 
-        results_so_far: list[TrialResult] = []
-        if budgets:
-            results = successive_halving(client, objective, specs, data, budgets, logger=trial_logger, on_result=report)
-        else:
-            results = run_trials(client, objective, specs, data, logger=trial_logger, on_result=report)
+        results = DaskEngine(client).run(plan.objective, plan.sampler, data, logger=trial_logger, on_result=report)
     outcome = SearchOutcome(results=results, wall_seconds=time.perf_counter() - started)
-    failed = sum(r.error is not None for r in results)
-    log_metrics(
-        run.tracking_uri,
-        run.run_id,
-        {
-            "n_trials": len(results),
-            "n_trials_failed": failed,
-            "search_wall_seconds": outcome.wall_seconds,
-            "trial_fit_seconds": outcome.fit_seconds,
-        },
-    )
+    metrics = {
+        "n_trials": len(results),
+        "n_trials_failed": outcome.n_failed,
+        "search_wall_seconds": outcome.wall_seconds,
+    }
+    log_metrics(run.tracking_uri, run.run_id, {**metrics, "trial_fit_seconds": outcome.fit_seconds})
     return outcome
-
-
-@task(name="plan-search", task_run_name="plan {config.search} search")
-def plan_search(
-    dataset: TabularDataset, split: HoldoutSplit, config: TabularRunConfig
-) -> tuple[CrossValidationObjective, list[TrialSpec]]:
-    """The objective (K-fold CV of the pipeline) and the trial list from the algorithms' spaces."""
-    objective = CrossValidationObjective(
-        task=dataset.task,
-        n_classes=len(split.classes),
-        cv=config.cv,
-        seed=config.seed,
-        zero_as_missing=dataset.zero_as_missing,
-    )
-    specs = plan_trials(list(config.algorithms), config.search, config.trials, config.seed, config.space)
-    return objective, specs

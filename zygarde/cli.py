@@ -1,9 +1,15 @@
-"""The ``zygarde`` command line: run the training flow, serve the flows to the Prefect UI."""
+"""The ``zygarde`` command line: run a family's flow (tabular, cluster, vision), serve the flows to the Prefect UI.
+
+Every input a user can get wrong without a service (a missing or unreadable file, an absent target, an
+unknown algorithm, an impossible option) is checked before the Prefect API or the Dask cluster starts. The
+terminal shows a progress bar and the summary; everything else goes to a log file in the work dir, whose
+path an ``error:`` line names.
+"""
 
 from __future__ import annotations
 
 import json
-import os
+import logging
 import sys
 import time
 import warnings
@@ -16,7 +22,6 @@ import yaml
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from zygarde.errors import ZygardeError
 from zygarde.settings import Settings, get_settings
@@ -27,12 +32,15 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 console = Console(stderr=True)
+log = logging.getLogger("zygarde.cli")
 # options every flow command takes
 Seed = Annotated[int | None, typer.Option(help="Random seed (default: ZYGARDE_SEED or 42).")]
 Experiment = Annotated[str | None, typer.Option(help="MLflow experiment name.")]
 Profile = Annotated[bool, typer.Option(help="cProfile each stage into MLflow artifacts.")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
-Verbose = Annotated[bool, typer.Option(help="Show Prefect's logs.")]
+Verbose = Annotated[bool, typer.Option(help="Show Prefect's, Dask's and MLflow's logs (always in the log file).")]
+# a command builds its family from the settings; a flow is named by module and attribute, imported only later
+FamilyFactory = Callable[[Settings], Any]
 
 
 def _read_space(path: Path | None) -> dict[str, Any]:
@@ -71,27 +79,30 @@ def run(
 ) -> None:
     """Validate, search, evaluate and register the best model for a dataset (the main job)."""
 
-    def prepare(settings: Settings) -> tuple[Any, Any]:
+    def family(settings: Settings) -> Any:
         from zygarde.config import parse_config
-        from zygarde.flows.tabular import train_tabular
+        from zygarde.tabular.family import TabularFamily
 
-        config = parse_config(
-            dataset=str(data) if data else dataset,
-            target=target,
-            task=task,
-            algorithms=_split(algorithms),
-            search=search,
-            trials=trials,
-            cv=cv,
-            test_size=test_size,
-            seed=settings.seed if seed is None else seed,
-            space=_read_space(space),
-            experiment=experiment,
-            profile=profile,
+        return TabularFamily(
+            parse_config(
+                dataset=str(data) if data else dataset,
+                target=target,
+                task=task,
+                algorithms=_split(algorithms),
+                search=search,
+                trials=trials,
+                cv=cv,
+                test_size=test_size,
+                seed=settings.seed if seed is None else seed,
+                space=_read_space(space),
+                experiment=experiment,
+                profile=profile,
+            )
         )
-        return train_tabular, config
 
-    _execute(prepare, _print_report, as_json=as_json, verbose=verbose)
+    from zygarde.report import print_tabular
+
+    _execute("run", family, "zygarde.flows.tabular:train_tabular", print_tabular, as_json=as_json, verbose=verbose)
 
 
 @app.command("cluster")
@@ -117,26 +128,29 @@ def cluster_command(
 ) -> None:
     """Cluster a table (default: the Burger King menu) with K-means, DBSCAN and Agglomerative in parallel."""
 
-    def prepare(settings: Settings) -> tuple[Any, Any]:
+    def family(settings: Settings) -> Any:
+        from zygarde.cluster.family import ClusterFamily
         from zygarde.config import parse_cluster_config
-        from zygarde.flows.cluster import cluster
 
-        config = parse_cluster_config(
-            dataset=str(data) if data else dataset,
-            restaurant=restaurant,
-            features=_split(features),
-            algorithms=_split(algorithms),
-            search=search,
-            trials=trials,
-            max_clusters=max_clusters,
-            preset=preset,
-            seed=settings.seed if seed is None else seed,
-            experiment=experiment,
-            profile=profile,
+        return ClusterFamily(
+            parse_cluster_config(
+                dataset=str(data) if data else dataset,
+                restaurant=restaurant,
+                features=_split(features),
+                algorithms=_split(algorithms),
+                search=search,
+                trials=trials,
+                max_clusters=max_clusters,
+                preset=preset,
+                seed=settings.seed if seed is None else seed,
+                experiment=experiment,
+                profile=profile,
+            )
         )
-        return cluster, config
 
-    _execute(prepare, _print_cluster_report, as_json=as_json, verbose=verbose)
+    from zygarde.report import print_cluster
+
+    _execute("cluster", family, "zygarde.flows.cluster:cluster", print_cluster, as_json=as_json, verbose=verbose)
 
 
 @app.command("vision")
@@ -161,7 +175,7 @@ def vision_command(
 ) -> None:
     """Train a CNN on an image folder: quarantine bad files, race configurations, train data-parallel."""
 
-    def prepare(settings: Settings) -> tuple[Any, Any]:
+    def family(settings: Settings) -> Any:
         from zygarde.config import parse_vision_config
 
         config = parse_vision_config(
@@ -179,182 +193,132 @@ def vision_command(
             profile=profile,
         )
         try:
-            from zygarde.flows.vision import train_vision
+            from zygarde.vision.family import VisionFamily
         except ImportError as exc:
             raise ZygardeError(f"The vision flow needs PyTorch: pip install -e '.[vision]' ({exc}).") from None
-        return train_vision, config
+        return VisionFamily(config)
 
-    _execute(prepare, _print_vision_report, as_json=as_json, verbose=verbose)
+    from zygarde.report import print_vision
 
-
-def _print_vision_report(summary: dict[str, Any]) -> None:
-    out = Console()
-    quarantined = summary["quarantined"]
-    out.print(
-        f"{summary['dataset']}: {len(summary['class_names'])} classes, train {summary['n_train']} / "
-        f"validation {summary['n_val']} / test {summary['n_test']} images at {summary['image_size']}px; "
-        f"{quarantined['count']} files quarantined"
-    )
-    for row in quarantined["files"][:10]:
-        out.print(f"  skipped {escape(row['path'])}: {escape(row['problem'])}")
-    out.print(f"best configuration ({summary['n_trials']} trials, successive halving): {summary['best_params']}")
-    out.print(f"validation accuracy {summary['val_metrics']['val_accuracy']:.4f}")
-    test = ", ".join(f"{k}={v:.4f}" for k, v in summary["test_metrics"].items())
-    out.print(f"test split (final data-parallel model): {test}")
-    _print_footer(out, summary)
+    _execute("vision", family, "zygarde.flows.vision:train_vision", print_vision, as_json=as_json, verbose=verbose)
 
 
 def _split(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
-def _fail(exc: ZygardeError) -> NoReturn:
-    console.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)  # messages quote [lists], paths
+def _fail(message: str, log_file: Path | None = None) -> NoReturn:
+    where = f"\n(full log: {log_file})" if log_file else ""
+    console.print(f"[bold red]error:[/] {escape(message)}{escape(where)}", soft_wrap=True)  # messages quote [lists]
     raise typer.Exit(code=1) from None
 
 
 def _execute(
-    prepare: Callable[[Settings], tuple[Any, Any]],
+    command: str,
+    make_family: FamilyFactory,
+    flow_path: str,
     report: Callable[[dict[str, Any]], None],
     *,
     as_json: bool,
     verbose: bool,
 ) -> None:
-    """Build the flow's config (``prepare``), run it, print JSON or the report; a ZygardeError exits 1."""
+    """Check the inputs (no service yet), then start the services, run the flow, print JSON or the report."""
+    from zygarde.logs import new_log_file, route_logs
+
     started = time.perf_counter()
     warnings.showwarning = _show_warning
     settings = get_settings()
     try:
-        flow, config = prepare(settings)
-        summary = _run_flow(flow, config, settings, show_progress=not as_json, verbose=verbose)
+        family = make_family(settings)
+        family.preflight()
     except ZygardeError as exc:
-        _fail(exc)
+        _fail(str(exc))
+    log_file = new_log_file(settings.log_dir, command)
+    route_logs(log_file, verbose)
+    log.info("inputs checked in %.1f s: %s", time.perf_counter() - started, family.config.model_dump_json())
+    try:
+        summary = _run_flow(flow_path, family, settings, log_file, show_progress=not as_json, verbose=verbose)
+    except ZygardeError as exc:
+        log.error("%s", exc)
+        _fail(str(exc), log_file)
+    except Exception as exc:  # not the user's input: say what broke, the traceback is in the log
+        log.exception("unexpected failure")
+        _fail(f"{type(exc).__name__}: {exc} (an unexpected failure; the traceback is in the log)", log_file)
     summary["wall_seconds"] = round(time.perf_counter() - started, 3)
+    log.info("done in %.1f s (services stopped)", summary["wall_seconds"])
+    summary["log_file"] = str(log_file)
     if as_json:
         sys.stdout.write(json.dumps(summary, default=str) + "\n")
     else:
         report(summary)
 
 
-def _run_flow(flow: Any, config: Any, settings: Settings, *, show_progress: bool, verbose: bool) -> dict[str, Any]:
-    """Start the Prefect API and the Dask cluster once, then run the flow on that cluster."""
-    if not verbose:
-        os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
-    from prefect_dask import DaskTaskRunner
+def _run_flow(
+    flow_path: str, family: Any, settings: Settings, log_file: Path, *, show_progress: bool, verbose: bool
+) -> dict[str, Any]:
+    """Launch the Prefect API first (it boots while the rest loads), start the cluster, run the flow on it."""
+    from importlib import import_module
 
-    from zygarde.orchestration import dask_scheduler, prefect_api
-    from zygarde.search import PROGRESS_TOPIC
+    from zygarde.orchestration import prefect_api, services
 
-    with prefect_api(), dask_scheduler(settings) as client:
-        progress = Progress(
-            TextColumn("search"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.description}"),
-            TimeElapsedColumn(),
-            console=console,
-            disable=not show_progress,
-            transient=True,
+    with prefect_api(log_file) as api:
+        from prefect_dask import DaskTaskRunner
+
+        from zygarde.engine import PROGRESS_TOPIC
+        from zygarde.logs import quiet_libraries
+
+        module, name = flow_path.split(":")
+        flow = getattr(import_module(module), name)
+        quiet_libraries(verbose)
+        # the stages' imports: Prefect's task engine and the family's libraries; GX validates in this process
+        warm = ("zygarde.flows.pipeline", type(family).__module__, *family.warm_modules)
+        with services(settings, api, warm, warm_here=("great_expectations",)) as client:
+            return _on_cluster(flow, family, client, DaskTaskRunner, PROGRESS_TOPIC, show_progress)
+
+
+def _on_cluster(flow: Any, family: Any, client: Any, runner: Any, topic: str, show_progress: bool) -> dict[str, Any]:
+    """Run ``flow`` on ``client``'s cluster with a progress bar fed by the search's Dask events."""
+    progress = Progress(
+        TextColumn("search"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=console,
+        disable=not show_progress,
+        transient=True,
+    )
+    bar = progress.add_task("", total=None)
+
+    def on_event(event: tuple[float, dict[str, Any]]) -> None:
+        message = event[1]
+        score = message.get("score")
+        progress.update(
+            bar,
+            completed=message["done"],
+            total=message["total"],
+            description=f"{message['algorithm']} {score:.4f}" if score is not None else "",
         )
-        bar = progress.add_task("", total=None)
 
-        def on_event(event: tuple[float, dict[str, Any]]) -> None:
-            message = event[1]
-            score = message.get("score")
-            progress.update(
-                bar,
-                completed=message["done"],
-                total=message["total"],
-                description=f"{message['algorithm']} {score:.4f}" if score is not None else "",
-            )
-
-        client.subscribe_topic(PROGRESS_TOPIC, on_event)
-        on_cluster = flow.with_options(task_runner=DaskTaskRunner(address=client.scheduler.address))
-        with progress:
-            summary = on_cluster(config=config)
-        client.unsubscribe_topic(PROGRESS_TOPIC)
+    client.subscribe_topic(topic, on_event)
+    on_cluster = flow.with_options(task_runner=runner(address=client.scheduler.address))
+    with progress:
+        summary = on_cluster(config=family.config)
+    client.unsubscribe_topic(topic)
     return summary.model_dump()
-
-
-def _print_report(summary: dict[str, Any]) -> None:
-    out = Console()
-    metric = summary["selection_metric"]
-    table = Table(title=f"Leaderboard: CV {metric} on the training split ({summary['n_trials']} trials)")
-    for column in ("#", "algorithm", f"cv {metric}", "± std", "fit s", "params"):
-        table.add_column(column)
-    for row in summary["leaderboard"]:
-        table.add_row(
-            str(row["trial"]),
-            row["algorithm"],
-            f"{row[f'cv_{metric}']:.4f}",
-            f"{row[f'cv_{metric}_std']:.4f}",
-            f"{row['fit_seconds']:.2f}",
-            row["params"],
-        )
-    out.print(table)
-    test = ", ".join(f"{k}={v:.4f}" for k, v in summary["test_metrics"].items())
-    out.print(f"best: [bold]{summary['best_algorithm']}[/] {summary['best_params']}")
-    out.print(f"test split: {test}")
-    _print_footer(out, summary)
-
-
-def _print_cluster_report(summary: dict[str, Any]) -> None:
-    out = Console()
-    where = f"{summary['dataset']}, {summary['n_rows']} rows, {len(summary['features'])} features"
-    table = Table(title=f"Leaderboard: silhouette on all rows ({where}; {summary['n_trials']} trials)")
-    for column in ("#", "algorithm", "silhouette", "davies-bouldin", "clusters", "noise", "params"):
-        table.add_column(column)
-    for row in summary["leaderboard"]:
-        table.add_row(
-            str(row["trial"]),
-            row["algorithm"],
-            f"{row['silhouette']:.4f}",
-            f"{row['davies_bouldin']:.3f}",
-            f"{row['n_clusters']:.0f}",
-            f"{row['noise_fraction']:.0%}",
-            row["params"],
-        )
-    out.print(table)
-    out.print(f"{summary['n_trials_degenerate']} degenerate results logged, never selected")
-    out.print(f"best: [bold]{summary['best_algorithm']}[/] {summary['best_params']}")
-    if summary["reference"]:
-        ref = summary["reference"]
-        out.print(
-            f"study preset (K-means k=2, standardised total_fat + total_carb): silhouette {ref['silhouette']:.3f} "
-            f"here vs {ref['study_silhouette']} reported"
-        )
-    _print_footer(out, summary)
-
-
-def _print_footer(out: Console, summary: dict[str, Any]) -> None:
-    """The registry decision, the timings, and how to open the UIs on this run."""
-    model = summary["model"]
-    out.print(
-        f"registered {model['name']} v{model['version']}: "
-        f"{'now champion' if model['became_champion'] else 'champion unchanged'} ({model['reason']})"
-    )
-    out.print(
-        f"search {summary['search_wall_seconds']:.1f} s for {summary['trial_fit_seconds']:.1f} s of trials; "
-        f"whole run {summary['wall_seconds']:.1f} s"
-    )
-    uri = summary["mlflow"]["tracking_uri"]
-    out.print(
-        "\nOpen the UIs:\n"
-        f"  mlflow ui --backend-store-uri {uri} --port 5000   # experiment {summary['mlflow']['experiment_id']}\n"
-        "  prefect server start                              # flow runs, tasks, artifacts"
-    )
 
 
 @app.command()
 def serve() -> None:
-    """Serve the flows so they can be started from the Prefect UI (needs PREFECT_API_URL of a server)."""
-    if not os.environ.get("PREFECT_API_URL"):
+    """Serve the flows so they can be started from the Prefect UI (needs a Prefect server: PREFECT_API_URL)."""
+    from prefect import serve as prefect_serve
+    from prefect.settings import get_current_settings
+
+    if not get_current_settings().api.url:
         console.print(
-            "[yellow]PREFECT_API_URL is not set:[/] start `prefect server start` and run "
+            "[yellow]No Prefect API is configured:[/] start `prefect server start` and run "
             "`prefect config set PREFECT_API_URL=http://127.0.0.1:4200/api` first."
         )
-    from prefect import serve as prefect_serve
-
     from zygarde.flows import served_deployments
 
     prefect_serve(*served_deployments())

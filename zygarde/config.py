@@ -6,8 +6,8 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from zygarde.algorithms import ALGORITHMS, validate_space
 from zygarde.errors import ZygardeError
+from zygarde.tabular.algorithms import ALGORITHMS, validate_space
 
 AlgorithmName = Literal["rf", "gbt", "xgboost"]
 ConfigT = TypeVar("ConfigT", bound=BaseModel)

@@ -1,45 +1,229 @@
-"""Start (or reach) the services a run needs, once, before the flow: Prefect API and Dask cluster.
+"""Start (or reach) the services a run needs, once and side by side: the Prefect API and the Dask cluster.
 
-Prefect is imported inside the functions so the core package stays importable without it.
+Prefect is imported inside the functions so the core package stays importable (and the CLI's pre-service
+checks stay fast) without it.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
+from importlib.util import find_spec
+from pathlib import Path
+from urllib.parse import urlparse
 
 from distributed import Client, LocalCluster
 
 from zygarde.errors import ZygardeError
 from zygarde.settings import Settings
 
+_LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+log = logging.getLogger(__name__)
 
-@contextmanager
-def prefect_api() -> Iterator[str]:
-    """Use ``PREFECT_API_URL`` if set; else start one local API server and export its URL.
 
-    Exporting it before the Dask cluster starts means the workers report to this server instead of each
-    starting a temporary one of their own (DESIGN.md, decision 1).
+class LocalPrefectAPI:
+    """A local Prefect API server (what Prefect starts as its temporary server), launched as a plain subprocess.
+
+    Launched without importing Prefect here, it boots while this process imports the flow and starts the
+    cluster. It serves Prefect's default database, so ``prefect server start`` shows the runs afterwards.
     """
-    if os.environ.get("PREFECT_API_URL"):
-        yield os.environ["PREFECT_API_URL"]
-        return
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    from prefect.server.api.server import SubprocessASGIServer
 
-    server = SubprocessASGIServer()
-    server.start()
-    os.environ["PREFECT_API_URL"] = server.api_url
-    try:
-        yield server.api_url
-    finally:
-        os.environ.pop("PREFECT_API_URL", None)
-        server.stop()
+    def __init__(self, log_file: Path | None = None) -> None:
+        self.port = _free_port()
+        self.api_url = f"http://127.0.0.1:{self.port}/api"
+        self.log_file = log_file
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> LocalPrefectAPI:
+        """Launch the server; returns at once (``wait`` blocks until it answers)."""
+        spec = find_spec("prefect")
+        if spec is None or spec.origin is None:
+            raise ZygardeError("Prefect is not installed; reinstall zygarde (pip install -e .).")
+        output = self.log_file.open("ab") if self.log_file else subprocess.DEVNULL
+        command = [sys.executable, "-m", "uvicorn", "--app-dir", str(Path(spec.origin).parents[1]), "--factory",
+                   "prefect.server.api.server:create_app", "--host", "127.0.0.1", "--port", str(self.port),
+                   "--log-level", "error", "--lifespan", "on"]  # fmt: skip
+        env = {**os.environ, "PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1"}
+        self.process = subprocess.Popen(command, env=env, stdout=output, stderr=output)
+        log.info("launched a local Prefect API at %s", self.api_url)
+        return self
+
+    def wait(self, timeout: float = 90) -> None:
+        """Block until the API answers its health check; a server that died or never answered is an error."""
+        import httpx
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise ZygardeError(f"The local Prefect API exited with code {self.process.returncode} while starting.")
+            try:
+                if httpx.get(f"{self.api_url}/health", timeout=2).status_code == 200:
+                    log.info("the Prefect API answers")
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise ZygardeError(f"The local Prefect API at {self.api_url} did not answer within {timeout:.0f} s.")
+
+    def stop(self) -> None:
+        """Terminate the server (and wait for it, briefly)."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
 
 
 @contextmanager
-def dask_scheduler(settings: Settings) -> Iterator[Client]:
+def prefect_api(log_file: Path | None = None) -> Iterator[tuple[str, LocalPrefectAPI | None]]:
+    """The Prefect API to use: the one configured (``PREFECT_API_URL`` in the environment or the active profile,
+    as ``prefect config set`` leaves it), else a local server, launched now and stopped on exit.
+
+    Yields (URL, the local server or None); call ``wait()`` on the server before using the URL.
+    """
+    configured = _configured_api_url()
+    if configured:
+        _check_reachable(configured)
+        yield configured, None
+        return
+    server = LocalPrefectAPI(log_file).start()
+    try:
+        yield server.api_url, server
+    finally:
+        _flush_logs()  # the log lines still queued for it, before it goes away
+        server.stop()
+        log.info("local Prefect API stopped")
+
+
+@contextmanager
+def services(
+    settings: Settings,
+    api: tuple[str, LocalPrefectAPI | None],
+    warm: tuple[str, ...] = (),
+    warm_here: tuple[str, ...] = (),
+) -> Iterator[Client]:
+    """The Dask cluster beside the Prefect API ``api``, both up; the flow runs inside.
+
+    The API's URL is exported before the cluster starts and is in the settings context every task carries to
+    its worker, so no worker ever starts a throwaway server of its own. While the API boots, the workers
+    import ``warm`` and this process ``warm + warm_here`` (what the stages will need), so that neither the
+    first trial nor the first stage pays for it.
+    """
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    url, server = api
+    with ExitStack() as stack:
+        previous = os.environ.get("PREFECT_API_URL")
+        os.environ["PREFECT_API_URL"] = url  # processes started from here on (LocalCluster workers) inherit it
+        stack.callback(_restore_env, "PREFECT_API_URL", previous)
+        _warn_about_reach(settings, url)
+        client = stack.enter_context(dask_client(settings))
+        log.info("Dask cluster up: %d workers", len(client.scheduler_info()["workers"]))
+        # on every worker, as a task that the flow's first task queues behind; held until the run ends
+        warming = [
+            client.submit(import_modules, warm, workers=[w], allow_other_workers=False, pure=False)
+            for w in client.scheduler_info()["workers"]
+        ]
+        import_modules((*warm, *warm_here))
+        _open_store(settings.mlflow_tracking_uri)
+        log.info("imports warmed and the MLflow store open")
+        if server is not None:
+            server.wait()
+        with temporary_settings(updates={PREFECT_API_URL: url}):
+            yield client
+        del warming
+
+
+def _open_store(tracking_uri: str | None) -> None:
+    """Open the MLflow store once now (a new SQLite store creates its tables: ~1.5 s the first stage saves)."""
+    if tracking_uri:
+        from zygarde.tracking import get_client
+
+        get_client(tracking_uri).search_experiments(max_results=1)
+
+
+def _configured_api_url() -> str | None:
+    from prefect.settings import get_current_settings
+
+    return get_current_settings().api.url
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _flush_logs() -> None:
+    """Send the log lines still queued for the API before it goes away (else: 'Error logging to API')."""
+    if "prefect.logging.handlers" not in sys.modules:
+        return
+    from prefect.logging.handlers import APILogHandler
+
+    APILogHandler().flush()
+
+
+def _check_reachable(url: str) -> None:
+    import httpx
+
+    try:
+        httpx.get(f"{url.rstrip('/')}/health", timeout=5).raise_for_status()
+    except httpx.HTTPError as exc:
+        raise ZygardeError(
+            f"The Prefect API at {url} (PREFECT_API_URL, from the environment or the active profile) does not "
+            f"answer ({type(exc).__name__}). Start it with `prefect server start`, or unset it "
+            "(`prefect config unset PREFECT_API_URL`) to let zygarde start a local one."
+        ) from None
+
+
+def _warn_about_reach(settings: Settings, api_url: str) -> None:
+    """With a Dask cluster on other hosts, say at start which local services its workers cannot reach."""
+    import warnings
+
+    if not settings.dask_address:
+        return
+    scheduler = urlparse(settings.dask_address).hostname or ""
+    if scheduler in _LOOPBACK:
+        return
+    local = [f"the Prefect API at {api_url}"] if urlparse(api_url).hostname in _LOOPBACK else []
+    tracking = settings.mlflow_tracking_uri or ""
+    local += [f"the MLflow store {tracking}"] if tracking.startswith(("sqlite:", "file:")) else []
+    if local:
+        warnings.warn(
+            f"the Dask workers at {settings.dask_address} may not reach {' and '.join(local)}; "
+            "set PREFECT_API_URL and MLFLOW_TRACKING_URI to servers they can reach.",
+            stacklevel=2,
+        )
+
+
+def import_modules(modules: tuple[str, ...]) -> None:
+    """Import ``modules`` now (a warm-up: a module that is missing here is left for the flow to report)."""
+    from importlib import import_module
+
+    for module in modules:
+        try:
+            import_module(module)
+        except ImportError:
+            continue
+
+
+def _restore_env(name: str, value: str | None) -> None:
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = value
+
+
+@contextmanager
+def dask_client(settings: Settings) -> Iterator[Client]:
     """A client on the configured scheduler (failing fast, naming it), or on a fresh LocalCluster."""
     if settings.dask_address:
         try:
@@ -60,3 +244,5 @@ def dask_scheduler(settings: Settings) -> Iterator[Client]:
         Client(cluster) as client,
     ):
         yield client
+        log.info("closing the Dask cluster")
+    log.info("Dask cluster closed")

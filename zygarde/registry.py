@@ -1,20 +1,34 @@
-"""Model registry: log the winner with signature, register a version, move ``champion`` only when it is better."""
+"""Model registry: log a model, register it once per run, and ``promote()``: the one way a version becomes
+``champion``.
+
+``promote`` is a compare-and-swap on the alias: it takes a lock per registry name (a file lock in the work dir:
+every process that shares the store on this host queues on it), re-reads the champion under the lock, scores
+it on this run's evaluation rows with the same function that scored the challenger, and moves the alias only
+if the challenger is better. A champion that cannot be scored on those rows is not beaten by a number from
+other data: the new version stays a challenger and its tag says why. An error reading the registry is an
+error, never "no champion".
+"""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import hashlib
+import io
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import mlflow
 import numpy as np
 import pandas as pd
-import skops.io
 from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
-from sklearn.pipeline import Pipeline
 
+from zygarde.errors import ZygardeError
 from zygarde.tracking import fluent_tracking_uri, get_client
 
 CHAMPION = "champion"
@@ -33,10 +47,10 @@ class RegisteredModel:
     previous_champion: str | None = None
 
 
-def log_and_register(
-    tracking_uri: str, run_id: str, model: Pipeline, X_example: pd.DataFrame, name: str
-) -> tuple[str, str]:
-    """Log the fitted pipeline into the run (signature + input example) and register it; (model_uri, version)."""
+def log_sklearn(tracking_uri: str, run_id: str, model: Any, X_example: pd.DataFrame) -> str:
+    """Log a fitted sklearn pipeline into the run (signature, input example, pinned requirements); its URI."""
+    import skops.io
+
     # integer columns are declared as doubles so that a missing value at inference is not a schema error
     example = X_example.head(5).astype({c: "float64" for c in X_example.select_dtypes("integer").columns})
     signature = infer_signature(example, model.predict(example))
@@ -48,16 +62,14 @@ def log_and_register(
             name="model",
             signature=signature,
             input_example=example,
-            registered_model_name=name,
             skops_trusted_types=trusted,
+            pip_requirements=_requirements("scikit-learn", "xgboost", "skops", "pandas", "numpy", "scipy"),
         )
-    return info.model_uri, str(info.registered_model_version)
+    return info.model_uri
 
 
-def log_and_register_torch(
-    tracking_uri: str, run_id: str, model: Any, example: np.ndarray, name: str
-) -> tuple[str, str]:
-    """Log a PyTorch module (signature from ``example``, float32 images in [0, 1]) and register it."""
+def log_torch(tracking_uri: str, run_id: str, model: Any, example: np.ndarray) -> str:
+    """Log a PyTorch module (signature from ``example``, float32 images in [0, 1]); its URI."""
     import mlflow.pytorch
     import torch
 
@@ -67,76 +79,136 @@ def log_and_register_torch(
     signature = infer_signature(example, output)
     with fluent_tracking_uri(tracking_uri), mlflow.start_run(run_id=run_id):
         info = mlflow.pytorch.log_model(
-            model, name="model", signature=signature, input_example=example, registered_model_name=name
+            model,
+            name="model",
+            signature=signature,
+            input_example=example,
+            pip_requirements=_requirements("torch", "torchvision", "numpy"),
         )
-    return info.model_uri, str(info.registered_model_version)
+    return info.model_uri
+
+
+def _requirements(*packages: str) -> list[str]:
+    """Exact pins of the installed ``packages``: given, MLflow does not re-import the model in a subprocess to
+    infer them (seconds per registration)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    pins = []
+    for package in packages:
+        try:
+            pins.append(f"{package}=={version(package)}")
+        except PackageNotFoundError:
+            continue
+    return [f"mlflow=={mlflow.__version__}", *pins]
+
+
+def registered_version(tracking_uri: str, name: str, run_id: str) -> tuple[str, str] | None:
+    """(model URI, version) that run ``run_id`` already registered under ``name``: a retried task reuses it."""
+    try:
+        found = get_client(tracking_uri).search_model_versions(f"name = '{name}' and run_id = '{run_id}'")
+    except MlflowException as exc:
+        if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
+            return None
+        raise
+    if not found:
+        return None
+    first = min(found, key=lambda v: int(v.version))
+    return f"models:/{name}/{first.version}", str(first.version)
+
+
+def register(tracking_uri: str, name: str, run_id: str, log_model: Callable[[], str]) -> tuple[str, str]:
+    """Register the run's model under ``name`` once: a retry finds the version it made, logs nothing again."""
+    existing = registered_version(tracking_uri, name, run_id)
+    if existing is not None:
+        log.info("%s v%s was already registered by run %s; reusing it", name, existing[1], run_id)
+        return existing
+    model_uri = log_model()
+    # register_model prints its progress on stderr; it belongs in the log, not on the user's terminal
+    with fluent_tracking_uri(tracking_uri), contextlib.redirect_stderr(io.StringIO()) as said:
+        version = mlflow.register_model(model_uri, name, tags={"zygarde.run_id": run_id})
+    log.info("%s", said.getvalue().strip())
+    return model_uri, str(version.version)
 
 
 def current_champion(tracking_uri: str, name: str) -> str | None:
-    """Version number holding the ``champion`` alias, or None when there is none (or no such model)."""
+    """Version holding the ``champion`` alias; None when the model or the alias does not exist.
+
+    Any other registry error is raised: a store that cannot be read must not look like "no champion".
+    """
     try:
-        return str(get_client(tracking_uri).get_model_version_by_alias(name, CHAMPION).version)
-    except MlflowException:
-        return None
+        model = get_client(tracking_uri).get_registered_model(name)
+    except MlflowException as exc:
+        if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
+            return None
+        raise ZygardeError(f"Could not read the champion of {name} from {tracking_uri}: {exc}") from exc
+    version = model.aliases.get(CHAMPION)
+    return str(version) if version is not None else None
 
 
-def decide_champion(
-    tracking_uri: str,
-    name: str,
-    version: str,
-    model_uri: str,
-    metric: str,
-    value: float,
-    greater_is_better: bool,
-    score_champion: Callable[[str], float | None],
-    split: str = "test",
+@contextmanager
+def registry_lock(lock_dir: Path, tracking_uri: str, name: str) -> Iterator[None]:
+    """An exclusive lock per (store, registry name) across processes on this host (``flock``)."""
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256(f"{tracking_uri}\n{name}".encode()).hexdigest()[:16]
+    with (lock_dir / f"promote-{digest}.lock").open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@dataclass(frozen=True)
+class Challenger:
+    """A registered version, its score on this run's evaluation rows, and how to score the champion there."""
+
+    name: str
+    version: str
+    model_uri: str
+    value: float
+    score_champion: Callable[[str], float]  # a models:/ URI -> the metric on the same rows
+
+
+def promote(
+    tracking_uri: str, challenger: Challenger, metric: str, greater_is_better: bool, rows: str, lock_dir: Path
 ) -> RegisteredModel:
-    """Give ``version`` the champion alias only if it beats the current champion on ``metric``.
+    """Move ``champion`` to the challenger only if it beats the current champion on the same rows.
 
-    ``score_champion(model_uri)`` re-scores the current champion on this run's ``split`` rows, so both are
-    compared on the same rows; when it cannot (e.g. another schema) the champion's recorded score is used.
+    Serialised per registry name; idempotent (a retry whose version already holds the alias keeps it).
     """
     client = get_client(tracking_uri)
-    client.set_model_version_tag(name, version, f"{split}_{metric}", f"{value:.6f}")
-    previous = current_champion(tracking_uri, name)
-    if previous is None:
-        became, reason = True, f"first champion: {split} {metric}={value:.4f}"
-    else:
-        previous_value, where = _champion_score(
-            client, name, previous, f"{split}_{metric}", greater_is_better, score_champion, split
-        )
-        better = value > previous_value if greater_is_better else value < previous_value
-        became = better
-        verdict = "beats" if better else "does not beat"
-        reason = f"{split} {metric}={value:.4f} {verdict} champion v{previous} ({previous_value:.4f}, {where})"
-    client.set_model_version_tag(name, version, "champion_decision", reason)
-    client.set_model_version_tag(name, version, "previous_champion", previous or "none")
-    if became:
-        client.set_registered_model_alias(name, CHAMPION, version)
+    name, version, value = challenger.name, challenger.version, challenger.value
+    with registry_lock(lock_dir, tracking_uri, name):
+        client.set_model_version_tag(name, version, f"score_{metric}", f"{value:.6f}")
+        client.set_model_version_tag(name, version, "scored_on", rows)
+        previous = current_champion(tracking_uri, name)
+        became, reason = _decide(tracking_uri, challenger, previous, metric, greater_is_better, rows)
+        client.set_model_version_tag(name, version, "champion_decision", reason)
+        client.set_model_version_tag(name, version, "previous_champion", previous or "none")
+        if became:
+            client.set_registered_model_alias(name, CHAMPION, version)
     log.info("%s v%s: %s", name, version, reason)
-    return RegisteredModel(
-        name=name,
-        version=version,
-        model_uri=model_uri,
-        became_champion=became,
-        reason=reason,
-        previous_champion=previous,
-    )
+    return RegisteredModel(name, version, challenger.model_uri, became, reason, previous)
 
 
-def _champion_score(
-    client: mlflow.MlflowClient,
-    name: str,
-    version: str,
-    tag: str,
-    greater_is_better: bool,
-    score_champion: Callable[[str], float | None],
-    split: str,
-) -> tuple[float, str]:
-    rescored = score_champion(f"models:/{name}/{version}")
-    if rescored is not None:
-        return rescored, f"re-scored on this run's {split} rows"
-    recorded = client.get_model_version(name, version).tags.get(tag)
-    if recorded is None:
-        return (float("-inf") if greater_is_better else float("inf")), "no comparable score"
-    return float(recorded), f"its recorded {split} score"
+def _decide(
+    tracking_uri: str, challenger: Challenger, previous: str | None, metric: str, greater_is_better: bool, rows: str
+) -> tuple[bool, str]:
+    value = challenger.value
+    if previous is None:
+        return True, f"first champion: {metric}={value:.4f} on {rows}"
+    if previous == challenger.version:
+        return True, f"already champion (a retried run): {metric}={value:.4f} on {rows}"
+    try:
+        with fluent_tracking_uri(tracking_uri):  # models:/ URIs resolve against this run's registry
+            current = challenger.score_champion(f"models:/{challenger.name}/{previous}")
+    except Exception as exc:  # another schema, flavour or class set: no comparison on these rows is possible
+        detail = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        return False, (
+            f"champion v{previous} could not be scored on this run's {rows} ({type(exc).__name__}: {detail}); "
+            f"v{challenger.version} ({metric}={value:.4f}) stays a challenger"
+        )
+    better = value > current if greater_is_better else value < current
+    verdict = "beats" if better else "does not beat"
+    where = f"re-scored on this run's {rows}"
+    return better, f"{metric}={value:.4f} {verdict} champion v{previous} ({current:.4f}, {where})"

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+from importlib.resources import files
 from pathlib import Path
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from zygarde.errors import ZygardeError
 
 _REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -14,6 +17,11 @@ _REPO_ROOT = Path(__file__).resolve().parents[1]
 def _default_data_root() -> Path:
     shipped = _REPO_ROOT / "data" / "raw"
     return shipped if shipped.is_dir() else Path.cwd() / "data" / "raw"
+
+
+def _shipped_expectations() -> Path:
+    """The GX suites, installed as package data (``zygarde.expectations``) by editable and regular installs alike."""
+    return Path(str(files("zygarde.expectations")))
 
 
 class Settings(BaseSettings):
@@ -25,9 +33,12 @@ class Settings(BaseSettings):
         default_factory=lambda: Path.cwd() / ".zygarde",
         description="Where the default MLflow store, artifacts and profiles live.",
     )
-    data_root: Path = Field(default_factory=_default_data_root, description="Folder of the built-in datasets.")
+    data_root: Path = Field(
+        default_factory=_default_data_root,
+        description="Folder of the built-in datasets; with the work dir, the only place a UI form's paths may point.",
+    )
     expectations_dir: Path = Field(
-        default=_REPO_ROOT / "expectations", description="Folder of the great-expectations suites (JSON)."
+        default_factory=_shipped_expectations, description="Folder of the great-expectations suites (JSON)."
     )
     mlflow_tracking_uri: str | None = Field(
         default=None,
@@ -45,6 +56,31 @@ class Settings(BaseSettings):
         le=1,
         description="Share of free memory DBSCAN/Agglomerative may use for n x n distances; sets their row limit.",
     )
+
+    @property
+    def lock_dir(self) -> Path:
+        """Lock files that serialise champion promotion across processes on this host."""
+        return self.work_dir / "locks"
+
+    @property
+    def log_dir(self) -> Path:
+        """One log file per CLI run: everything Prefect, Dask, MLflow and GX said."""
+        return self.work_dir / "logs"
+
+    def check_data_path(self, path: Path) -> Path:
+        """``path`` resolved; refused unless it lies under the data root or the work dir.
+
+        Paths typed into a Prefect UI form or a deployment's parameters are read by a worker on another
+        person's behalf: they may only name data that was put where zygarde keeps data.
+        """
+        resolved = path.expanduser().resolve()
+        roots = [self.data_root.resolve(), self.work_dir.resolve()]
+        if not any(resolved.is_relative_to(root) for root in roots):
+            raise ZygardeError(
+                f"{path} is outside the data root: runs started from the Prefect UI or a deployment may only read "
+                f"under {roots[0]} or {roots[1]}. Put the file there, or set ZYGARDE_DATA_ROOT."
+            )
+        return resolved
 
     @model_validator(mode="after")
     def _resolve_tracking_uri(self) -> Settings:

@@ -21,6 +21,8 @@ from mlflow.tracking import MlflowClient
 from zygarde.trials import TrialResult
 
 _MAX_PARAM_CHARS = 6000
+RUN_KEY_TAG = "zygarde.run_key"
+log = logging.getLogger(__name__)
 logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
@@ -54,10 +56,24 @@ def default_artifact_root(tracking_uri: str) -> str | None:
 
 
 def start_parent_run(
-    tracking_uri: str, experiment_id: str, run_name: str, params: dict[str, Any], tags: dict[str, str]
+    tracking_uri: str,
+    experiment_id: str,
+    run_name: str,
+    params: dict[str, Any],
+    tags: dict[str, str],
+    run_key: str | None = None,
 ) -> str:
-    """Create the flow's parent run with its configuration as params; returns the run id."""
+    """Create the flow's parent run with its configuration as params; returns the run id.
+
+    With a ``run_key`` (the Prefect flow run id) a retry finds the run it created before instead of leaving
+    an orphan RUNNING beside a second one.
+    """
     client = get_client(tracking_uri)
+    if run_key:
+        found = client.search_runs([experiment_id], f"tags.`{RUN_KEY_TAG}` = '{run_key}'", max_results=1)
+        if found:
+            return found[0].info.run_id
+        tags = {**tags, RUN_KEY_TAG: run_key}
     run = client.create_run(experiment_id, run_name=run_name, tags=tags)
     client.log_batch(run.info.run_id, params=[Param(k, _param_text(v)) for k, v in params.items()])
     return run.info.run_id
@@ -72,6 +88,14 @@ def log_metrics(tracking_uri: str, run_id: str, metrics: dict[str, float]) -> No
     """Log a flat dict of metrics in one batch."""
     stamp = _now_ms()
     get_client(tracking_uri).log_batch(run_id, metrics=[Metric(k, float(v), stamp, 0) for k, v in metrics.items()])
+
+
+def log_curves(tracking_uri: str, run_id: str, curves: dict[str, list[float]]) -> None:
+    """Per-step series (one value per epoch) as metric histories."""
+    stamp = _now_ms()
+    series = [Metric(name, float(v), stamp, step) for name, values in curves.items() for step, v in enumerate(values)]
+    if series:
+        get_client(tracking_uri).log_batch(run_id, metrics=series)
 
 
 def log_json(tracking_uri: str, run_id: str, payload: Any, artifact_file: str) -> None:
@@ -114,8 +138,19 @@ class TrialLogger:
     scored_on: str = "cv on training split"
     cv_names: bool = True  # cv_<metric>_mean/_std; False: the metric's own name (no folds, e.g. clustering)
 
-    def log(self, result: TrialResult) -> str:
-        """Create the child run with params, CV metrics, usage; returns its run id."""
+    def log(self, result: TrialResult) -> str | None:
+        """Create the child run with params, CV metrics, usage; returns its run id.
+
+        A tracking outage loses the child run, never the trial: it warns and returns None, and the search
+        goes on with the result in hand.
+        """
+        try:
+            return self._log(result)
+        except Exception as exc:  # MLflow, HTTP or SQLite errors alike: the result itself is safe
+            log.warning("trial %s was not tracked (%s: %s)", result.trial_id, type(exc).__name__, exc)
+            return None
+
+    def _log(self, result: TrialResult) -> str:
         client = get_client(self.tracking_uri)
         run = client.create_run(
             self.experiment_id,
@@ -126,6 +161,8 @@ class TrialLogger:
                 "zygarde.trial_id": str(result.trial_id),
                 "zygarde.worker": result.worker,
                 "zygarde.split": self.scored_on,
+                "zygarde.rung": str(result.rung),
+                **({"zygarde.budget": str(result.budget)} if result.budget is not None else {}),
                 **({"zygarde.error": result.error[:5000]} if result.error else {}),
             },
         )
@@ -200,6 +237,7 @@ class RunContext:
     tracking_uri: str
     experiment_id: str
     run_id: str
+    registry_name: str = ""
     profile_dir: Path | None = None
 
     def trial_logger(self, scored_on: str = "cv on training split", cv_names: bool = True) -> TrialLogger:

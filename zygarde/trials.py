@@ -1,26 +1,33 @@
-"""What a search is made of: trial specs in, trial results out (plain data, picklable to Dask workers)."""
+"""What a search is made of: trial specs in, trial results out (plain data, picklable to Dask workers),
+and the one rule that ranks results, for every family and for successive halving alike."""
 
 from __future__ import annotations
 
-import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Protocol
 
-from sklearn.model_selection import ParameterGrid, ParameterSampler
+import pandas as pd
 
-from zygarde.algorithms import SearchSpace, get_algorithm, validate_space
 from zygarde.errors import ZygardeError
 
-SearchKind = Literal["grid", "random"]
+# why a successful trial may not win (e.g. a degenerate clustering); None when it may
+Eligibility = Callable[["TrialResult"], str | None]
 
 
 @dataclass(frozen=True)
 class TrialSpec:
-    """One configuration to score: which algorithm, with which estimator parameters."""
+    """One configuration to score: which algorithm, with which estimator parameters, on which budget.
+
+    ``rung`` and ``budget`` belong to the scheduler (successive halving), not to the estimator: ``budget`` is
+    the resource a trial may spend (epochs for the CNN), ``None`` when the trial runs to completion.
+    """
 
     trial_id: int
     algorithm: str
     params: dict[str, Any]
+    rung: int = 0
+    budget: int | None = None
 
 
 @dataclass
@@ -30,6 +37,8 @@ class TrialResult:
     trial_id: int
     algorithm: str
     params: dict[str, Any]
+    rung: int = 0
+    budget: int | None = None
     cv_mean: dict[str, float] = field(default_factory=dict)
     cv_std: dict[str, float] = field(default_factory=dict)
     usage: dict[str, float] = field(default_factory=dict)
@@ -38,58 +47,24 @@ class TrialResult:
     run_id: str | None = None
     error: str | None = None
 
+    @classmethod
+    def of(cls, spec: TrialSpec, worker: str = "") -> TrialResult:
+        """An empty result for ``spec``, to be filled by the objective."""
+        return cls(spec.trial_id, spec.algorithm, spec.params, spec.rung, spec.budget, worker=worker)
+
     @property
     def fit_seconds(self) -> float:
         """Seconds the trial spent fitting and scoring its folds."""
         return self.usage.get("wall_seconds", 0.0)
 
 
-def plan_trials(
-    algorithms: list[str],
-    search: SearchKind,
-    n_trials: int,
-    seed: int,
-    spaces: dict[str, SearchSpace] | None = None,
-) -> list[TrialSpec]:
-    """Expand each algorithm's space into trials: the whole grid, or ``n_trials`` random draws per algorithm."""
-    if n_trials < 1:
-        raise ZygardeError(f"--trials must be at least 1, got {n_trials}.")
-    if search not in ("grid", "random"):
-        raise ZygardeError(f"Unknown search {search!r}; choose grid or random.")
-    spaces = spaces or {}
-    specs: list[TrialSpec] = []
-    for name in algorithms:
-        algorithm = get_algorithm(name)
-        user_space = validate_space(name, spaces[name]) if name in spaces else None
-        for params in expand_space(algorithm.grid, algorithm.distributions, user_space, search, n_trials, seed):
-            specs.append(TrialSpec(trial_id=len(specs), algorithm=name, params=params))
-    return specs
+class Objective(Protocol):
+    """Scores a trial on the search view: (mean, std) of its metrics by name, optionally per-epoch curves."""
 
+    metric: str
+    greater_is_better: bool
 
-def expand_space(
-    grid: SearchSpace | list[SearchSpace],
-    distributions: SearchSpace | list[SearchSpace],
-    user_space: SearchSpace | None,
-    search: SearchKind,
-    n_trials: int,
-    seed: int,
-) -> list[dict[str, Any]]:
-    """Parameter sets of one algorithm: its whole grid, or ``n_trials`` seeded draws from its distributions.
-
-    A space may be a list of sub-spaces (parameters valid only together, as sklearn's search takes them).
-    """
-    if search == "grid":
-        return [_plain(p) for p in ParameterGrid(user_space or grid)]
-    space = user_space or distributions
-    with warnings.catch_warnings():
-        # a finite space smaller than n_trials is simply enumerated whole; sklearn warns about that
-        warnings.simplefilter("ignore", UserWarning)
-        return [_plain(p) for p in ParameterSampler(space, n_iter=n_trials, random_state=seed)]
-
-
-def _plain(params: dict[str, Any]) -> dict[str, Any]:
-    """numpy scalars -> Python scalars, so params log and serialise cleanly."""
-    return {key: value.item() if hasattr(value, "item") else value for key, value in params.items()}
+    def __call__(self, spec: TrialSpec, data: Any) -> tuple[dict[str, float], ...]: ...
 
 
 @dataclass
@@ -103,3 +78,61 @@ class SearchOutcome:
     def fit_seconds(self) -> float:
         """Trial fit seconds summed over trials (the work done, whatever the parallelism)."""
         return sum(r.fit_seconds for r in self.results)
+
+    @property
+    def n_failed(self) -> int:
+        """Trials that raised."""
+        return sum(r.error is not None for r in self.results)
+
+
+def rank(
+    results: list[TrialResult], metric: str, greater_is_better: bool, eligible: Eligibility | None = None
+) -> list[TrialResult]:
+    """Successful, eligible trials that report ``metric``, best first; ties go to the earlier trial."""
+    pool = [r for r in results if r.error is None and metric in r.cv_mean and (eligible is None or eligible(r) is None)]
+    sign = -1.0 if greater_is_better else 1.0
+    return sorted(pool, key=lambda r: (sign * r.cv_mean[metric], r.trial_id))
+
+
+def best_result(
+    results: list[TrialResult], metric: str, greater_is_better: bool, eligible: Eligibility | None = None
+) -> TrialResult:
+    """The top of ``rank``; when nothing qualifies, an error that says why the trials were turned down."""
+    ranked = rank(results, metric, greater_is_better, eligible)
+    if ranked:
+        return ranked[0]
+    failed = sorted({r.error for r in results if r.error})
+    refused = sorted({eligible(r) or "" for r in results if r.error is None and eligible} - {""})
+    reasons = [f"{len(failed)} distinct errors, first: {failed[0]}" if failed else ""]
+    reasons += [f"not eligible: {', '.join(refused)}" if refused else ""]
+    detail = "; ".join(filter(None, reasons)) or f"no trial reported {metric}"
+    raise ZygardeError(f"No usable trial among {len(results)} tried ({detail}).")
+
+
+def leaderboard(
+    results: list[TrialResult],
+    metric: str,
+    greater_is_better: bool,
+    *,
+    prefix: str = "",
+    columns: tuple[str, ...] = (),
+    eligible: Eligibility | None = None,
+    top: int = 10,
+) -> pd.DataFrame:
+    """The best ``top`` trials by ``rank``: ``{prefix}{metric}`` and its std, extra metric ``columns``, fit time,
+    parameters (and the rung, when the search had rungs)."""
+    rungs = any(r.rung for r in results)
+    rows = [
+        {
+            "trial": r.trial_id,
+            "algorithm": r.algorithm,
+            **({"rung": r.rung, "budget": r.budget} if rungs else {}),
+            f"{prefix}{metric}": r.cv_mean[metric],
+            f"{prefix}{metric}_std": r.cv_std.get(metric, float("nan")),
+            **{name: r.cv_mean.get(name, float("nan")) for name in columns},
+            "fit_seconds": r.fit_seconds,
+            "params": ", ".join(f"{k}={v}" for k, v in sorted(r.params.items())),
+        }
+        for r in rank(results, metric, greater_is_better, eligible)[:top]
+    ]
+    return pd.DataFrame(rows)

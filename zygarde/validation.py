@@ -1,4 +1,4 @@
-"""Data validation with great-expectations 1.x: a suite per shipped dataset, a baseline suite for any table."""
+"""Data validation with great-expectations 1.x: suites as JSON (GX form), run on a frame in an ephemeral context."""
 
 from __future__ import annotations
 
@@ -10,9 +10,6 @@ from typing import Any
 
 import pandas as pd
 
-from zygarde.clustering import ClusterTable
-from zygarde.datasets import TabularDataset
-
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
 
@@ -23,6 +20,10 @@ class ValidationReport:
     suite: str
     evaluated: int
     failures: list[dict[str, Any]] = field(default_factory=list)
+    # what else the run should record about the data (e.g. quarantined files): JSON artifacts, metrics, tables
+    artifacts: dict[str, Any] = field(default_factory=dict)
+    facts: dict[str, float] = field(default_factory=dict)
+    tables: dict[str, tuple[str, list[dict[str, Any]]]] = field(default_factory=dict)
 
     @property
     def success(self) -> bool:
@@ -36,21 +37,6 @@ class ValidationReport:
         lines = [f"suite {self.suite!r}: {len(self.failures)} of {self.evaluated} expectations failed:"]
         lines += [f"  - {f['expectation']} on {f['column'] or 'the table'}: {f['details']}" for f in self.failures]
         return "\n".join(lines)
-
-
-def baseline_suite(dataset: TabularDataset, cv: int) -> dict[str, Any]:
-    """Expectations any table must meet to be trained on: target present and non-null, classes, enough rows."""
-    target = dataset.target
-    expectations: list[dict[str, Any]] = [
-        {"type": "expect_column_to_exist", "kwargs": {"column": target}},
-        {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": target}},
-        {"type": "expect_table_row_count_to_be_between", "kwargs": {"min_value": 2 * cv}},
-    ]
-    if dataset.task == "classification":
-        expectations.append(
-            {"type": "expect_column_unique_value_count_to_be_between", "kwargs": {"column": target, "min_value": 2}}
-        )
-    return {"name": f"{dataset.name}-baseline", "expectations": expectations}
 
 
 def load_suite(expectations_dir: Path, name: str) -> dict[str, Any] | None:
@@ -96,23 +82,13 @@ def _describe_failure(result: Any, columns: set[str]) -> dict[str, Any]:
     }
 
 
-def validate_dataset(dataset: TabularDataset, expectations_dir: Path, cv: int) -> ValidationReport:
-    """Run the dataset's stored suite (shipped data) plus the baseline suite every table must pass."""
-    stored = load_suite(expectations_dir, dataset.name) if dataset.builtin else None
-    return run_suite(dataset.frame, _with_baseline(stored, baseline_suite(dataset, cv)))
-
-
-def validate_cluster_table(table: ClusterTable, expectations_dir: Path, max_clusters: int) -> ValidationReport:
-    """The shipped table's suite (``fastfood``) plus what any table to cluster needs: more rows than clusters."""
-    stored = load_suite(expectations_dir, "fastfood") if table.builtin else None
-    baseline = {
-        "name": f"{table.name}-baseline",
-        "expectations": [{"type": "expect_table_row_count_to_be_between", "kwargs": {"min_value": max_clusters + 1}}],
-    }
-    return run_suite(table.frame, _with_baseline(stored, baseline))
-
-
-def _with_baseline(stored: dict[str, Any] | None, baseline: dict[str, Any]) -> dict[str, Any]:
+def with_baseline(stored: dict[str, Any] | None, baseline: dict[str, Any]) -> dict[str, Any]:
+    """A stored suite (shipped data) extended by the baseline every table must pass; the baseline alone without one."""
     if stored is None:
         return baseline
     return {"name": stored["name"], "expectations": stored["expectations"] + baseline["expectations"]}
+
+
+def expect(kind: str, **kwargs: Any) -> dict[str, Any]:
+    """One expectation in GX's JSON form: ``expect("column_to_exist", column="x")``."""
+    return {"type": f"expect_{kind}", "kwargs": kwargs}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import mlflow
@@ -10,10 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 from prefect_dask import DaskTaskRunner
-from typer.testing import CliRunner
 
-from tests.conftest import DATA
-from zygarde.cli import app
+from tests.conftest import DATA, assert_one_clear_error, zygarde
+from zygarde.cluster.family import ClusterFamily
 from zygarde.config import parse_cluster_config
 from zygarde.flows.cluster import cluster
 from zygarde.settings import get_settings
@@ -45,7 +43,7 @@ def test_cluster_flow_searches_presents_and_registers_a_predictor(
     assert all("silhouette" in c.data.metrics for c in children if c.data.metrics["n_clusters"] >= 2)
     assert {c.data.tags["zygarde.split"] for c in children} == {"all rows of the table (unsupervised)"}
     artifacts = {a.path for a in client.list_artifacts(parent, "clusters/best")}
-    assert artifacts == {f"clusters/best/{f}" for f in ("pca.png", "silhouette.png", "profile.csv")}
+    assert artifacts == {f"clusters/best/{f}" for f in ("pca.png", "silhouette.png", "profile.json")}
 
     name = summary.model["name"]
     assert name == "zygarde-fastfood-burger-king" and summary.model["became_champion"]
@@ -56,6 +54,12 @@ def test_cluster_flow_searches_presents_and_registers_a_predictor(
     new_items = menu[menu.restaurant == "Mcdonalds"][summary.features].head(5).astype("float64")
     labels = np.asarray(model.predict(new_items))
     assert labels.shape == (5,) and set(labels.tolist()) <= set(range(-1, 4))
+    # the registered pipeline scores on these rows exactly what its trial scored: one model, one labelling
+    family = ClusterFamily(config)
+    table = family.load()
+    with fluent_tracking_uri(get_settings().mlflow_tracking_uri):
+        registered = family.load_model(f"models:/{name}@champion")
+    assert family.score(registered, family.prepare(table)) == pytest.approx(summary.metrics["silhouette"])
 
     # a weaker search (DBSCAN only, its noise counted) leaves the champion where it is
     weaker = cluster.with_options(task_runner=DaskTaskRunner(address=dask_address))(
@@ -63,7 +67,7 @@ def test_cluster_flow_searches_presents_and_registers_a_predictor(
     )
     assert weaker.metrics["silhouette"] < summary.metrics["silhouette"]
     assert not weaker.model["became_champion"] and "does not beat" in weaker.model["reason"]
-    assert "re-scored on this run's table rows" in weaker.model["reason"]
+    assert "re-scored on this run's rows of the table" in weaker.model["reason"]
     assert str(client.get_model_version_by_alias(name, "champion").version) == summary.model["version"]
 
     # the study's preset: its one configuration, on two features, registered under a name of its own
@@ -74,17 +78,6 @@ def test_cluster_flow_searches_presents_and_registers_a_predictor(
     assert preset.metrics["silhouette"] == pytest.approx(preset.reference["silhouette"])
     assert preset.model["name"] == f"{name}-study" and preset.model["became_champion"]
     assert str(client.get_model_version_by_alias(name, "champion").version) == summary.model["version"]
-
-
-def _cluster_cli(args: list[str], dask_address: str, env: dict[str, str] | None = None) -> tuple[int, str]:
-    extra = {"ZYGARDE_DASK_ADDRESS": dask_address, **(env or {})}
-    os.environ.update(extra)
-    try:
-        result = CliRunner().invoke(app, ["cluster", *args])
-    finally:
-        for key in extra:
-            os.environ.pop(key)
-    return result.exit_code, result.output
 
 
 @pytest.mark.parametrize(
@@ -99,7 +92,7 @@ def _cluster_cli(args: list[str], dask_address: str, env: dict[str, str] | None 
     ],
 )
 def test_bad_cluster_input_is_one_clear_error_and_registers_nothing(
-    table: str | None, args: list[str], env: dict[str, str], message: str, dask_address: str, tmp_path: Path
+    table: str | None, args: list[str], env: dict[str, str], message: str, tmp_path: Path
 ) -> None:
     frames = {
         "words": pd.DataFrame({"item": ["a", "b", "c"], "kind": ["x", "y", "z"]}),
@@ -112,7 +105,6 @@ def test_bad_cluster_input_is_one_clear_error_and_registers_nothing(
         frames[table].to_csv(path, index=False)
         data = ["--data", str(path)]
     versions = len(get_client(get_settings().mlflow_tracking_uri).search_model_versions())
-    code, output = _cluster_cli([*data, *args], dask_address, env)
-    assert code == 1 and message in output, output
-    assert "Traceback" not in output
+    run = zygarde("cluster", *data, *args, env={"ZYGARDE_DASK_ADDRESS": "tcp://127.0.0.1:9", **env})
+    assert_one_clear_error(run, message)  # all of them found before any service starts (the address is dead)
     assert len(get_client(get_settings().mlflow_tracking_uri).search_model_versions()) == versions

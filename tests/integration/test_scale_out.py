@@ -7,16 +7,13 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from distributed import Client
-from typer.testing import CliRunner
 
-from zygarde.cli import app
-from zygarde.settings import get_settings
+from tests.conftest import zygarde
 from zygarde.tracking import get_client
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
@@ -33,6 +30,8 @@ def external_cluster(prefect_api: str) -> Iterator[tuple[str, set[str]]]:
     """`dask scheduler` and two `dask worker` processes on 127.0.0.1; stopped when the test ends."""
     address = f"tcp://127.0.0.1:{_free_port()}"
     dask = [sys.executable, "-m", "dask"]
+    # workers as a user starts them: no PREFECT_API_URL of their own; the flow's settings must reach them
+    bare = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
     procs = [
         subprocess.Popen(
             [*dask, "scheduler", "--host", "127.0.0.1", "--port", address.rsplit(":", 1)[1], "--no-dashboard"],
@@ -40,9 +39,7 @@ def external_cluster(prefect_api: str) -> Iterator[tuple[str, set[str]]]:
         )
     ]
     procs += [
-        subprocess.Popen(
-            [*dask, "worker", address, "--nthreads", "1", "--no-dashboard", "--name", f"w{i}"], env=os.environ.copy()
-        )
+        subprocess.Popen([*dask, "worker", address, "--nthreads", "1", "--no-dashboard", "--name", f"w{i}"], env=bare)
         for i in range(2)
     ]
     try:
@@ -60,20 +57,31 @@ def external_cluster(prefect_api: str) -> Iterator[tuple[str, set[str]]]:
                 proc.kill()
 
 
-def test_trials_run_on_the_external_workers(
-    external_cluster: tuple[str, set[str]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_trials_run_on_the_external_workers_reporting_to_the_flows_api(
+    external_cluster: tuple[str, set[str]], tmp_path: Path
 ) -> None:
     address, workers = external_cluster
-    monkeypatch.setenv("ZYGARDE_DASK_ADDRESS", address)
-    monkeypatch.setenv("ZYGARDE_WORK_DIR", str(tmp_path))  # its own registry, so other tests' champions are untouched
-    started = time.perf_counter()
+    env = {"ZYGARDE_DASK_ADDRESS": address, "ZYGARDE_WORK_DIR": str(tmp_path)}  # its own registry
     args = ["run", "diabetes", "--algorithms", "xgboost", "--trials", "4", "--cv", "3", "--experiment", "scale-out"]
-    result = CliRunner().invoke(app, [*args, "--json"])
-    assert result.exit_code == 0, result.output
-    summary = json.loads(result.stdout)
-    assert time.perf_counter() - started > summary["search_wall_seconds"]
-    children = get_client(get_settings().mlflow_tracking_uri).search_runs(
-        [summary["mlflow"]["experiment_id"]], f"tags.mlflow.parentRunId = '{summary['mlflow']['parent_run_id']}'"
+    run = zygarde(*args, "--json", env=env)
+    assert run.code == 0, run.output
+    summary = json.loads(run.stdout)
+    assert run.seconds - summary["wall_seconds"] < 15, "the CLI waited at exit"
+    tracking = get_client(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    parent = tracking.get_run(summary["mlflow"]["parent_run_id"])
+    children = tracking.search_runs(
+        [summary["mlflow"]["experiment_id"]], f"tags.mlflow.parentRunId = '{parent.info.run_id}'"
     )
     ran_on = {c.data.tags["zygarde.worker"] for c in children}
     assert len(children) == 4 and ran_on <= workers and ran_on
+
+    # the search task ran on an external worker and was recorded by the flow's own Prefect API
+    from prefect.client.orchestration import get_client as prefect_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    flow_run_id = parent.data.tags["prefect.flow_run_id"]
+    with prefect_client(sync_client=True) as prefect:
+        tasks = prefect.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])))
+    names = {t.name.split(" ")[0]: t for t in tasks}
+    assert {"search", "train", "evaluate", "register"} <= set(names), sorted(names)
+    assert names["search"].state is not None and names["search"].state.is_completed()

@@ -6,8 +6,9 @@ import pandas as pd
 import pytest
 from distributed import Client
 
-from zygarde.objectives import CrossValidationObjective, TrialData
-from zygarde.search import run_trials
+from zygarde.engine import DaskEngine
+from zygarde.sampler import FixedSampler
+from zygarde.tabular.objective import CrossValidationObjective, TrialData
 from zygarde.tracking import TrialLogger, ensure_experiment, get_client, logs_from_workers, start_parent_run
 from zygarde.trials import TrialSpec
 
@@ -26,7 +27,10 @@ def test_every_trial_is_a_child_run_with_its_scores(
     seen: list[int] = []
     with Client(dask_address) as client:
         workers = set(client.scheduler_info()["workers"])
-        results = run_trials(client, objective, specs, data, logger=logger, on_result=lambda r: seen.append(r.trial_id))
+        engine = DaskEngine(client)
+        results = engine.run(
+            objective, FixedSampler(specs), data, logger=logger, on_result=lambda r: seen.append(r.trial_id)
+        )
 
     assert sorted(seen) == list(range(6))
     mlflow = get_client(tracking_uri)

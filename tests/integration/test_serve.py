@@ -53,4 +53,15 @@ def test_served_flow_shows_its_form_and_a_run_started_through_the_api_completes(
 
     config = {"algorithms": ["rf"], "trials": 1, "cv": 3, "experiment": "served"}
     flow_run = run_deployment("train-tabular/train-tabular", parameters={"config": config}, timeout=180)
-    assert flow_run.state is not None and flow_run.state.is_completed(), flow_run.state
+    assert flow_run.state is not None and flow_run.state.is_completed(), flow_run.state.message
+
+
+def test_a_form_path_outside_the_data_root_is_refused(served: None, tmp_path_factory: pytest.TempPathFactory) -> None:
+    from prefect.deployments import run_deployment
+
+    outside = tmp_path_factory.mktemp("elsewhere") / "table.csv"
+    outside.write_text("a,b\n1,0\n2,1\n")
+    config = {"dataset": str(outside), "target": "b", "algorithms": ["rf"], "trials": 1, "cv": 2}
+    flow_run = run_deployment("train-tabular/train-tabular", parameters={"config": config}, timeout=180)
+    assert flow_run.state is not None and flow_run.state.is_failed(), flow_run.state
+    assert "is outside the data root" in str(flow_run.state.message), flow_run.state.message

@@ -3,24 +3,25 @@ training equivalence on the session's Dask workers, and the bad inputs from the 
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
 import pytest
 import torch
 from distributed import Client
+from PIL import Image
 from prefect_dask import DaskTaskRunner
-from typer.testing import CliRunner
 
-from tests.conftest import DATA
-from zygarde.cli import app
+from tests.conftest import DATA, assert_one_clear_error, zygarde
 from zygarde.config import parse_vision_config
 from zygarde.flows.vision import train_vision
-from zygarde.search import run_on_workers
 from zygarde.settings import get_settings
 from zygarde.tracking import get_client
-from zygarde.vision import build_manifest, build_model, split_images, train_model, train_rank
+from zygarde.vision.data import split_images
+from zygarde.vision.manifest import build_manifest
+from zygarde.vision.model import build_model
+from zygarde.vision.parallel import run_on_workers
+from zygarde.vision.train import train_model, train_rank
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
@@ -41,7 +42,7 @@ def small_shirts(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_data_parallel_training_matches_one_process(dask_address: str, small_shirts: Path) -> None:
-    data = split_images(build_manifest(small_shirts), 28, 0)
+    data, _ = split_images(build_manifest(small_shirts), 28, 0)
     params = {"lr": 1e-3, "batch_size": 16, "width": 8, "blocks": 2, "dropout": 0.0, "epochs": 2, "augment": True}
     torch.manual_seed(5)
     single = build_model(params, data.channels, 2, data.size)
@@ -80,17 +81,8 @@ def test_vision_flow_quarantines_races_trains_and_registers(
     plots = {a.path for a in client.list_artifacts(parent, "plots")}
     assert plots == {"plots/confusion_matrix.png", "plots/predictions.png"}
     name = summary.model["name"]
-    assert name == "zygarde-shirts_small" and summary.model["became_champion"]
+    assert name.startswith("zygarde-shirts-small-") and summary.model["became_champion"]
     assert str(client.get_model_version_by_alias(name, "champion").version) == summary.model["version"]
-
-
-def _vision_cli(args: list[str], dask_address: str) -> tuple[int, str]:
-    os.environ["ZYGARDE_DASK_ADDRESS"] = dask_address
-    try:
-        result = CliRunner().invoke(app, ["vision", *args])
-    finally:
-        os.environ.pop("ZYGARDE_DASK_ADDRESS")
-    return result.exit_code, result.output
 
 
 def _folder(tmp_path: Path, case: str, source: Path) -> Path:
@@ -100,10 +92,18 @@ def _folder(tmp_path: Path, case: str, source: Path) -> Path:
     elif case == "empty_class":
         shutil.copytree(source / "train" / "shirt", root / "shirt")
         (root / "tshirt").mkdir()
+    elif case == "three_per_class":
+        for label in ("shirt", "tshirt"):
+            (root / label).mkdir(parents=True)
+            for path in sorted((source / "train" / label).glob("*.png"))[:3]:
+                shutil.copy(path, root / label / path.name)
+    elif case == "test_class_not_in_train":
+        shutil.copytree(source, root)
+        shutil.copytree(source / "test" / "shirt", root / "test" / "dress")
     elif case == "all_corrupt":
         for label in ("cat", "dog"):
             (root / label).mkdir(parents=True)
-            for i in range(3):
+            for i in range(10):
                 (root / label / f"{i}.jpg").write_bytes(b"\xff\xd8\xff garbage")
     return root
 
@@ -112,21 +112,45 @@ def _folder(tmp_path: Path, case: str, source: Path) -> Path:
     ("case", "extra", "message"),
     [
         ("one_class", [], "needs at least 2 class folders"),
-        ("empty_class", [], "class folder(s) tshirt have no readable images"),
+        ("empty_class", [], "too few images to train and test on (tshirt: 0)"),
+        ("three_per_class", [], "too few images to train and test on (shirt: 3, tshirt: 3)"),
+        ("test_class_not_in_train", [], "class folder(s) dress have no counterpart"),
         ("absent", [], "Image folder not found"),
-        ("all_corrupt", [], "none of the 6 files is a readable image"),
         ("small", ["--image-size", "0"], "--image-size"),
+    ],
+)
+def test_bad_vision_input_fails_before_any_service_starts(
+    case: str, extra: list[str], message: str, small_shirts: Path, tmp_path: Path
+) -> None:
+    folder = small_shirts if case == "small" else _folder(tmp_path, case, small_shirts)
+    args = ["vision", "--data", str(folder), "--epochs", "1", "--search", "random", "--trials", "1", *extra]
+    assert_one_clear_error(zygarde(*args, env={"ZYGARDE_DASK_ADDRESS": "tcp://127.0.0.1:9"}), message)
+
+
+@pytest.mark.parametrize(
+    ("case", "extra", "message"),
+    [
+        ("all_corrupt", [], "none of the 20 files is a readable image"),
         ("small", ["--batch-size", "5000"], "--batch-size 5000 is larger than the training split"),
     ],
 )
-def test_bad_vision_input_is_one_clear_error_and_registers_nothing(
+def test_vision_errors_found_by_the_flow_are_one_line(
     case: str, extra: list[str], message: str, dask_address: str, small_shirts: Path, tmp_path: Path
 ) -> None:
     folder = small_shirts if case == "small" else _folder(tmp_path, case, small_shirts)
     versions = len(get_client(get_settings().mlflow_tracking_uri).search_model_versions())
-    code, output = _vision_cli(
-        ["--data", str(folder), "--epochs", "1", "--search", "random", "--trials", "1", *extra], dask_address
-    )
-    assert code == 1 and message in output, output
-    assert "Traceback" not in output
+    args = ["vision", "--data", str(folder), "--epochs", "1", "--search", "random", "--trials", "1", *extra]
+    assert_one_clear_error(zygarde(*args, env={"ZYGARDE_DASK_ADDRESS": dask_address}), message)
     assert len(get_client(get_settings().mlflow_tracking_uri).search_model_versions()) == versions
+
+
+def test_an_image_that_trips_the_decompression_bomb_guard_is_quarantined(tmp_path: Path) -> None:
+    root = tmp_path / "bomb"
+    for label in ("a", "b"):
+        (root / label).mkdir(parents=True)
+        Image.new("L", (12, 12), 128).save(root / label / "fine.png")
+    Image.new("1", (10_000, 10_000)).save(root / "a" / "huge.png")  # 100 M pixels: above Pillow's limit
+    manifest = build_manifest(root)
+    huge = manifest.frame.set_index("path").loc[str(root / "a" / "huge.png")]
+    assert not huge["decodable"] and "decompression-bomb" in huge["problem"]
+    assert len(manifest.usable) == 2

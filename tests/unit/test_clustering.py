@@ -12,15 +12,10 @@ from sklearn.datasets import make_blobs
 from sklearn.metrics import silhouette_score
 
 from tests.conftest import DATA
-from zygarde.clustering import (
-    ClusterPredictor,
-    check_size,
-    cluster_metrics,
-    degenerate_reason,
-    eps_candidates,
-    load_cluster_table,
-    plan_cluster_trials,
-)
+from zygarde.cluster.data import check_size, load_cluster_table
+from zygarde.cluster.metrics import cluster_metrics, degenerate_reason
+from zygarde.cluster.predictor import ClusterPredictor
+from zygarde.cluster.spaces import eps_candidates, plan_cluster_trials
 from zygarde.errors import ZygardeError
 
 

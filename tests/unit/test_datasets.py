@@ -4,8 +4,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from zygarde.datasets import DataQualityWarning, infer_task, load_dataset, prepare_table, read_table
 from zygarde.errors import ZygardeError
+from zygarde.tables import DataQualityWarning, read_table
+from zygarde.tabular.datasets import infer_task, load_dataset, prepare_table
 
 from ..conftest import DATA
 

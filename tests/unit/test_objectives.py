@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from sklearn.model_selection import cross_validate
 
-from zygarde.objectives import CrossValidationObjective, TrialData
+from zygarde.tabular.objective import CrossValidationObjective, TrialData
 from zygarde.trials import TrialSpec
 
 

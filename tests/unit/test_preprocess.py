@@ -2,9 +2,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from zygarde.datasets import load_dataset, prepare_table
 from zygarde.errors import ZygardeError
-from zygarde.preprocess import ZeroAsMissing, build_preprocessor, split_holdout
+from zygarde.tabular.datasets import load_dataset, prepare_table
+from zygarde.tabular.preprocess import ZeroAsMissing, build_preprocessor, split_holdout
 
 from ..conftest import DATA
 

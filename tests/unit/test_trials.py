@@ -1,9 +1,8 @@
 import pytest
 
-from zygarde.algorithms import ALGORITHMS
 from zygarde.config import parse_config
 from zygarde.errors import ZygardeError
-from zygarde.trials import plan_trials
+from zygarde.tabular.algorithms import ALGORITHMS, plan_trials
 
 
 def test_grid_expands_every_combination_and_ids_are_unique() -> None:

@@ -1,12 +1,20 @@
+from pathlib import Path
+
 import pandas as pd
 
-from zygarde.datasets import load_dataset, prepare_table
+from zygarde.config import parse_config
 from zygarde.settings import get_settings
-from zygarde.validation import validate_dataset
+from zygarde.tabular.datasets import TabularDataset, load_dataset, prepare_table
+from zygarde.tabular.family import TabularFamily
+from zygarde.validation import ValidationReport
 
 from ..conftest import DATA, REPO
 
 EXPECTATIONS = REPO / "expectations"
+
+
+def validate_dataset(dataset: TabularDataset, expectations: Path, cv: int) -> ValidationReport:
+    return TabularFamily(parse_config(cv=cv)).validate(dataset, expectations)
 
 
 def test_shipped_diabetes_passes_its_suite() -> None:
@@ -36,5 +44,7 @@ def test_baseline_suite_for_a_users_table() -> None:
     assert not report.success and "expect_table_row_count_to_be_between" in report.describe()
 
 
-def test_expectations_dir_setting_points_at_the_repo() -> None:
-    assert get_settings().expectations_dir == EXPECTATIONS
+def test_expectations_dir_setting_points_at_the_shipped_suites() -> None:
+    assert (get_settings().expectations_dir / "diabetes.json").read_text() == (
+        EXPECTATIONS / "diabetes.json"
+    ).read_text()

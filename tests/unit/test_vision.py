@@ -10,7 +10,10 @@ import torch
 from PIL import Image
 
 from zygarde.errors import ZygardeError
-from zygarde.vision import SmallCNN, augment, build_manifest, check_classes, load_images
+from zygarde.vision.data import load_images
+from zygarde.vision.manifest import build_manifest, check_classes
+from zygarde.vision.model import SmallCNN
+from zygarde.vision.train import augment
 
 
 def _image(path: Path, mode: str, colour: object, size: tuple[int, int] = (20, 16), fmt: str | None = None) -> Path:
@@ -98,15 +101,16 @@ def test_too_small_images_for_the_network_are_refused() -> None:
 
 
 def test_successive_halving_budgets_and_trial_count() -> None:
-    from zygarde.flows.vision import epoch_budgets
-    from zygarde.search import halving_trials
+    from zygarde.sampler import halving_trials
+    from zygarde.vision.search import epoch_budgets
 
     assert epoch_budgets(6) == [1, 3, 6] and epoch_budgets(2) == [1, 2] and epoch_budgets(1) == [1]
     assert halving_trials(16, 3) == 16 + 5 + 1 and halving_trials(3, 2) == 3 + 1 and halving_trials(1, 3) == 3
 
 
 def test_resnet18_takes_greyscale_and_small_images() -> None:
-    from zygarde.vision import build_model, plan_vision_trials
+    from zygarde.vision.model import build_model
+    from zygarde.vision.search import plan_vision_trials
 
     model = build_model({"arch": "resnet18"}, channels=1, n_classes=2, size=28)
     assert model(torch.rand(2, 1, 28, 28)).shape == (2, 2)

@@ -14,16 +14,14 @@ from matplotlib.figure import Figure
 from sklearn import metrics as skm
 from sklearn.pipeline import Pipeline
 
-from zygarde.preprocess import HoldoutSplit
-from zygarde.trials import TrialResult
-
 
 @dataclass
-class Evaluation:
-    """Test-split metrics of a fitted pipeline, with its plots (not pickled across processes)."""
+class HeldOut:
+    """The held-out test split: the evaluation view of a tabular run (never sent to a trial)."""
 
-    metrics: dict[str, float]
-    figures: dict[str, Figure] = field(default_factory=dict)
+    X: pd.DataFrame
+    y: np.ndarray
+    classes: list[str] = field(default_factory=list)
 
 
 def score_model(model: Pipeline, X: pd.DataFrame, y: np.ndarray, task: str) -> dict[str, float]:
@@ -49,20 +47,19 @@ def score_model(model: Pipeline, X: pd.DataFrame, y: np.ndarray, task: str) -> d
     }
 
 
-def evaluate_model(model: Pipeline, split: HoldoutSplit, task: str) -> Evaluation:
-    """Test-split metrics and plots: confusion matrix + ROC (classification) or residuals (regression)."""
-    metrics = score_model(model, split.X_test, split.y_test, task)
+def test_figures(model: Pipeline, rows: HeldOut, metrics: dict[str, float], task: str) -> dict[str, Figure]:
+    """Plots on the test split: confusion matrix + ROC (classification) or residuals (regression)."""
     if task == "regression":
-        return Evaluation(metrics, {"residuals.png": _residual_plot(split.y_test, model.predict(split.X_test))})
-    labels = split.classes or None
-    confusion = skm.ConfusionMatrixDisplay.from_estimator(model, split.X_test, split.y_test, display_labels=labels)
+        return {"plots/residuals.png": _residual_plot(rows.y, model.predict(rows.X))}
+    labels = rows.classes or None
+    confusion = skm.ConfusionMatrixDisplay.from_estimator(model, rows.X, rows.y, display_labels=labels)
     confusion.ax_.set_title("Confusion matrix (test split)")
-    figures = {"confusion_matrix.png": confusion.figure_}
-    if len(split.classes) == 2:
-        roc = skm.RocCurveDisplay.from_estimator(model, split.X_test, split.y_test)
+    figures = {"plots/confusion_matrix.png": confusion.figure_}
+    if len(rows.classes) == 2:
+        roc = skm.RocCurveDisplay.from_estimator(model, rows.X, rows.y)
         roc.ax_.set_title(f"ROC (test split), AUC={metrics['roc_auc']:.3f}")
-        figures["roc_curve.png"] = roc.figure_
-    return Evaluation(metrics, figures)
+        figures["plots/roc_curve.png"] = roc.figure_
+    return figures
 
 
 def _residual_plot(y_true: np.ndarray, y_pred: np.ndarray) -> Figure:
@@ -71,23 +68,3 @@ def _residual_plot(y_true: np.ndarray, y_pred: np.ndarray) -> Figure:
     ax.axhline(0, color="grey", linewidth=1)
     ax.set(xlabel="predicted", ylabel="residual (true - predicted)", title="Residuals (test split)")
     return figure
-
-
-def leaderboard(results: list[TrialResult], metric: str, greater_is_better: bool, top: int = 10) -> pd.DataFrame:
-    """Best trial per algorithm first, then the next best trials; CV scores on the training split."""
-    rows = [
-        {
-            "trial": r.trial_id,
-            "algorithm": r.algorithm,
-            f"cv_{metric}": r.cv_mean[metric],
-            f"cv_{metric}_std": r.cv_std.get(metric, float("nan")),
-            "fit_seconds": r.fit_seconds,
-            "params": ", ".join(f"{k}={v}" for k, v in sorted(r.params.items())),
-        }
-        for r in results
-        if r.error is None and metric in r.cv_mean
-    ]
-    if not rows:
-        return pd.DataFrame(rows)
-    board = pd.DataFrame(rows).sort_values(f"cv_{metric}", ascending=not greater_is_better)
-    return board.head(top).reset_index(drop=True)

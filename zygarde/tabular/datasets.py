@@ -11,15 +11,11 @@ import pandas as pd
 from pandas.api import types as ptypes
 
 from zygarde.errors import ZygardeError
+from zygarde.tables import TABLE_SUFFIXES, DataQualityWarning, read_table
 
 TaskKind = Literal["classification", "regression"]
-TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
 _MAX_CLASSES = 20
 _ID_UNIQUE_SHARE = 0.95
-
-
-class DataQualityWarning(UserWarning):
-    """A column was dropped because it cannot help a model (named in the message)."""
 
 
 @dataclass(frozen=True)
@@ -59,31 +55,6 @@ class TabularDataset:
     def features(self) -> list[str]:
         """Feature column names (everything but the target)."""
         return [c for c in self.frame.columns if c != self.target]
-
-
-def read_table(path: Path) -> pd.DataFrame:
-    """Read a CSV or Parquet file, turning every way it can be unreadable into one clear error."""
-    if not path.exists():
-        raise ZygardeError(f"Data file not found: {path}. Check the path, or pass a built-in name (diabetes).")
-    if path.is_dir():
-        raise ZygardeError(f"{path} is a folder; pass a CSV or Parquet file.")
-    if path.suffix.lower() not in TABLE_SUFFIXES:
-        raise ZygardeError(f"{path}: unsupported file type {path.suffix!r}; use one of {', '.join(TABLE_SUFFIXES)}.")
-    if path.stat().st_size == 0:
-        raise ZygardeError(f"{path} is empty (0 bytes); export the table again with a header row and data.")
-    try:
-        frame = pd.read_csv(path) if path.suffix.lower() == ".csv" else pd.read_parquet(path)
-    except pd.errors.EmptyDataError as exc:
-        raise ZygardeError(f"{path} has no columns or rows; it needs a header row and data.") from exc
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError, OSError) as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ZygardeError(
-            f"{path} could not be read as {path.suffix[1:].upper()}: {reason}. "
-            "Check that it is a valid file with a header row."
-        ) from exc
-    if frame.empty:
-        raise ZygardeError(f"{path} has a header but no data rows.")
-    return frame
 
 
 def infer_task(target: pd.Series) -> TaskKind:
@@ -150,23 +121,32 @@ def prepare_table(
 def load_dataset(
     dataset: str, *, data_root: Path, target: str | None = None, task: TaskKind | None = None
 ) -> TabularDataset:
-    """Load a built-in dataset by name, or any CSV/Parquet file by path (then ``target`` is required)."""
+    """Load a built-in dataset by name, or any CSV/Parquet file by path (then ``target`` is required).
+
+    A built-in with another target than its own (``diabetes --target BMI``) predicts that column, with the
+    task inferred from it unless given; where 0 means "not measured" in that column, those rows have no target.
+    """
     if dataset in BUILTIN_DATASETS:
         spec = BUILTIN_DATASETS[dataset]
         path = data_root / spec.file
+        frame = read_table(path)
+        chosen = target or spec.target
+        if chosen in spec.zero_as_missing and chosen in frame.columns:
+            frame[chosen] = frame[chosen].mask(frame[chosen] == 0)
         return prepare_table(
-            read_table(path),
+            frame,
             name=dataset,
             source=path,
-            target=target or spec.target,
-            task=task or spec.task,
-            zero_as_missing=spec.zero_as_missing,
+            target=chosen,
+            task=task or (spec.task if chosen == spec.target else None),
+            zero_as_missing=tuple(c for c in spec.zero_as_missing if c != chosen),
             builtin=True,
         )
     path = Path(dataset).expanduser()
     if path.suffix.lower() not in TABLE_SUFFIXES and not path.exists():
         known = ", ".join(BUILTIN_DATASETS)
         raise ZygardeError(f"Unknown dataset {dataset!r}: not a built-in ({known}) and no such file.")
+    frame = read_table(path)  # a missing or unreadable file is the first thing to hear about
     if not target:
         raise ZygardeError(f"{path}: say which column to predict with --target COLUMN.")
-    return prepare_table(read_table(path), name=path.stem, source=path, target=target, task=task)
+    return prepare_table(frame, name=path.stem, source=path, target=target, task=task)

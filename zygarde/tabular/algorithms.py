@@ -14,12 +14,11 @@ from sklearn.ensemble import (
     RandomForestClassifier,
     RandomForestRegressor,
 )
-from xgboost import XGBClassifier, XGBRegressor
 
-from zygarde.datasets import TaskKind
 from zygarde.errors import ZygardeError
-
-SearchSpace = dict[str, Any]
+from zygarde.sampler import SearchKind, SearchSpace, expand_space, numbered
+from zygarde.tabular.datasets import TaskKind
+from zygarde.trials import TrialSpec
 
 
 @dataclass(frozen=True)
@@ -44,6 +43,8 @@ def _gradient_boosting(task: TaskKind, seed: int) -> BaseEstimator:
 
 
 def _xgboost(task: TaskKind, seed: int) -> BaseEstimator:
+    from xgboost import XGBClassifier, XGBRegressor  # ~0.5 s to import: only when an XGBoost trial is built
+
     cls = XGBClassifier if task == "classification" else XGBRegressor
     return cls(random_state=seed, n_jobs=1, tree_method="hist", verbosity=0)
 
@@ -118,3 +119,21 @@ def validate_space(name: str, space: SearchSpace) -> SearchSpace:
         if not isinstance(values, list) or not values:
             raise ZygardeError(f"--space: {name}.{param} must be a non-empty list of values, got {values!r}.")
     return space
+
+
+def plan_trials(
+    algorithms: list[str],
+    search: SearchKind,
+    n_trials: int,
+    seed: int,
+    spaces: dict[str, SearchSpace] | None = None,
+) -> list[TrialSpec]:
+    """Expand each algorithm's space into trials: the whole grid, or ``n_trials`` random draws per algorithm."""
+    spaces = spaces or {}
+    drawn: list[tuple[str, dict[str, Any]]] = []
+    for name in algorithms:
+        algorithm = get_algorithm(name)
+        user_space = validate_space(name, spaces[name]) if name in spaces else None
+        params = expand_space(algorithm.grid, algorithm.distributions, user_space, search, n_trials, seed)
+        drawn += [(name, p) for p in params]
+    return numbered(drawn)

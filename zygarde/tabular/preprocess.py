@@ -14,8 +14,8 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import LabelEncoder, OneHotEncoder, StandardScaler
 
-from zygarde.datasets import TabularDataset
 from zygarde.errors import ZygardeError
+from zygarde.tabular.datasets import TabularDataset
 
 
 class ZeroAsMissing(TransformerMixin, BaseEstimator):

@@ -18,9 +18,9 @@ from sklearn.metrics import check_scoring
 from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.pipeline import Pipeline
 
-from zygarde.algorithms import get_algorithm
-from zygarde.datasets import TaskKind
-from zygarde.preprocess import build_preprocessor
+from zygarde.tabular.algorithms import get_algorithm
+from zygarde.tabular.datasets import TaskKind
+from zygarde.tabular.preprocess import build_preprocessor
 from zygarde.trials import TrialSpec
 
 # metric name -> (sklearn scorer, sign that turns the scorer's value into the metric)
@@ -60,6 +60,9 @@ class TrialData:
 
     X: pd.DataFrame
     y: np.ndarray
+    task: TaskKind = "classification"
+    classes: list[str] = field(default_factory=list)
+    zero_as_missing: tuple[str, ...] = ()
     prepared: dict[tuple[Any, ...], list[PreparedFold]] = field(default_factory=dict, repr=False, compare=False)
 
     def __getstate__(self) -> dict[str, Any]:

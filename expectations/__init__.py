@@ -1,0 +1,1 @@
+"""Great-expectations suites (JSON), shipped as package data: installed as ``zygarde.expectations``."""

@@ -1,0 +1,1 @@
+"""Clustering: K-means, DBSCAN and Agglomerative on a table's numeric columns."""

@@ -1,0 +1,125 @@
+"""Where trials run. An ``Engine`` takes an objective, a sampler and the search view of the data, and returns
+the scored trials; ``DaskEngine`` runs them as plain Dask futures (not Prefect tasks) in a bounded window.
+
+DESIGN.md, decision 1: a Prefect task costs ~110 ms of orchestration, a future ~2.5 ms; so a search is one
+Prefect task that fans its trials out on the flow's cluster. The Spark issue adds a second engine here.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+import uuid
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, Protocol
+
+from distributed import Client, as_completed, get_worker
+
+from zygarde.errors import ZygardeError
+from zygarde.monitoring import ResourceMonitor
+from zygarde.sampler import Sampler
+from zygarde.tracking import TrialLogger
+from zygarde.trials import Objective, TrialResult, TrialSpec
+
+log = logging.getLogger(__name__)
+PROGRESS_TOPIC = "zygarde-progress"
+
+
+class Engine(Protocol):
+    """Runs the trials a sampler hands out, in parallel, and returns their results in completion order."""
+
+    def run(
+        self,
+        objective: Objective,
+        sampler: Sampler,
+        data: Any,
+        *,
+        logger: TrialLogger | None = None,
+        on_result: Callable[[TrialResult], None] | None = None,
+    ) -> list[TrialResult]: ...
+
+
+def execute_trial(objective: Objective, spec: TrialSpec, data: Any, logger: TrialLogger | None) -> TrialResult:
+    """Run one trial where it lands (a Dask worker), measure it, and log it as a child run if given a logger."""
+    result = TrialResult.of(spec, worker=_worker_address())
+    monitor = ResourceMonitor()
+    try:
+        with monitor:
+            scored = objective(spec, data)
+        result.cv_mean, result.cv_std = scored[0], scored[1]
+        if len(scored) > 2:
+            result.curves = scored[2]
+    except Exception as exc:  # a bad configuration fails its trial, not the search
+        result.error = f"{type(exc).__name__}: {exc}"
+        log.debug("trial %s failed:\n%s", spec.trial_id, traceback.format_exc())
+    result.usage = monitor.usage.as_metrics()
+    if logger is not None:
+        result.run_id = logger.log(result)
+    return result
+
+
+def _worker_address() -> str:
+    try:
+        return get_worker().address
+    except ValueError:
+        return "local"
+
+
+class DaskEngine:
+    """Trials as Dask futures on ``client``'s cluster, at most ``max_in_flight`` queued at a time.
+
+    The search view is scattered once to every worker. The window (default: 2 per worker thread) keeps the
+    scheduler fed without flooding it, and lets an adaptive sampler see results before it asks again. Each
+    trial becomes a child run: logged by its worker (``logger.from_workers``), or by one thread here that
+    drains results as they complete while the workers go on computing (a SQLite store takes one writer).
+    """
+
+    def __init__(self, client: Client, max_in_flight: int | None = None) -> None:
+        self.client = client
+        self.max_in_flight = max_in_flight
+
+    def run(
+        self,
+        objective: Objective,
+        sampler: Sampler,
+        data: Any,
+        *,
+        logger: TrialLogger | None = None,
+        on_result: Callable[[TrialResult], None] | None = None,
+    ) -> list[TrialResult]:
+        """Score what ``sampler`` asks for until it is finished; results in completion order."""
+        client = self.client
+        window = self.max_in_flight or 2 * (sum(client.nthreads().values()) or 1)
+        shared = client.scatter(data, broadcast=True, hash=False)
+        running = as_completed()
+        token = uuid.uuid4().hex[:8]
+        drain = logger is not None and not logger.from_workers
+
+        def fill() -> None:
+            while running.count() < window:
+                spec = sampler.ask()
+                if spec is None:
+                    return
+                key = f"trial-{spec.algorithm}-{spec.trial_id}-{token}"
+                worker_logger = None if drain else logger
+                running.add(client.submit(execute_trial, objective, spec, shared, worker_logger, pure=False, key=key))
+
+        fill()
+        if running.is_empty():
+            raise ZygardeError("The search has no trials to run; check --algorithms, --search and --space.")
+        results: list[TrialResult] = []
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="zygarde-trial-log") as writer:
+            logged: list[Future[str | None]] = []
+            for future in running:
+                result = future.result()
+                results.append(result)
+                sampler.tell(result)
+                if drain and logger is not None:
+                    logged.append(writer.submit(logger.log, result))
+                if on_result is not None:
+                    on_result(result)
+                fill()
+            for result, run_id in zip(results if drain else [], logged, strict=True):
+                result.run_id = run_id.result()
+        return results

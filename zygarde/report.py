@@ -1,0 +1,97 @@
+"""What the CLI prints after a run: a leaderboard per family, the registry decision, timings, how to look."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+
+def print_tabular(summary: dict[str, Any]) -> None:
+    out = Console()
+    metric = summary["selection_metric"]
+    table = Table(title=f"Leaderboard: CV {metric} on the training split ({summary['n_trials']} trials)")
+    for column in ("#", "algorithm", f"cv {metric}", "± std", "fit s", "params"):
+        table.add_column(column)
+    for row in summary["leaderboard"]:
+        table.add_row(
+            str(row["trial"]),
+            row["algorithm"],
+            f"{row[f'cv_{metric}']:.4f}",
+            f"{row[f'cv_{metric}_std']:.4f}",
+            f"{row['fit_seconds']:.2f}",
+            row["params"],
+        )
+    out.print(table)
+    test = ", ".join(f"{k}={v:.4f}" for k, v in summary["test_metrics"].items())
+    out.print(f"best: [bold]{summary['best_algorithm']}[/] {summary['best_params']}")
+    out.print(f"test split: {test}")
+    print_footer(out, summary)
+
+
+def print_cluster(summary: dict[str, Any]) -> None:
+    out = Console()
+    where = f"{summary['dataset']}, {summary['n_rows']} rows, {len(summary['features'])} features"
+    table = Table(title=f"Leaderboard: silhouette on all rows ({where}; {summary['n_trials']} trials)")
+    for column in ("#", "algorithm", "silhouette", "davies-bouldin", "clusters", "noise", "params"):
+        table.add_column(column)
+    for row in summary["leaderboard"]:
+        table.add_row(
+            str(row["trial"]),
+            row["algorithm"],
+            f"{row['silhouette']:.4f}",
+            f"{row['davies_bouldin']:.3f}",
+            f"{row['n_clusters']:.0f}",
+            f"{row['noise_fraction']:.0%}",
+            row["params"],
+        )
+    out.print(table)
+    out.print(f"{summary['n_trials_degenerate']} degenerate results logged, never selected")
+    out.print(f"best: [bold]{summary['best_algorithm']}[/] {summary['best_params']}")
+    if summary["reference"]:
+        ref = summary["reference"]
+        out.print(
+            f"study preset (K-means k=2, standardised total_fat + total_carb): silhouette {ref['silhouette']:.3f} "
+            f"here vs {ref['study_silhouette']} reported"
+        )
+    print_footer(out, summary)
+
+
+def print_footer(out: Console, summary: dict[str, Any]) -> None:
+    """The registry decision, the timings, and how to open the UIs on this run."""
+    model = summary["model"]
+    out.print(
+        f"registered {model['name']} v{model['version']}: "
+        f"{'now champion' if model['became_champion'] else 'champion unchanged'} ({model['reason']})"
+    )
+    out.print(
+        f"search {summary['search_wall_seconds']:.1f} s for {summary['trial_fit_seconds']:.1f} s of trials; "
+        f"whole run {summary['wall_seconds']:.1f} s"
+    )
+    uri = summary["mlflow"]["tracking_uri"]
+    out.print(
+        "\nOpen the UIs:\n"
+        f"  mlflow ui --backend-store-uri {uri} --port 5000   # experiment {summary['mlflow']['experiment_id']}\n"
+        "  prefect server start                              # flow runs, tasks, artifacts"
+    )
+    if summary.get("log_file"):
+        out.print(f"log: {summary['log_file']}")
+
+
+def print_vision(summary: dict[str, Any]) -> None:
+    out = Console()
+    quarantined = summary["quarantined"]
+    out.print(
+        f"{summary['dataset']}: {len(summary['class_names'])} classes, train {summary['n_train']} / "
+        f"validation {summary['n_val']} / test {summary['n_test']} images at {summary['image_size']}px; "
+        f"{quarantined['count']} files quarantined"
+    )
+    for row in quarantined["files"][:10]:
+        out.print(f"  skipped {escape(row['path'])}: {escape(row['problem'])}")
+    out.print(f"best configuration ({summary['n_trials']} trials, successive halving): {summary['best_params']}")
+    out.print(f"validation accuracy {summary['val_metrics']['val_accuracy']:.4f}")
+    test = ", ".join(f"{k}={v:.4f}" for k, v in summary["test_metrics"].items())
+    out.print(f"test split (final data-parallel model): {test}")
+    print_footer(out, summary)

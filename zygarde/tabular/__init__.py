@@ -1,0 +1,1 @@
+"""Tabular training: ensembles on a table and a target (datasets, preprocessing, algorithms, CV objective)."""

@@ -1,0 +1,185 @@
+"""Tabular training: a table and a target; K-fold CV of preprocessing + ensemble on the training split, the
+winner refitted there and scored once on the held-out test split."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, ClassVar
+
+from pydantic import BaseModel
+
+from zygarde.config import TabularRunConfig
+from zygarde.family import ChampionRule, Evaluation, Identity, Plan, Prepared, Trained, digest, slug
+from zygarde.sampler import FixedSampler
+from zygarde.settings import get_settings
+from zygarde.summary import FlowSummary
+from zygarde.tabular.algorithms import plan_trials
+from zygarde.tabular.datasets import BUILTIN_DATASETS, TabularDataset, load_dataset
+from zygarde.tabular.evaluate import HeldOut, score_model, test_figures
+from zygarde.tabular.objective import CrossValidationObjective, TrialData
+from zygarde.tabular.preprocess import split_holdout
+from zygarde.trials import TrialResult, best_result, leaderboard
+from zygarde.validation import ValidationReport, expect, load_suite, run_suite, with_baseline
+
+
+class TabularSummary(FlowSummary):
+    """Outcome of ``train_tabular``; ``*_metrics`` say their split in the name (cv: training folds, test: held out)."""
+
+    dataset: str
+    task: str
+    selection_metric: str
+    best_algorithm: str
+    best_params: dict[str, Any]
+    cv_metrics: dict[str, float]
+    test_metrics: dict[str, float]
+    leaderboard: list[dict[str, Any]]
+    dropped_columns: dict[str, str]
+
+
+class TabularFamily:
+    """Ensembles (Random Forest, Gradient Boosting, XGBoost) on a CSV/Parquet table."""
+
+    kind: ClassVar[str] = "tabular"
+    warm_modules: ClassVar[tuple[str, ...]] = ("xgboost", "sklearn.ensemble", "mlflow.sklearn", "skops.io")
+    summary_type: ClassVar[type[BaseModel]] = TabularSummary
+
+    def __init__(self, config: TabularRunConfig) -> None:
+        self.config = config
+
+    def data_paths(self) -> list[Path]:
+        """Files the config names (none for a built-in)."""
+        return [] if self.config.dataset in BUILTIN_DATASETS else [Path(self.config.dataset).expanduser()]
+
+    def preflight(self) -> None:
+        """Read the table and check the target, classes and fold sizes: every input error before services."""
+        self.prepare(self.load())
+
+    def load(self) -> TabularDataset:
+        """The table named by the config, its target checked and its task resolved."""
+        config = self.config
+        task = None if config.task == "auto" else config.task
+        return load_dataset(config.dataset, data_root=get_settings().data_root, target=config.target, task=task)
+
+    def identify(self, dataset: TabularDataset) -> Identity:
+        """Built-ins with their own target register as ``zygarde-<name>``; anything else adds a digest of the
+        data's identity, task, target and features, so only models of the same problem compete."""
+        builtin = BUILTIN_DATASETS.get(dataset.name) if dataset.builtin else None
+        name = f"zygarde-{dataset.name}"
+        if builtin is None or dataset.target != builtin.target:
+            origin = f"builtin:{dataset.name}" if dataset.builtin else "file"
+            key = digest([origin, dataset.task, dataset.target, *sorted(dataset.features)])
+            name = f"zygarde-{slug(dataset.name)}-{slug(dataset.target)}-{key}"
+        params = {"task_resolved": dataset.task, "dropped_columns": json.dumps(dataset.dropped)}
+        return Identity(dataset.name, str(dataset.source), name, params)
+
+    def validate(self, dataset: TabularDataset, expectations_dir: Path) -> ValidationReport:
+        """The shipped dataset's stored suite plus the baseline every table must pass."""
+        stored = load_suite(expectations_dir, dataset.name) if dataset.builtin else None
+        target = dataset.target
+        baseline = [
+            expect("column_to_exist", column=target),
+            expect("column_values_to_not_be_null", column=target),
+            expect("table_row_count_to_be_between", min_value=2 * self.config.cv),
+        ]
+        if dataset.task == "classification":
+            baseline.append(expect("column_unique_value_count_to_be_between", column=target, min_value=2))
+        if stored is not None and target != BUILTIN_DATASETS[dataset.name].target:
+            stored = None  # the stored suite describes the built-in's own target
+        suite = with_baseline(stored, {"name": f"{dataset.name}-baseline", "expectations": baseline})
+        return run_suite(dataset.frame, suite)
+
+    def prepare(self, dataset: TabularDataset) -> Prepared[TrialData, HeldOut]:
+        """Set the stratified test split aside: trials see the training split, evaluation the test split."""
+        config = self.config
+        split = split_holdout(dataset, config.test_size, config.seed, config.cv)
+        return Prepared(
+            search=TrialData(split.X_train, split.y_train, task=dataset.task, classes=split.classes,
+                             zero_as_missing=dataset.zero_as_missing),
+            evaluation=HeldOut(split.X_test, split.y_test, split.classes),
+            facts={"rows_train": len(split.X_train), "rows_test": len(split.X_test)},
+        )  # fmt: skip
+
+    def _objective(self, data: TrialData) -> CrossValidationObjective:
+        config = self.config
+        return CrossValidationObjective(data.task, len(data.classes), config.cv, config.seed, data.zero_as_missing)
+
+    def plan(self, prepared: Prepared[TrialData, HeldOut]) -> Plan:
+        """K-fold CV of every algorithm x configuration, as a fixed list (grid or random)."""
+        config = self.config
+        specs = plan_trials(list(config.algorithms), config.search, config.trials, config.seed, config.space)
+        return Plan(self._objective(prepared.search), FixedSampler(specs), scored_on="cv on training split")
+
+    def _rule(self, data: TrialData) -> ChampionRule:
+        objective = self._objective(data)
+        return ChampionRule(objective.metric, objective.greater_is_better, "test split")
+
+    def select(self, results: list[TrialResult], prepared: Prepared[TrialData, HeldOut]) -> TrialResult:
+        """Best CV mean of the selection metric (ROC-AUC, or RMSE for regression)."""
+        rule = self._rule(prepared.search)
+        return best_result(results, rule.metric, rule.greater_is_better)
+
+    def finalize(self, prepared: Prepared[TrialData, Any], best: TrialResult, client: Any) -> Trained:
+        """Refit the winner's pipeline on the whole training split."""
+        data = prepared.search
+        return Trained(self._objective(data).build_pipeline(best, data.X).fit(data.X, data.y))
+
+    def evaluate(
+        self, model: Any, prepared: Prepared[TrialData, HeldOut], best: TrialResult, results: list[TrialResult]
+    ) -> Evaluation:
+        """Test metrics and plots; the leaderboard of CV scores."""
+        data, rows = prepared.search, prepared.evaluation
+        metrics = score_model(model, rows.X, rows.y, data.task)
+        rule = self._rule(data)
+        board = leaderboard(results, rule.metric, rule.greater_is_better, prefix="cv_").to_dict(orient="records")
+        best_json = {"algorithm": best.algorithm, "params": best.params, "trial_id": best.trial_id,
+                     "child_run_id": best.run_id, "cv_metrics": best.cv_mean, "test_metrics": metrics,
+                     "classes": rows.classes}  # fmt: skip
+        return Evaluation(
+            metrics,
+            figures=test_figures(model, rows, metrics, data.task),
+            json={"leaderboard.json": board, "best.json": best_json},
+            tables={"leaderboard": (f"Best trials by CV {rule.metric} (training split)", board)},
+        )
+
+    def champion_rule(self, prepared: Prepared[TrialData, HeldOut]) -> ChampionRule:
+        """The selection metric, measured on the test split."""
+        return self._rule(prepared.search)
+
+    def score(self, model: Any, prepared: Prepared[TrialData, HeldOut]) -> float:
+        """The champion metric of ``model`` on the test split."""
+        rule = self._rule(prepared.search)
+        return score_model(model, prepared.evaluation.X, prepared.evaluation.y, prepared.search.task)[rule.metric]
+
+    def log_model(self, model: Any, prepared: Prepared[TrialData, HeldOut], tracking_uri: str, run_id: str) -> str:
+        """The pipeline with its signature and an input example of training rows."""
+        from zygarde.registry import log_sklearn
+
+        return log_sklearn(tracking_uri, run_id, model, prepared.search.X)
+
+    def load_model(self, model_uri: str) -> Any:
+        """A registered pipeline."""
+        import mlflow.sklearn
+
+        return mlflow.sklearn.load_model(model_uri)
+
+    def summarize(
+        self,
+        dataset: TabularDataset,
+        prepared: Prepared[TrialData, HeldOut],
+        best: TrialResult,
+        evaluation: Evaluation,
+        results: list[TrialResult],
+    ) -> dict[str, Any]:
+        """The tabular fields of the summary."""
+        return {
+            "dataset": dataset.name,
+            "task": dataset.task,
+            "selection_metric": self._rule(prepared.search).metric,
+            "best_algorithm": best.algorithm,
+            "best_params": best.params,
+            "cv_metrics": best.cv_mean,
+            "test_metrics": evaluation.metrics,
+            "leaderboard": evaluation.json["leaderboard.json"],
+            "dropped_columns": dataset.dropped,
+        }

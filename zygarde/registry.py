@@ -12,12 +12,11 @@ error, never "no champion".
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import io
 import logging
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 
 from zygarde.errors import ZygardeError
+from zygarde.locks import file_lock
 from zygarde.tracking import fluent_tracking_uri, get_client
 
 CHAMPION = "champion"
@@ -145,17 +145,10 @@ def current_champion(tracking_uri: str, name: str) -> str | None:
     return str(version) if version is not None else None
 
 
-@contextmanager
-def registry_lock(lock_dir: Path, tracking_uri: str, name: str) -> Iterator[None]:
-    """An exclusive lock per (store, registry name) across processes on this host (``flock``)."""
-    lock_dir.mkdir(parents=True, exist_ok=True)
+def registry_lock(lock_dir: Path, tracking_uri: str, name: str) -> AbstractContextManager[None]:
+    """An exclusive lock per (store, registry name) across processes on this host."""
     digest = hashlib.sha256(f"{tracking_uri}\n{name}".encode()).hexdigest()[:16]
-    with (lock_dir / f"promote-{digest}.lock").open("w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    return file_lock(lock_dir / f"promote-{digest}.lock")
 
 
 @dataclass(frozen=True)

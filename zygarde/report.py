@@ -8,6 +8,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from zygarde.trials import describe_params
+
 
 def print_tabular(summary: dict[str, Any]) -> None:
     out = Console()
@@ -26,7 +28,7 @@ def print_tabular(summary: dict[str, Any]) -> None:
         )
     out.print(table)
     test = ", ".join(f"{k}={v:.4f}" for k, v in summary["test_metrics"].items())
-    out.print(f"best: [bold]{summary['best_algorithm']}[/] {summary['best_params']}")
+    out.print(f"best: [bold]{summary['best_algorithm']}[/] {describe_params(summary['best_params'])}")
     out.print(f"test split: {test}")
     print_footer(out, summary)
 
@@ -49,7 +51,7 @@ def print_cluster(summary: dict[str, Any]) -> None:
         )
     out.print(table)
     out.print(f"{summary['n_trials_degenerate']} degenerate results logged, never selected")
-    out.print(f"best: [bold]{summary['best_algorithm']}[/] {summary['best_params']}")
+    out.print(f"best: [bold]{summary['best_algorithm']}[/] {describe_params(summary['best_params'])}")
     if summary["reference"]:
         ref = summary["reference"]
         out.print(
@@ -90,7 +92,8 @@ def print_vision(summary: dict[str, Any]) -> None:
     )
     for row in quarantined["files"][:10]:
         out.print(f"  skipped {escape(row['path'])}: {escape(row['problem'])}")
-    out.print(f"best configuration ({summary['n_trials']} trials, successive halving): {summary['best_params']}")
+    best = describe_params(summary["best_params"])
+    out.print(f"best configuration ({summary['n_trials']} trials, successive halving): {best}")
     out.print(f"validation accuracy {summary['val_metrics']['val_accuracy']:.4f}")
     test = ", ".join(f"{k}={v:.4f}" for k, v in summary["test_metrics"].items())
     out.print(f"test split (final data-parallel model): {test}")

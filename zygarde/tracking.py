@@ -18,18 +18,31 @@ import mlflow
 from mlflow.entities import Metric, Param
 from mlflow.tracking import MlflowClient
 
+from zygarde.locks import file_lock
 from zygarde.trials import TrialResult
 
 _MAX_PARAM_CHARS = 6000
 RUN_KEY_TAG = "zygarde.run_key"
+_SQLITE = "sqlite:///"
 log = logging.getLogger(__name__)
 logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 @lru_cache(maxsize=4)
 def get_client(tracking_uri: str) -> MlflowClient:
-    """One client per tracking URI per process (Dask workers reuse theirs across trials)."""
-    return MlflowClient(tracking_uri=tracking_uri)
+    """One client per tracking URI per process (Dask workers reuse theirs across trials).
+
+    A SQLite store is opened under a lock beside its file: MLflow creates or migrates the schema on first
+    use, and two processes doing that at once fail ("duplicate column name").
+    """
+    if not tracking_uri.startswith(_SQLITE):
+        return MlflowClient(tracking_uri=tracking_uri)
+    database = Path(tracking_uri[len(_SQLITE) :])
+    with file_lock(database.with_name(database.name + ".lock")):
+        client = MlflowClient(tracking_uri=tracking_uri)
+        client.search_experiments(max_results=1)
+        client.search_registered_models(max_results=1)
+    return client
 
 
 def ensure_experiment(tracking_uri: str, name: str, artifact_root: str | None = None) -> str:
@@ -49,10 +62,9 @@ def default_artifact_root(tracking_uri: str) -> str | None:
     MLflow's own default for a database store is ``./mlruns`` relative to wherever the process runs;
     for a server URI the server decides, so this returns ``None``.
     """
-    prefix = "sqlite:///"
-    if not tracking_uri.startswith(prefix):
+    if not tracking_uri.startswith(_SQLITE):
         return None
-    return (Path(tracking_uri[len(prefix) :]).resolve().parent / "mlartifacts").as_uri()
+    return (Path(tracking_uri[len(_SQLITE) :]).resolve().parent / "mlartifacts").as_uri()
 
 
 def start_parent_run(

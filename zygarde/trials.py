@@ -131,8 +131,13 @@ def leaderboard(
             f"{prefix}{metric}_std": r.cv_std.get(metric, float("nan")),
             **{name: r.cv_mean.get(name, float("nan")) for name in columns},
             "fit_seconds": r.fit_seconds,
-            "params": ", ".join(f"{k}={v}" for k, v in sorted(r.params.items())),
+            "params": describe_params(r.params),
         }
         for r in rank(results, metric, greater_is_better, eligible)[:top]
     ]
     return pd.DataFrame(rows)
+
+
+def describe_params(params: dict[str, Any]) -> str:
+    """``k=v, ...`` sorted by name, floats to 4 significant digits: for tables and titles (MLflow keeps them whole)."""
+    return ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in sorted(params.items()))

@@ -236,3 +236,44 @@ def test_a_prefect_api_set_in_the_active_profile_is_used(dask_address: str, pref
 
     with prefect_client(sync_client=True) as prefect:  # the session's API knows the run: no second server
         assert prefect.read_flow_run(flow_run_id).state.is_completed()
+
+
+def test_two_concurrent_runs_leave_the_better_model_champion(dask_address: str, tmp_path: Path) -> None:
+    """Two `zygarde run` processes on the same data at once: whichever promotes first, the better one ends as
+    champion (promote() re-reads and re-compares under its lock)."""
+    spaces = {"weak": "gbt: {n_estimators: [1], max_depth: [1], learning_rate: [0.01]}\n",
+              "strong": "rf: {n_estimators: [100], max_depth: [4]}\n"}  # fmt: skip
+    env = {**os.environ, "ZYGARDE_DASK_ADDRESS": dask_address, "ZYGARDE_WORK_DIR": str(tmp_path / "work")}
+    script = Path(sys.executable).with_name("zygarde")
+    runs = {}
+    for name, space in spaces.items():
+        (tmp_path / f"{name}.yaml").write_text(space)
+        algorithm = space.split(":")[0]
+        args = [
+            "run",
+            "diabetes",
+            "--algorithms",
+            algorithm,
+            "--search",
+            "grid",
+            "--space",
+            str(tmp_path / f"{name}.yaml"),
+        ]
+        runs[name] = subprocess.Popen(
+            [str(script), *args, "--cv", "3", "--json"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+    summaries = {}
+    for name, process in runs.items():
+        out, err = process.communicate(timeout=280)
+        assert process.returncode == 0, err
+        summaries[name] = json.loads(out)
+    weak, strong = summaries["weak"], summaries["strong"]
+    assert strong["test_metrics"]["roc_auc"] > weak["test_metrics"]["roc_auc"]
+    registry = get_client(f"sqlite:///{tmp_path / 'work' / 'mlflow.db'}")
+    champion = registry.get_model_version_by_alias("zygarde-diabetes", "champion")
+    assert str(champion.version) == strong["model"]["version"], (weak["model"], strong["model"])
+    assert len(registry.search_model_versions("name = 'zygarde-diabetes'")) == 2

@@ -72,3 +72,26 @@ def test_task_inference() -> None:
     assert infer_task(pd.Series(["cat", "dog"])) == "classification"
     assert infer_task(pd.Series([0.5, 1.25, 3.0, 8.1])) == "regression"
     assert infer_task(pd.Series(range(100))) == "regression"
+
+
+def test_a_builtin_with_another_target_predicts_that_column_and_competes_apart() -> None:
+    from zygarde.config import parse_config
+    from zygarde.tabular.family import TabularFamily
+
+    bmi = load_dataset("diabetes", data_root=DATA, target="BMI")
+    assert bmi.target == "BMI" and bmi.task == "regression"
+    assert len(bmi.frame) == 768 - 11 and "BMI" not in bmi.zero_as_missing  # BMI 0 means "not measured"
+    own = TabularFamily(parse_config()).identify(load_dataset("diabetes", data_root=DATA))
+    other = TabularFamily(parse_config(target="BMI")).identify(bmi)
+    assert own.registry_name == "zygarde-diabetes"
+    assert other.registry_name.startswith("zygarde-diabetes-bmi-") and other.registry_name != own.registry_name
+
+
+def test_a_users_file_named_like_a_builtin_does_not_compete_with_it(tmp_path: Path) -> None:
+    from zygarde.config import parse_config
+    from zygarde.tabular.family import TabularFamily
+
+    copy = tmp_path / "diabetes.csv"
+    copy.write_bytes((DATA / "diabetes.csv").read_bytes())
+    family = TabularFamily(parse_config(dataset=str(copy), target="Outcome"))
+    assert family.identify(family.load()).registry_name.startswith("zygarde-diabetes-outcome-")

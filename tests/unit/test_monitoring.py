@@ -1,6 +1,8 @@
 import time
 from pathlib import Path
 
+import pytest
+
 from zygarde.monitoring import ResourceMonitor, profiled
 
 
@@ -38,3 +40,17 @@ def test_profiled_writes_prof_and_top30_text(tmp_path: Path) -> None:
     with profiled("off", None) as nothing:
         pass
     assert nothing == []
+
+
+def test_a_tracking_outage_loses_the_child_run_not_the_trial(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from zygarde.tracking import TrialLogger
+    from zygarde.trials import TrialResult
+
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "2")
+    result = TrialResult(3, "rf", {"max_depth": 2}, cv_mean={"roc_auc": 0.8})
+    with caplog.at_level("WARNING", logger="zygarde.tracking"):
+        assert TrialLogger("http://127.0.0.1:9", "0", "parent", from_workers=True).log(result) is None
+    assert "trial 3 was not tracked" in caplog.text and result.cv_mean == {"roc_auc": 0.8}

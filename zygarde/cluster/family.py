@@ -24,7 +24,7 @@ from zygarde.family import ChampionRule, Evaluation, Identity, Plan, Prepared, T
 from zygarde.sampler import FixedSampler
 from zygarde.settings import get_settings
 from zygarde.summary import FlowSummary
-from zygarde.trials import TrialResult, TrialSpec, best_result, leaderboard
+from zygarde.trials import TrialResult, TrialSpec, best_result, describe_params, leaderboard
 from zygarde.validation import ValidationReport, expect, load_suite, run_suite, with_baseline
 
 ROWS = "all rows of the table (unsupervised)"
@@ -141,9 +141,7 @@ class ClusterFamily:
         figures, profiles = {}, {}
         for key, trial in shown.items():
             labels = fit_labels(TrialSpec(trial.trial_id, trial.algorithm, trial.params), X, self.config.seed)
-            title = f"{table.name}: {trial.algorithm} ({key})\n" + ", ".join(
-                f"{k}={v}" for k, v in sorted(trial.params.items())
-            )
+            title = f"{table.name}: {trial.algorithm} ({key})\n{describe_params(trial.params)}"
             figures[f"clusters/{key}/pca.png"] = pca_scatter(X, labels, table.names, title)
             figures[f"clusters/{key}/silhouette.png"] = silhouette_plot(X, labels, title)
             profiles[key] = cluster_profile(table, labels).to_dict(orient="records")

@@ -25,10 +25,10 @@ def train(family: Family) -> BaseModel:
         validate(family, loaded, run)
         prepared = prepare(family, loaded, run)
         plan = plan_search(family, prepared)
-        # one Prefect task for the whole search: its trials run in parallel as Dask futures on this cluster
-        outcome = search.submit(plan, prepared.search, run).result()
-        # on a worker: a data-parallel final training takes the workers beside it
-        best, model = finalize.submit(family, prepared.without_evaluation(), outcome, run).result()
+        # one Prefect task for the whole search, driven from this process: its trials run in parallel as Dask
+        # futures on the task runner's cluster (the workers' cores and GIL are the trials' alone)
+        outcome = search(plan, prepared.search, run)
+        best, model = finalize(family, prepared.without_evaluation(), outcome, run)
         evaluation = evaluate(family, model, prepared, best, outcome, run)
         registered = register_model(family, model, prepared, run)
     fields = family.summarize(loaded, prepared, best, evaluation, outcome.results)

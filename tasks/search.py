@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from distributed import worker_client
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
@@ -14,7 +13,7 @@ from zygarde.family import Family, Plan, Prepared
 from zygarde.tracking import RunContext, log_metrics
 from zygarde.trials import SearchOutcome, TrialResult
 
-from ._stage import stage
+from ._stage import flow_cluster, stage
 
 
 @task(name="plan-search", task_run_name="plan {family.config.search} search", cache_policy=NO_CACHE)
@@ -35,7 +34,7 @@ def search(plan: Plan, data: Any, run: RunContext) -> SearchOutcome:
     total = plan.sampler.total
     done: list[TrialResult] = []
     trial_logger = run.trial_logger(scored_on=plan.scored_on, cv_names=plan.cv_names)
-    with stage("search", run), worker_client() as client:  # secedes, so this task's worker slot runs trials too
+    with stage("search", run), flow_cluster() as client:
 
         def report(result: TrialResult) -> None:
             done.append(result)

@@ -12,15 +12,17 @@ import traceback
 import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from distributed import Client, as_completed, get_worker
 
 from zygarde.errors import ZygardeError
 from zygarde.monitoring import ResourceMonitor
 from zygarde.sampler import Sampler
-from zygarde.tracking import TrialLogger
 from zygarde.trials import Objective, TrialResult, TrialSpec
+
+if TYPE_CHECKING:  # a worker that only runs trials never imports MLflow unless it logs them itself
+    from zygarde.tracking import TrialLogger
 
 log = logging.getLogger(__name__)
 PROGRESS_TOPIC = "zygarde-progress"
@@ -92,7 +94,7 @@ class DaskEngine:
         client = self.client
         window = self.max_in_flight or 2 * (sum(client.nthreads().values()) or 1)
         shared = client.scatter(data, broadcast=True, hash=False)
-        running = as_completed()
+        running = as_completed(loop=client.loop)  # not the default client: the task runner's is not one
         token = uuid.uuid4().hex[:8]
         drain = logger is not None and not logger.from_workers
 

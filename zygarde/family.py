@@ -101,7 +101,10 @@ class Family(Protocol):
     """One kind of training (tabular, clustering, vision): the stages' logic, no orchestration."""
 
     kind: ClassVar[str]
-    warm_modules: ClassVar[tuple[str, ...]]  # what its stages import: loaded while the services start
+    # imported while the services start: by every worker (what trials need), and by the flow's process
+    # (what evaluate and register need)
+    warm_modules: ClassVar[tuple[str, ...]]
+    registry_modules: ClassVar[tuple[str, ...]]
     config: BaseModel
 
     def data_paths(self) -> list[Path]:

@@ -38,9 +38,10 @@ def route_logs(log_file: Path, verbose: bool) -> None:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ["DASK_LOGGING__DISTRIBUTED"] = "info" if verbose else "warning"  # worker processes' stderr
     os.environ["MLFLOW_LOGGING_LEVEL"] = "INFO" if verbose else "WARNING"
-    handler = logging.FileHandler(log_file)
-    handler.setFormatter(logging.Formatter(_FORMAT))
     for name in ("distributed", "mlflow", "zygarde"):  # this process: INFO into the file whatever the console
+        # one handler each: LocalCluster silences the handlers of the `distributed` logger while it runs
+        handler = logging.FileHandler(log_file)
+        handler.setFormatter(logging.Formatter(_FORMAT))
         logger = logging.getLogger(name)
         logger.setLevel(logging.INFO)
         logger.addHandler(handler)

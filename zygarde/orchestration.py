@@ -112,10 +112,10 @@ def services(
 ) -> Iterator[Client]:
     """The Dask cluster beside the Prefect API ``api``, both up; the flow runs inside.
 
-    The API's URL is exported before the cluster starts and is in the settings context every task carries to
-    its worker, so no worker ever starts a throwaway server of its own. While the API boots, the workers
-    import ``warm`` and this process ``warm + warm_here`` (what the stages will need), so that neither the
-    first trial nor the first stage pays for it.
+    Every Prefect task runs in this process (the workers run trials, plain Dask futures); the API's URL is
+    exported all the same, and is in the settings context any task carries, so a worker never starts a
+    throwaway server of its own. While the API boots, the workers import ``warm`` and this process ``warm +
+    warm_here`` (what the stages will need), so that neither the first trial nor the first stage pays for it.
     """
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
@@ -124,7 +124,7 @@ def services(
         previous = os.environ.get("PREFECT_API_URL")
         os.environ["PREFECT_API_URL"] = url  # processes started from here on (LocalCluster workers) inherit it
         stack.callback(_restore_env, "PREFECT_API_URL", previous)
-        _warn_about_reach(settings, url)
+        _warn_about_reach(settings)
         client = stack.enter_context(dask_client(settings))
         log.info("Dask cluster up: %d workers", len(client.scheduler_info()["workers"]))
         # on every worker, as a task that the flow's first task queues behind; held until the run ends
@@ -163,12 +163,15 @@ def _free_port() -> int:
 
 
 def _flush_logs() -> None:
-    """Send the log lines still queued for the API before it goes away (else: 'Error logging to API')."""
+    """Send the log lines and events still queued for the API before it goes away (else 'Error logging to API',
+    and an exit that waits on retries against a server that is gone)."""
     if "prefect.logging.handlers" not in sys.modules:
         return
+    from prefect.events.worker import EventsWorker
     from prefect.logging.handlers import APILogHandler
 
     APILogHandler().flush()
+    EventsWorker.drain_all(timeout=10, at_exit=False)
 
 
 def _check_reachable(url: str) -> None:
@@ -184,22 +187,21 @@ def _check_reachable(url: str) -> None:
         ) from None
 
 
-def _warn_about_reach(settings: Settings, api_url: str) -> None:
-    """With a Dask cluster on other hosts, say at start which local services its workers cannot reach."""
+def _warn_about_reach(settings: Settings) -> None:
+    """With a Dask cluster on other hosts, say at start what its workers cannot reach.
+
+    Workers run trials only: no Prefect task, so they never talk to the Prefect API; with a SQLite store one
+    thread in this process writes the child runs. Only a tracking server must be reachable from them.
+    """
     import warnings
 
-    if not settings.dask_address:
-        return
-    scheduler = urlparse(settings.dask_address).hostname or ""
-    if scheduler in _LOOPBACK:
-        return
-    local = [f"the Prefect API at {api_url}"] if urlparse(api_url).hostname in _LOOPBACK else []
-    tracking = settings.mlflow_tracking_uri or ""
-    local += [f"the MLflow store {tracking}"] if tracking.startswith(("sqlite:", "file:")) else []
-    if local:
+    scheduler = urlparse(settings.dask_address or "").hostname or ""
+    tracking = urlparse(settings.mlflow_tracking_uri or "")
+    remote_workers = bool(scheduler) and scheduler not in _LOOPBACK
+    if remote_workers and tracking.scheme in ("http", "https") and tracking.hostname in _LOOPBACK:
         warnings.warn(
-            f"the Dask workers at {settings.dask_address} may not reach {' and '.join(local)}; "
-            "set PREFECT_API_URL and MLFLOW_TRACKING_URI to servers they can reach.",
+            f"the Dask workers at {settings.dask_address} log their trials to {settings.mlflow_tracking_uri}, "
+            "which is this host's loopback address; set MLFLOW_TRACKING_URI to an address they can reach.",
             stacklevel=2,
         )
 

@@ -57,7 +57,7 @@ def external_cluster(prefect_api: str) -> Iterator[tuple[str, set[str]]]:
                 proc.kill()
 
 
-def test_trials_run_on_the_external_workers_reporting_to_the_flows_api(
+def test_trials_run_on_the_external_workers_and_the_stages_report_to_the_flows_api(
     external_cluster: tuple[str, set[str]], tmp_path: Path
 ) -> None:
     address, workers = external_cluster
@@ -75,7 +75,7 @@ def test_trials_run_on_the_external_workers_reporting_to_the_flows_api(
     ran_on = {c.data.tags["zygarde.worker"] for c in children}
     assert len(children) == 4 and ran_on <= workers and ran_on
 
-    # the search task ran on an external worker and was recorded by the flow's own Prefect API
+    # the stages were recorded by the flow's own Prefect API, the trials ran on the external workers
     from prefect.client.orchestration import get_client as prefect_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 

@@ -57,7 +57,12 @@ class ClusterFamily:
     """The clustering search over one table."""
 
     kind: ClassVar[str] = "cluster"
-    warm_modules: ClassVar[tuple[str, ...]] = ("sklearn.cluster", "mlflow.sklearn", "skops.io", "matplotlib.pyplot")
+    warm_modules: ClassVar[tuple[str, ...]] = ("sklearn.cluster",)
+    registry_modules: ClassVar[tuple[str, ...]] = (
+        "mlflow.sklearn",
+        "skops.io",
+        "matplotlib.pyplot",
+    )
     summary_type: ClassVar[type[BaseModel]] = ClusterSummary
 
     def __init__(self, config: ClusterRunConfig) -> None:

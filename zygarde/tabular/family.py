@@ -41,7 +41,12 @@ class TabularFamily:
     """Ensembles (Random Forest, Gradient Boosting, XGBoost) on a CSV/Parquet table."""
 
     kind: ClassVar[str] = "tabular"
-    warm_modules: ClassVar[tuple[str, ...]] = ("xgboost", "sklearn.ensemble", "mlflow.sklearn", "skops.io")
+    warm_modules: ClassVar[tuple[str, ...]] = ("xgboost", "sklearn.ensemble")
+    registry_modules: ClassVar[tuple[str, ...]] = (
+        "mlflow.sklearn",
+        "skops.io",
+        "matplotlib.pyplot",
+    )
     summary_type: ClassVar[type[BaseModel]] = TabularSummary
 
     def __init__(self, config: TabularRunConfig) -> None:

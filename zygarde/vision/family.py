@@ -53,7 +53,14 @@ class VisionFamily:
     """The CNN search and data-parallel training over one image folder."""
 
     kind: ClassVar[str] = "vision"
-    warm_modules: ClassVar[tuple[str, ...]] = ("torch.distributed", "torchvision", "mlflow.pytorch")
+    warm_modules: ClassVar[tuple[str, ...]] = (
+        "torch.distributed",
+        "torchvision",
+    )
+    registry_modules: ClassVar[tuple[str, ...]] = (
+        "mlflow.pytorch",
+        "matplotlib.pyplot",
+    )
     summary_type: ClassVar[type[BaseModel]] = VisionSummary
 
     def __init__(self, config: VisionRunConfig) -> None:

@@ -22,10 +22,11 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from distributed import Client, LocalCluster
+from distributed import Client
 from sklearn.model_selection import GridSearchCV
 
 from zygarde.engine import DaskEngine
+from zygarde.orchestration import local_cluster
 from zygarde.sampler import FixedSampler
 from zygarde.settings import get_settings
 from zygarde.tabular.algorithms import plan_trials
@@ -114,7 +115,7 @@ def main() -> None:
     walls: dict[str, list[float]] = {"zygarde": [], "untracked": [], "sklearn": [], "serial": []}
     fits: dict[str, list[float]] = {key: [] for key in walls}
     with (
-        LocalCluster(n_workers=WORKERS, threads_per_worker=1, dashboard_address=None) as cluster,
+        local_cluster(n_workers=WORKERS, threads_per_worker=1, dashboard_address=None) as cluster,
         Client(cluster) as client,
     ):
         # warm-ups: worker imports and each worker's MLflow client; joblib's worker pool

@@ -18,10 +18,11 @@ import statistics
 import time
 
 import torch
-from distributed import Client, LocalCluster
+from distributed import Client
 from torch.nn import functional
 from torch.utils.data import DataLoader, TensorDataset
 
+from zygarde.orchestration import local_cluster
 from zygarde.settings import get_settings
 from zygarde.vision.data import HeldOutImages, ImageData, split_images
 from zygarde.vision.manifest import SHIRTS, build_manifest
@@ -77,7 +78,7 @@ def main() -> None:
         f"(a) zygarde train step {a:8.0f} img/s | plain PyTorch loop {b:8.0f} img/s | ratio {a / b:.3f} (target >= 0.9)"
     )
 
-    with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster, Client(cluster) as client:
+    with local_cluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster, Client(cluster) as client:
         run_on_workers(client, train_rank, 2, data, {**PARAMS, "epochs": 1}, 0)  # warm-up: imports, gloo
         for batch in (64, 256):  # per-step compute grows with the batch; gloo's all-reduce per step does not
             params = {**PARAMS, "batch_size": batch, "epochs": EPOCHS}

@@ -42,7 +42,7 @@ def dask_task_runner(address: str | None = None) -> DaskTaskRunner:
     if address:
         return DaskTaskRunner(address=address)
     return DaskTaskRunner(
-        cluster_class="distributed.LocalCluster",
+        cluster_class="zygarde.orchestration.local_cluster",  # a LocalCluster, glibc's allocator left adaptive
         cluster_kwargs={
             "n_workers": settings.dask_workers,
             "threads_per_worker": 1,

@@ -46,9 +46,9 @@ def prefect_api(work_dir: Path) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def dask_address(prefect_api: str) -> Iterator[str]:
     """One real LocalCluster (2 one-thread worker processes), started after the Prefect URL is exported."""
-    from distributed import LocalCluster
+    from zygarde.orchestration import local_cluster
 
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+    with local_cluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         yield cluster.scheduler_address
 
 

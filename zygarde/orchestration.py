@@ -16,8 +16,10 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from importlib.util import find_spec
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
+import dask
 from distributed import Client, LocalCluster
 
 from zygarde.errors import ZygardeError
@@ -240,7 +242,7 @@ def dask_client(settings: Settings) -> Iterator[Client]:
             yield client
         return
     with (
-        LocalCluster(
+        local_cluster(
             n_workers=settings.dask_workers, threads_per_worker=1, processes=True, dashboard_address=None
         ) as cluster,
         Client(cluster) as client,
@@ -248,3 +250,18 @@ def dask_client(settings: Settings) -> Iterator[Client]:
         yield client
         log.info("closing the Dask cluster")
     log.info("Dask cluster closed")
+
+
+def local_cluster(**kwargs: Any) -> LocalCluster:
+    """A ``LocalCluster`` whose worker processes keep glibc's adaptive allocator.
+
+    Dask's nanny exports ``MALLOC_TRIM_THRESHOLD_=65536`` to every worker process before it starts. Setting any
+    such variable also freezes glibc's mmap threshold at 128 KiB, so every batch-sized array is mmapped and
+    unmapped again: measured here, 7x the page faults and half the speed of a plain process for a PyTorch
+    training loop (760 vs 1,700 images/s on one thread). Without it, the same loop runs at a plain process's
+    speed. (``LocalCluster(env=...)`` is applied after the process starts: too late for glibc.)
+    """
+    environ = {k: v for k, v in dask.config.get("distributed.nanny.pre-spawn-environ").items()
+               if k != "MALLOC_TRIM_THRESHOLD_"}  # fmt: skip
+    with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
+        return LocalCluster(**kwargs)

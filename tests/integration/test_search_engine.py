@@ -54,3 +54,14 @@ def test_every_trial_is_a_child_run_with_its_scores(
 def test_sqlite_stores_are_written_by_one_thread_servers_by_the_workers() -> None:
     assert not logs_from_workers("sqlite:////tmp/x/mlflow.db")
     assert logs_from_workers("http://127.0.0.1:5000")
+
+
+def test_workers_keep_glibcs_adaptive_allocator(dask_address: str) -> None:
+    """Dask's MALLOC_TRIM_THRESHOLD_ freezes glibc's mmap threshold: half speed for batch-sized arrays."""
+    import os
+
+    with Client(dask_address) as client:
+        seen = client.run(lambda: sorted(k for k in os.environ if k.startswith("MALLOC_")))
+        threads = client.run(lambda: os.environ.get("OMP_NUM_THREADS"))
+    assert all(found == [] for found in seen.values()), seen
+    assert set(threads.values()) == {"1"}  # the rest of the nanny's environment stays

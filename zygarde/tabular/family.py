@@ -115,13 +115,9 @@ class TabularFamily:
         specs = plan_trials(list(config.algorithms), config.search, config.trials, config.seed, config.space)
         return Plan(self._objective(prepared.search), FixedSampler(specs), scored_on="cv on training split")
 
-    def _rule(self, data: TrialData) -> ChampionRule:
-        objective = self._objective(data)
-        return ChampionRule(objective.metric, objective.greater_is_better, "test split")
-
     def select(self, results: list[TrialResult], prepared: Prepared[TrialData, HeldOut]) -> TrialResult:
         """Best CV mean of the selection metric (ROC-AUC, or RMSE for regression)."""
-        rule = self._rule(prepared.search)
+        rule = self.champion_rule(prepared)
         return best_result(results, rule.metric, rule.greater_is_better)
 
     def finalize(self, prepared: Prepared[TrialData, Any], best: TrialResult, client: Any) -> Trained:
@@ -135,7 +131,7 @@ class TabularFamily:
         """Test metrics and plots; the leaderboard of CV scores."""
         data, rows = prepared.search, prepared.evaluation
         metrics = score_model(model, rows.X, rows.y, data.task)
-        rule = self._rule(data)
+        rule = self.champion_rule(prepared)
         board = leaderboard(results, rule.metric, rule.greater_is_better, prefix="cv_").to_dict(orient="records")
         best_json = {"algorithm": best.algorithm, "params": best.params, "trial_id": best.trial_id,
                      "child_run_id": best.run_id, "cv_metrics": best.cv_mean, "test_metrics": metrics,
@@ -148,12 +144,13 @@ class TabularFamily:
         )
 
     def champion_rule(self, prepared: Prepared[TrialData, HeldOut]) -> ChampionRule:
-        """The selection metric, measured on the test split."""
-        return self._rule(prepared.search)
+        """The selection metric (ROC-AUC, or RMSE for regression), measured on the test split."""
+        objective = self._objective(prepared.search)
+        return ChampionRule(objective.metric, objective.greater_is_better, "test split")
 
     def score(self, model: Any, prepared: Prepared[TrialData, HeldOut]) -> float:
         """The champion metric of ``model`` on the test split."""
-        rule = self._rule(prepared.search)
+        rule = self.champion_rule(prepared)
         return score_model(model, prepared.evaluation.X, prepared.evaluation.y, prepared.search.task)[rule.metric]
 
     def log_model(self, model: Any, prepared: Prepared[TrialData, HeldOut], tracking_uri: str, run_id: str) -> str:
@@ -180,7 +177,7 @@ class TabularFamily:
         return {
             "dataset": dataset.name,
             "task": dataset.task,
-            "selection_metric": self._rule(prepared.search).metric,
+            "selection_metric": self.champion_rule(prepared).metric,
             "best_algorithm": best.algorithm,
             "best_params": best.params,
             "cv_metrics": best.cv_mean,

@@ -25,7 +25,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from zygarde.errors import ZygardeError
+from zygarde.errors import ZygardeError, speak_cli
 from zygarde.settings import Settings, get_settings
 
 app = typer.Typer(
@@ -336,6 +336,7 @@ def main() -> None:
     files) run first, as at any exit; only the teardown is skipped.
     """
     code: int = 0
+    speak_cli()
     try:
         app()
     except SystemExit as exc:

@@ -6,7 +6,7 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from zygarde.errors import ZygardeError
+from zygarde.errors import ZygardeError, option
 from zygarde.tabular.algorithms import ALGORITHMS, validate_space
 
 AlgorithmName = Literal["rf", "gbt", "xgboost"]
@@ -57,7 +57,7 @@ def _parse(model: type[ConfigT], values: dict[str, Any]) -> ConfigT:
     try:
         return model(**values)
     except ValidationError as exc:
-        problems = [f"--{'.'.join(str(p) for p in e['loc'][:1]).replace('_', '-')}: {e['msg']}" for e in exc.errors()]
+        problems = [f"{option(str(e['loc'][0])) if e['loc'] else model.__name__}: {e['msg']}" for e in exc.errors()]
         raise ZygardeError("Invalid parameters:\n  " + "\n  ".join(problems)) from None
 
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from distributed import Client, as_completed, get_worker
 
-from zygarde.errors import ZygardeError
+from zygarde.errors import ZygardeError, option
 from zygarde.monitoring import ResourceMonitor
 from zygarde.sampler import Sampler
 from zygarde.trials import Objective, TrialResult, TrialSpec
@@ -109,7 +109,10 @@ class DaskEngine:
 
         fill()
         if running.is_empty():
-            raise ZygardeError("The search has no trials to run; check --algorithms, --search and --space.")
+            raise ZygardeError(
+                "The search has no trials to run; check "
+                f"{option('algorithms')}, {option('search')} and {option('space')}."
+            )
         results: list[TrialResult] = []
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="zygarde-trial-log") as writer:
             logged: list[Future[str | None]] = []

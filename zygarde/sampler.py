@@ -14,7 +14,7 @@ from typing import Any, Literal, Protocol
 
 from sklearn.model_selection import ParameterGrid, ParameterSampler
 
-from zygarde.errors import ZygardeError
+from zygarde.errors import ZygardeError, option
 from zygarde.trials import TrialResult, TrialSpec, rank
 
 SearchKind = Literal["grid", "random"]
@@ -136,7 +136,7 @@ def expand_space(
     A space may be a list of sub-spaces (parameters valid only together, as sklearn's search takes them).
     """
     if n_trials < 1:
-        raise ZygardeError(f"--trials must be at least 1, got {n_trials}.")
+        raise ZygardeError(f"{option('trials')} must be at least 1, got {n_trials}.")
     if search not in ("grid", "random"):
         raise ZygardeError(f"Unknown search {search!r}; choose grid or random.")
     if search == "grid":

@@ -158,7 +158,7 @@ def _write(tmp_path: Path, name: str, frame: pd.DataFrame | None = None, raw: by
         ("garbled", [], "could not be read as CSV"),
         ("no_target", [], "target column 'Outcome' not found"),
         ("one_class", [], "has a single class ('1')"),
-        ("few_rows", [], "fewer than --cv 5 folds"),
+        ("few_rows", [], "fewer than the 5 cross-validation folds (--cv)"),
         ("ok", ["--algorithms", "svm"], "--algorithms"),
         ("ok", ["--search", "bayes"], "--search"),
         ("ok", ["--trials", "0"], "--trials"),

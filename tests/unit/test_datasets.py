@@ -43,7 +43,7 @@ def test_unknown_builtin_and_missing_target_are_clear(tmp_path: Path) -> None:
         load_dataset("nope", data_root=DATA)
     path = tmp_path / "t.csv"
     pd.DataFrame({"a": [1, 2], "y": [0, 1]}).to_csv(path, index=False)
-    with pytest.raises(ZygardeError, match="--target"):
+    with pytest.raises(ZygardeError, match="target"):
         load_dataset(str(path), data_root=DATA)
     with pytest.raises(ZygardeError, match=re.escape("target column 'label' not found. Columns are: a, y")):
         load_dataset(str(path), data_root=DATA, target="label")

@@ -47,7 +47,7 @@ def test_fewer_rows_than_folds_and_single_class_are_refused() -> None:
         target="y",
         task="classification",
     )
-    with pytest.raises(ZygardeError, match="fewer than --cv 5 folds"):
+    with pytest.raises(ZygardeError, match="fewer than the 5 cross-validation folds"):
         split_holdout(tiny, 0.25, 0, 5)
     single = prepare_table(
         pd.DataFrame({"x": [i % 3 for i in range(20)], "y": [1] * 20}),

@@ -96,7 +96,7 @@ def test_augmentation_is_seeded_and_keeps_shapes() -> None:
 
 
 def test_too_small_images_for_the_network_are_refused() -> None:
-    with pytest.raises(ZygardeError, match="--image-size 4 is too small for 3 conv blocks"):
+    with pytest.raises(ZygardeError, match="image_size 4 is too small for 3 conv blocks"):
         SmallCNN(1, 2, size=4, blocks=3)
 
 

@@ -16,7 +16,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from zygarde.errors import ZygardeError
+from zygarde.errors import ZygardeError, option
 from zygarde.family import slug
 
 CLUSTER_ALGORITHMS: tuple[str, ...] = ("kmeans", "dbscan", "agglomerative")
@@ -138,19 +138,20 @@ def check_size(n_rows: int, algorithms: list[str], share: float, available_bytes
         need = _BYTES_PER_PAIR * n_rows**2 / 2**30
         raise ZygardeError(
             f"{' and '.join(refused)} need about {need:.2f} GiB for {n_rows} rows (n x n distances); the limit here "
-            f"is {limit} rows ({share:.0%} of the free memory, ZYGARDE_PAIRWISE_MEMORY_SHARE). Use --algorithms "
-            "kmeans, which scales linearly (also on a Dask DataFrame via dask-ml), or sample the table."
+            f"is {limit} rows ({share:.0%} of the free memory, ZYGARDE_PAIRWISE_MEMORY_SHARE). "
+            f"Use {option('algorithms')} kmeans, which scales linearly (also on a Dask DataFrame via dask-ml), "
+            "or sample the table."
         )
 
 
 def check_rows(n_rows: int, max_clusters: int) -> None:
     """A search up to ``max_clusters`` clusters needs more rows than that."""
     if max_clusters < 2:
-        raise ZygardeError(f"--max-clusters must be at least 2, got {max_clusters}.")
+        raise ZygardeError(f"{option('max_clusters')} must be at least 2, got {max_clusters}.")
     if n_rows <= max_clusters:
         raise ZygardeError(
             f"Fewer rows than clusters: {n_rows} rows cannot be split into up to {max_clusters} clusters; "
-            f"lower --max-clusters below {n_rows} or add rows."
+            f"lower {option('max_clusters')} below {n_rows} or add rows."
         )
 
 

@@ -15,7 +15,7 @@ from sklearn.ensemble import (
     RandomForestRegressor,
 )
 
-from zygarde.errors import ZygardeError
+from zygarde.errors import ZygardeError, option
 from zygarde.sampler import SearchKind, SearchSpace, expand_space, numbered
 from zygarde.tabular.datasets import TaskKind
 from zygarde.trials import TrialSpec
@@ -115,9 +115,11 @@ def validate_space(name: str, space: SearchSpace) -> SearchSpace:
     known = algorithm.build("classification", 0).get_params()
     for param, values in space.items():
         if param not in known:
-            raise ZygardeError(f"--space: {name} has no parameter {param!r}; known: {', '.join(sorted(known))}.")
+            raise ZygardeError(
+                f"{option('space')}: {name} has no parameter {param!r}; known: {', '.join(sorted(known))}."
+            )
         if not isinstance(values, list) or not values:
-            raise ZygardeError(f"--space: {name}.{param} must be a non-empty list of values, got {values!r}.")
+            raise ZygardeError(f"{option('space')}: {name}.{param} must be a non-empty list of values, got {values!r}.")
     return space
 
 

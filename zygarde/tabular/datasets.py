@@ -10,7 +10,7 @@ from typing import Literal
 import pandas as pd
 from pandas.api import types as ptypes
 
-from zygarde.errors import ZygardeError
+from zygarde.errors import ZygardeError, option
 from zygarde.tables import TABLE_SUFFIXES, DataQualityWarning, read_table
 
 TaskKind = Literal["classification", "regression"]
@@ -95,7 +95,8 @@ def prepare_table(
     if target not in frame.columns:
         shown = ", ".join(map(str, frame.columns[:15]))
         raise ZygardeError(
-            f"{source}: target column {target!r} not found. Columns are: {shown}. Pass the right name with --target."
+            f"{source}: target column {target!r} not found. Columns are: {shown}. "
+            f"Pass the right name as {option('target')}."
         )
     frame = frame.dropna(axis="index", subset=[target]).reset_index(drop=True)
     if frame.empty:
@@ -148,5 +149,5 @@ def load_dataset(
         raise ZygardeError(f"Unknown dataset {dataset!r}: not a built-in ({known}) and no such file.")
     frame = read_table(path)  # a missing or unreadable file is the first thing to hear about
     if not target:
-        raise ZygardeError(f"{path}: say which column to predict with --target COLUMN.")
+        raise ZygardeError(f"{path}: say which column to predict ({option('target')}).")
     return prepare_table(frame, name=path.stem, source=path, target=target, task=task)

@@ -14,7 +14,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import LabelEncoder, OneHotEncoder, StandardScaler
 
-from zygarde.errors import ZygardeError
+from zygarde.errors import ZygardeError, option
 from zygarde.tabular.datasets import TabularDataset
 
 
@@ -109,13 +109,16 @@ def split_holdout(dataset: TabularDataset, test_size: float, seed: int, cv: int)
     except ValueError as exc:
         raise ZygardeError(
             f"{dataset.source}: cannot set aside a test split of {test_size:.0%} from "
-            f"{len(X)} rows ({exc}). Use more rows or a different --test-size."
+            f"{len(X)} rows ({exc}). Use more rows or a different {option('test_size')}."
         ) from exc
     if classes and np.bincount(y_train).min() < cv:
         raise ZygardeError(
             f"{dataset.source}: the smallest class has {np.bincount(y_train).min()} training rows, "
-            f"fewer than --cv {cv} folds. Lower --cv or add rows."
+            f"fewer than the {cv} cross-validation folds ({option('cv')}). Lower it or add rows."
         )
     if len(X_train) < min_rows:
-        raise ZygardeError(f"{dataset.source}: {len(X_train)} training rows are fewer than --cv {cv} folds need.")
+        raise ZygardeError(
+            f"{dataset.source}: {len(X_train)} training rows are fewer than {cv} cross-validation folds "
+            f"({option('cv')}) need."
+        )
     return HoldoutSplit(X_train.reset_index(drop=True), X_test.reset_index(drop=True), y_train, y_test, classes)

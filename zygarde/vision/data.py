@@ -10,7 +10,7 @@ import pandas as pd
 import torch
 from PIL import Image
 
-from zygarde.errors import ZygardeError
+from zygarde.errors import ZygardeError, option
 from zygarde.vision.manifest import GREY_MODES, ImageManifest
 
 
@@ -112,7 +112,7 @@ def split_images(
         counts = train["label"].value_counts().to_dict()
         raise ZygardeError(
             f"{manifest.root}: too few readable images per class ({counts}) to set aside stratified validation "
-            f"and test images ({exc}). Add images, or lower --test-size."
+            f"and test images ({exc}). Add images, or lower {option('test_size')}."
         ) from None
     channels = channels_of(manifest)
 

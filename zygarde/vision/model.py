@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from zygarde.errors import ZygardeError
+from zygarde.errors import ZygardeError, option
 
 
 class SmallCNN(nn.Module):
@@ -24,7 +24,9 @@ class SmallCNN(nn.Module):
     ) -> None:  # fmt: skip
         super().__init__()
         if size // 2**blocks < 1:
-            raise ZygardeError(f"--image-size {size} is too small for {blocks} conv blocks; use at least {2**blocks}.")
+            raise ZygardeError(
+                f"{option('image_size')} {size} is too small for {blocks} conv blocks; use at least {2**blocks}."
+            )
         layers: list[nn.Module] = []
         current = channels
         for block in range(blocks):

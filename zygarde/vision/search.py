@@ -10,7 +10,7 @@ from typing import Any
 import torch
 from scipy import stats
 
-from zygarde.errors import ZygardeError
+from zygarde.errors import ZygardeError, option
 from zygarde.sampler import SearchKind, expand_space, numbered
 from zygarde.trials import TrialSpec
 from zygarde.vision.data import ImageData
@@ -51,7 +51,7 @@ def plan_vision_trials(
     """Configurations to race; batch sizes above the training split are left out. For ``resnet18`` the
     width/blocks/norm/dropout of the small CNN do not apply and are dropped (duplicates removed)."""
     if n_trials < 1:
-        raise ZygardeError(f"--trials must be at least 1, got {n_trials}.")
+        raise ZygardeError(f"{option('trials')} must be at least 1, got {n_trials}.")
     sizes = [b for b in (32, 64, 128) if b <= n_train] or [n_train]
     grid, distributions = vision_space(sizes)
     drawn = expand_space(grid, distributions, None, search, n_trials, seed)

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 from torch.nn import functional
 
-from zygarde.errors import ZygardeError
+from zygarde.errors import ZygardeError, option
 from zygarde.vision.data import ImageData
 from zygarde.vision.model import build_model
 
@@ -72,7 +72,9 @@ def evaluate_logits(model: nn.Module, x: torch.Tensor, data: ImageData, batch: i
 def check_batch_size(batch_size: int, n_train: int) -> None:
     """A batch must fit in the training split."""
     if batch_size > n_train:
-        raise ZygardeError(f"--batch-size {batch_size} is larger than the training split ({n_train} images); lower it.")
+        raise ZygardeError(
+            f"{option('batch_size')} {batch_size} is larger than the training split ({n_train} images); lower it."
+        )
 
 
 def train_model(

@@ -8,7 +8,7 @@ from pydantic import BaseModel
 from zygarde.family import Family
 from zygarde.settings import get_settings
 from zygarde.summary import finished
-from zygarde.tasks.evaluate import evaluate
+from zygarde.tasks.evaluate import evaluate, publish_outcome
 from zygarde.tasks.preprocess import prepare
 from zygarde.tasks.register import register_model
 from zygarde.tasks.search import plan_search, search
@@ -31,6 +31,7 @@ def train(family: Family) -> BaseModel:
         best, model = finalize(family, prepared.without_evaluation(), outcome, run)
         evaluation = evaluate(family, model, prepared, best, outcome, run)
         registered = register_model(family, model, prepared, run)
+    publish_outcome(family, prepared, best, evaluation, registered, run)
     fields = family.summarize(loaded, prepared, best, evaluation, outcome.results)
     return family.summary_type(**fields, **finished(outcome, run, registered))
 

@@ -5,11 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from prefect import task
-from prefect.artifacts import create_table_artifact
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from zygarde.family import Evaluation, Family, Prepared
-from zygarde.tracking import RunContext, log_figure, log_json, log_metrics
+from zygarde.registry import RegisteredModel
+from zygarde.settings import get_settings
+from zygarde.summary import outcome_markdown
+from zygarde.tracking import RunContext, log_figure, log_json, log_metrics, log_text
 from zygarde.trials import SearchOutcome, TrialResult
 
 from ._stage import stage
@@ -32,6 +35,21 @@ def evaluate(
         create_table_artifact(key=key, table=_rounded(rows), description=description)
     evaluation.figures = {}  # figures are closed once logged; the rest travels on
     return evaluation
+
+
+def publish_outcome(
+    family: Family,
+    prepared: Prepared[Any, Any],
+    best: TrialResult,
+    evaluation: Evaluation,
+    registered: RegisteredModel,
+    run: RunContext,
+) -> None:
+    """The run's outcome in words, on the flow-run page (artifact ``outcome``) and in the MLflow run."""
+    ui_url = get_settings().mlflow_ui_url
+    markdown = outcome_markdown(best, evaluation, family.champion_rule(prepared), registered, run, ui_url)
+    create_markdown_artifact(key="outcome", markdown=markdown, description=f"{registered.name} v{registered.version}")
+    log_text(run.tracking_uri, run.run_id, markdown, "outcome.md")
 
 
 def _rounded(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

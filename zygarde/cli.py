@@ -66,6 +66,9 @@ def run(
     dataset: Annotated[str, typer.Argument(help="Built-in dataset name (diabetes).")] = "diabetes",
     data: Annotated[Path | None, typer.Option(help="Your own CSV or Parquet file (instead of a built-in).")] = None,
     target: Annotated[str | None, typer.Option(help="Column to predict (required with --data).")] = None,
+    name: Annotated[
+        str | None, typer.Option(help="What --data is a batch of (a built-in's name: its target, suite, champion).")
+    ] = None,
     task: Annotated[str, typer.Option(help="auto | classification | regression")] = "auto",
     algorithms: Annotated[str, typer.Option(help="Comma-separated: rf,gbt,xgboost")] = "rf,gbt,xgboost",
     search: Annotated[str, typer.Option(help="grid | random")] = "random",
@@ -88,6 +91,7 @@ def run(
         return TabularFamily(
             parse_config(
                 dataset=str(data) if data else dataset,
+                name=name,
                 target=target,
                 task=task,
                 algorithms=_split(algorithms),

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from zygarde.errors import ZygardeError, option
 from zygarde.tabular.algorithms import ALGORITHMS, validate_space
+from zygarde.tabular.datasets import BUILTIN_DATASETS
 
 AlgorithmName = Literal["rf", "gbt", "xgboost"]
 ConfigT = TypeVar("ConfigT", bound=BaseModel)
@@ -18,7 +19,17 @@ class TabularRunConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    dataset: str = Field("diabetes", description="A built-in dataset (diabetes) or a path to a CSV/Parquet file.")
+    dataset: str = Field(
+        "diabetes",
+        description=f"A built-in dataset ({', '.join(BUILTIN_DATASETS)}) or the path of a CSV/Parquet file "
+        "(from a form or a deployment: under the data root, ZYGARDE_DATA_ROOT).",
+        examples=list(BUILTIN_DATASETS),
+    )
+    name: str | None = Field(
+        None,
+        description="What the file is a batch of: a built-in's name brings its target, expectations and champion; "
+        "any other name groups the file's models in the registry. Default: the file's name.",
+    )
     target: str | None = Field(None, description="Column to predict; required for your own file.")
     task: Literal["auto", "classification", "regression"] = Field(
         "auto", description="Inferred from the target when auto."

@@ -44,6 +44,11 @@ class Settings(BaseSettings):
         default=None,
         description="MLflow tracking URI; falls back to MLFLOW_TRACKING_URI, then a SQLite file in work_dir.",
     )
+    mlflow_ui: str | None = Field(
+        default=None,
+        description="Base URL of the MLflow UI that run pages link to; default the tracking server, or "
+        "http://127.0.0.1:5000 (where `mlflow ui` listens) for a SQLite store.",
+    )
     dask_address: str | None = Field(
         default=None, description="Dask scheduler address (tcp://host:8786); empty starts a LocalCluster."
     )
@@ -66,6 +71,14 @@ class Settings(BaseSettings):
     def log_dir(self) -> Path:
         """One log file per CLI run: everything Prefect, Dask, MLflow and GX said."""
         return self.work_dir / "logs"
+
+    @property
+    def mlflow_ui_url(self) -> str:
+        """Where a person opens the MLflow UI of this store."""
+        if self.mlflow_ui:
+            return self.mlflow_ui
+        uri = self.mlflow_tracking_uri or ""
+        return uri if uri.startswith(("http://", "https://")) else "http://127.0.0.1:5000"
 
     def check_data_path(self, path: Path) -> Path:
         """``path`` resolved; refused unless it lies under the data root or the work dir.

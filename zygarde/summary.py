@@ -7,9 +7,10 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict
 
 if TYPE_CHECKING:  # the summary model is imported by the CLI before any service: no MLflow import here
+    from zygarde.family import ChampionRule, Evaluation
     from zygarde.registry import RegisteredModel
     from zygarde.tracking import RunContext
-    from zygarde.trials import SearchOutcome
+    from zygarde.trials import SearchOutcome, TrialResult
 
 
 class FlowSummary(BaseModel):
@@ -53,3 +54,44 @@ def model_info(registered: RegisteredModel) -> dict[str, Any]:
         "reason": registered.reason,
         "previous_champion": registered.previous_champion,
     }
+
+
+def mlflow_links(tracking_uri: str, ui_url: str, run: RunContext, registered: RegisteredModel) -> tuple[str, str]:
+    """Links to the MLflow UI pages of the parent run and of the registered version."""
+    base = ui_url.rstrip("/")
+    return (
+        f"{base}/#/experiments/{run.experiment_id}/runs/{run.run_id}",
+        f"{base}/#/models/{registered.name}/versions/{registered.version}",
+    )
+
+
+def outcome_markdown(
+    best: TrialResult,
+    evaluation: Evaluation,
+    rule: ChampionRule,
+    registered: RegisteredModel,
+    run: RunContext,
+    ui_url: str,
+) -> str:
+    """The run page's last word (a Prefect markdown artifact): the winner, its held-out metrics, the version
+    registered, the champion decision, and where the MLflow run and model version are."""
+    run_link, model_link = mlflow_links(run.tracking_uri, ui_url, run, registered)
+    params = ", ".join(f"{k}={v}" for k, v in sorted(best.params.items())) or "defaults"
+    metrics = "\n".join(
+        f"| {evaluation.prefix}{name} | {value:.4f} |" for name, value in sorted(evaluation.metrics.items())
+    )
+    verdict = "**became champion**" if registered.became_champion else "stays a **challenger**"
+    previous = f"v{registered.previous_champion}" if registered.previous_champion else "none"
+    return f"""## {registered.name} v{registered.version} {verdict}
+
+**Winner**: `{best.algorithm}` ({params}), trial #{best.trial_id}
+
+**Champion decision** ({rule.metric} on the {rule.rows}; previous champion: {previous}): {registered.reason}
+
+| metric ({rule.rows}) | value |
+|---|---|
+{metrics}
+
+- MLflow run: [{run.run_id}]({run_link}) (store `{run.tracking_uri}`)
+- Model version: [{registered.name} v{registered.version}]({model_link}) (`{registered.model_uri}`)
+"""

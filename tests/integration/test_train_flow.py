@@ -63,6 +63,27 @@ def test_flow_tracks_trials_registers_and_guards_the_champion(
     assert "re-scored on this run's test split" in second.model["reason"]
     assert str(client.get_model_version_by_alias("zygarde-diabetes", "champion").version) == str(version.version)
 
+    # the run page says the outcome: the winner, its test metrics, the version, the decision, the MLflow links
+    page = _latest_artifact("outcome")
+    for fact in (f"zygarde-diabetes v{second.model['version']} stays a **challenger**", "`gbt`", "test_roc_auc",
+                 second.model["reason"], f"/runs/{second.mlflow['parent_run_id']}",
+                 f"/#/models/zygarde-diabetes/versions/{second.model['version']}"):  # fmt: skip
+        assert fact in page, page
+    assert client.download_artifacts(second.mlflow["parent_run_id"], "outcome.md")
+
+
+def _latest_artifact(key: str) -> str:
+    from prefect.client.orchestration import get_client as prefect_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+    from prefect.client.schemas.sorting import ArtifactSort
+
+    with prefect_client(sync_client=True) as prefect:
+        found = prefect.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])), sort=ArtifactSort.CREATED_DESC, limit=1
+        )
+    assert found, f"no {key} artifact"
+    return str(found[0].data)
+
 
 def _cli(args: list[str], dask_address: str) -> CliRun:
     return zygarde(*args, env={"ZYGARDE_DASK_ADDRESS": dask_address})

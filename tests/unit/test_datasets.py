@@ -95,3 +95,17 @@ def test_a_users_file_named_like_a_builtin_does_not_compete_with_it(tmp_path: Pa
     copy.write_bytes((DATA / "diabetes.csv").read_bytes())
     family = TabularFamily(parse_config(dataset=str(copy), target="Outcome"))
     assert family.identify(family.load()).registry_name.startswith("zygarde-diabetes-outcome-")
+
+
+def test_a_file_named_as_a_builtins_batch_competes_with_that_builtin(tmp_path: Path, diabetes: pd.DataFrame) -> None:
+    from zygarde.config import parse_config
+    from zygarde.tabular.family import TabularFamily
+
+    batch = tmp_path / "2026-11-27-batch.csv"
+    diabetes.sample(frac=0.5, random_state=0).to_csv(batch, index=False)
+    family = TabularFamily(parse_config(dataset=str(batch), name="diabetes"))
+    loaded = family.load()
+    assert loaded.builtin and loaded.target == "Outcome" and loaded.source == batch
+    assert family.identify(loaded).registry_name == "zygarde-diabetes"
+    unnamed = TabularFamily(parse_config(dataset=str(batch), target="Outcome"))
+    assert unnamed.identify(unnamed.load()).registry_name != "zygarde-diabetes"

@@ -120,34 +120,48 @@ def prepare_table(
 
 
 def load_dataset(
-    dataset: str, *, data_root: Path, target: str | None = None, task: TaskKind | None = None
+    dataset: str,
+    *,
+    data_root: Path,
+    target: str | None = None,
+    task: TaskKind | None = None,
+    name: str | None = None,
 ) -> TabularDataset:
     """Load a built-in dataset by name, or any CSV/Parquet file by path (then ``target`` is required).
 
     A built-in with another target than its own (``diabetes --target BMI``) predicts that column, with the
     task inferred from it unless given; where 0 means "not measured" in that column, those rows have no target.
+    A file ``name``d after a built-in is a new batch of it: the built-in's target, quirks and expectations apply,
+    and its models compete with that built-in's champion.
     """
     if dataset in BUILTIN_DATASETS:
-        spec = BUILTIN_DATASETS[dataset]
-        path = data_root / spec.file
-        frame = read_table(path)
-        chosen = target or spec.target
-        if chosen in spec.zero_as_missing and chosen in frame.columns:
-            frame[chosen] = frame[chosen].mask(frame[chosen] == 0)
-        return prepare_table(
-            frame,
-            name=dataset,
-            source=path,
-            target=chosen,
-            task=task or (spec.task if chosen == spec.target else None),
-            zero_as_missing=tuple(c for c in spec.zero_as_missing if c != chosen),
-            builtin=True,
-        )
+        path = data_root / BUILTIN_DATASETS[dataset].file
+        return _builtin_table(dataset, path, read_table(path), target, task)
     path = Path(dataset).expanduser()
     if path.suffix.lower() not in TABLE_SUFFIXES and not path.exists():
         known = ", ".join(BUILTIN_DATASETS)
         raise ZygardeError(f"Unknown dataset {dataset!r}: not a built-in ({known}) and no such file.")
     frame = read_table(path)  # a missing or unreadable file is the first thing to hear about
+    if name in BUILTIN_DATASETS:
+        return _builtin_table(name, path, frame, target, task)
     if not target:
         raise ZygardeError(f"{path}: say which column to predict ({option('target')}).")
-    return prepare_table(frame, name=path.stem, source=path, target=target, task=task)
+    return prepare_table(frame, name=name or path.stem, source=path, target=target, task=task)
+
+
+def _builtin_table(
+    name: str, path: Path, frame: pd.DataFrame, target: str | None, task: TaskKind | None
+) -> TabularDataset:
+    spec = BUILTIN_DATASETS[name]
+    chosen = target or spec.target
+    if chosen in spec.zero_as_missing and chosen in frame.columns:
+        frame[chosen] = frame[chosen].mask(frame[chosen] == 0)
+    return prepare_table(
+        frame,
+        name=name,
+        source=path,
+        target=chosen,
+        task=task or (spec.task if chosen == spec.target else None),
+        zero_as_missing=tuple(c for c in spec.zero_as_missing if c != chosen),
+        builtin=True,
+    )

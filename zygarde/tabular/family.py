@@ -64,7 +64,9 @@ class TabularFamily:
         """The table named by the config, its target checked and its task resolved."""
         config = self.config
         task = None if config.task == "auto" else config.task
-        return load_dataset(config.dataset, data_root=get_settings().data_root, target=config.target, task=task)
+        return load_dataset(
+            config.dataset, data_root=get_settings().data_root, target=config.target, task=task, name=config.name
+        )
 
     def identify(self, dataset: TabularDataset) -> Identity:
         """Built-ins with their own target register as ``zygarde-<name>``; anything else adds a digest of the

@@ -317,6 +317,71 @@ def _on_cluster(flow: Any, family: Any, client: Any, runner: Any, topic: str, sh
 
 
 @app.command()
+def predict(
+    name: Annotated[str, typer.Argument(help="Registered model name (zygarde models list).")],
+    input_file: Annotated[Path, typer.Option("--input", help="CSV or Parquet file of rows to predict.")],
+    output: Annotated[Path, typer.Option(help="Where to write the rows with a prediction column (.csv/.parquet).")],
+    version: Annotated[str | None, typer.Option(help="A version number instead of the alias.")] = None,
+    alias: Annotated[str, typer.Option(help="The alias to resolve (once) to a version.")] = "champion",
+) -> None:
+    """Predict a file with the champion (or a given version); record which version answered."""
+    from zygarde.serving import predict_file
+
+    settings = get_settings()
+    try:
+        record = predict_file(settings.mlflow_tracking_uri, name, input_file, output, alias=alias, version=version)
+    except ZygardeError as exc:
+        _fail(str(exc))
+    via = f" (@{record.alias})" if record.alias else ""
+    console.print(f"{record.rows} predictions by {record.model} v{record.version}{via} -> {record.output}")
+
+
+models_app = typer.Typer(help="The model registry: names, champions and every alias move.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+
+
+@models_app.command("history")
+def models_history(
+    name: Annotated[str, typer.Argument(help="Registered model name.")], as_json: AsJson = False
+) -> None:
+    """Every champion/challenger decision on a model: version, when, alias, score, why, which run."""
+    from rich.table import Table
+
+    from zygarde.registry import history
+
+    try:
+        moves = history(get_settings().mlflow_tracking_uri, name)
+    except ZygardeError as exc:
+        _fail(str(exc))
+    if as_json:
+        sys.stdout.write(json.dumps([vars(m) for m in moves]) + "\n")
+        return
+    table = Table("version", "decided at", "alias", "score", "why", "run", title=name)
+    for move in moves:
+        table.add_row(move.version, move.at, move.alias, move.score, move.reason, move.run_id)
+    Console().print(table)
+
+
+@models_app.command("list")
+def models_list(as_json: AsJson = False) -> None:
+    """Registered models with their champion and challenger versions."""
+    from rich.table import Table
+
+    from zygarde.tracking import get_client
+
+    settings = get_settings()
+    models = get_client(settings.mlflow_tracking_uri).search_registered_models()
+    rows = [{"name": m.name, **{a: str(m.aliases.get(a, "")) for a in ("champion", "challenger")}} for m in models]
+    if as_json:
+        sys.stdout.write(json.dumps(rows) + "\n")
+        return
+    table = Table("name", "champion", "challenger", title=settings.mlflow_tracking_uri)
+    for row in rows:
+        table.add_row(*row.values())
+    Console().print(table)
+
+
+@app.command()
 def serve() -> None:
     """Serve the flows so they can be started from the Prefect UI (needs a Prefect server: PREFECT_API_URL)."""
     from prefect import serve as prefect_serve

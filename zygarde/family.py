@@ -66,6 +66,30 @@ class Trained:
     curves: dict[str, list[float]] = field(default_factory=dict)
 
 
+@dataclass
+class Reference:
+    """What a model learned from, stored with it (a sample of its training rows): drift is measured against it,
+    and a labelled batch is scored by ``target`` and ``task`` (classification labels encoded as ``classes``)."""
+
+    features: Any  # a pandas DataFrame of feature columns
+    target: str | None = None
+    task: str | None = None
+    classes: list[str] = field(default_factory=list)
+
+    MAX_ROWS: ClassVar[int] = 10_000
+
+    def tags(self) -> dict[str, str]:
+        """The model-version tags that describe the reference (the rows themselves are an artifact)."""
+        tags = {"zygarde.features": json.dumps([str(c) for c in self.features.columns])}
+        if self.target:
+            tags |= {
+                "zygarde.target": self.target,
+                "zygarde.task": self.task or "",
+                "zygarde.classes": json.dumps(self.classes),
+            }
+        return tags
+
+
 @dataclass(frozen=True)
 class ChampionRule:
     """How a model competes for ``champion``: ``metric`` on the evaluation rows (``rows``, in words)."""
@@ -163,6 +187,10 @@ class Family(Protocol):
 
     def load_model(self, model_uri: str) -> Any:
         """A registered model, loaded to be scored."""
+        ...
+
+    def reference(self, prepared: Prepared[Any, Any]) -> Reference | None:
+        """The training rows (a sample) to store with the model for drift checks; None where drift is not measured."""
         ...
 
     def summarize(

@@ -18,6 +18,7 @@ import logging
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ from zygarde.locks import file_lock
 from zygarde.tracking import fluent_tracking_uri, get_client
 
 CHAMPION = "champion"
+CHALLENGER = "challenger"
 log = logging.getLogger(__name__)
 
 
@@ -176,12 +178,55 @@ def promote(
         client.set_model_version_tag(name, version, "scored_on", rows)
         previous = current_champion(tracking_uri, name)
         became, reason = _decide(tracking_uri, challenger, previous, metric, greater_is_better, rows)
-        client.set_model_version_tag(name, version, "champion_decision", reason)
-        client.set_model_version_tag(name, version, "previous_champion", previous or "none")
-        if became:
-            client.set_registered_model_alias(name, CHAMPION, version)
+        alias = CHAMPION if became else CHALLENGER
+        decided = {
+            "champion_decision": reason,
+            "previous_champion": previous or "none",
+            "zygarde.alias": alias,
+            "zygarde.decided_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        for key, value in decided.items():
+            client.set_model_version_tag(name, version, key, value)
+        client.set_registered_model_alias(name, alias, version)
     log.info("%s v%s: %s", name, version, reason)
     return RegisteredModel(name, version, challenger.model_uri, became, reason, previous)
+
+
+@dataclass(frozen=True)
+class AliasMove:
+    """One decision of ``promote``: which version got which alias, when, why, from which run."""
+
+    version: str
+    alias: str
+    at: str
+    reason: str
+    run_id: str
+    previous_champion: str
+    score: str
+
+
+def history(tracking_uri: str, name: str) -> list[AliasMove]:
+    """Every champion/challenger decision on ``name``, oldest first (from the versions' tags)."""
+    client = get_client(tracking_uri)
+    try:
+        versions = client.search_model_versions(f"name = '{name}'")
+    except MlflowException as exc:
+        raise ZygardeError(f"Could not read model {name!r} from {tracking_uri}: {exc}") from exc
+    if not versions:
+        raise ZygardeError(f"No registered model {name!r} in {tracking_uri}; `zygarde models list` shows the names.")
+    moves = [
+        AliasMove(
+            version=str(v.version),
+            alias=v.tags.get("zygarde.alias", "none"),
+            at=v.tags.get("zygarde.decided_at", ""),
+            reason=v.tags.get("champion_decision", "(no decision recorded)"),
+            run_id=v.run_id or "",
+            previous_champion=v.tags.get("previous_champion", ""),
+            score=next((f"{k[len('score_') :]}={val}" for k, val in v.tags.items() if k.startswith("score_")), ""),
+        )
+        for v in versions
+    ]
+    return sorted(moves, key=lambda move: int(move.version))
 
 
 def _decide(

@@ -130,6 +130,18 @@ def log_figure(tracking_uri: str, run_id: str, figure: Any, artifact_file: str) 
     plt.close(figure)
 
 
+def log_table(tracking_uri: str, run_id: str, frame: Any, artifact_file: str) -> None:
+    """Write a pandas DataFrame as Parquet into the run's artifacts."""
+    folder = temp_dir()
+    path = folder / Path(artifact_file).name
+    frame.to_parquet(path, index=False)
+    try:
+        get_client(tracking_uri).log_artifact(run_id, str(path), artifact_path=str(Path(artifact_file).parent))
+    finally:
+        path.unlink(missing_ok=True)
+        folder.rmdir()
+
+
 def log_text(tracking_uri: str, run_id: str, text: str, artifact_file: str) -> None:
     """Write ``text`` (CSV, Markdown ...) into the run's artifacts."""
     get_client(tracking_uri).log_text(run_id, text, artifact_file)

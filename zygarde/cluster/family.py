@@ -20,7 +20,7 @@ from zygarde.cluster.profile import cluster_profile, study_reference
 from zygarde.cluster.spaces import plan_cluster_trials
 from zygarde.config import ClusterRunConfig
 from zygarde.errors import ZygardeError
-from zygarde.family import ChampionRule, Evaluation, Identity, Plan, Prepared, Trained, digest
+from zygarde.family import ChampionRule, Evaluation, Identity, Plan, Prepared, Reference, Trained, digest
 from zygarde.sampler import FixedSampler
 from zygarde.settings import get_settings
 from zygarde.summary import FlowSummary
@@ -195,6 +195,11 @@ class ClusterFamily:
         import mlflow.sklearn
 
         return mlflow.sklearn.load_model(model_uri)
+
+    def reference(self, prepared: Prepared[ScaledTable, Any]) -> Reference:
+        """The clustered rows' raw features (a seeded sample)."""
+        raw = prepared.search.raw
+        return Reference(raw.sample(min(len(raw), Reference.MAX_ROWS), random_state=self.config.seed))
 
     def summarize(
         self,

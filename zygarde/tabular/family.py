@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel
 
 from zygarde.config import TabularRunConfig
-from zygarde.family import ChampionRule, Evaluation, Identity, Plan, Prepared, Trained, digest, slug
+from zygarde.family import ChampionRule, Evaluation, Identity, Plan, Prepared, Reference, Trained, digest, slug
 from zygarde.sampler import FixedSampler
 from zygarde.settings import get_settings
 from zygarde.summary import FlowSummary
@@ -102,7 +102,7 @@ class TabularFamily:
         split = split_holdout(dataset, config.test_size, config.seed, config.cv)
         return Prepared(
             search=TrialData(split.X_train, split.y_train, task=dataset.task, classes=split.classes,
-                             zero_as_missing=dataset.zero_as_missing),
+                             zero_as_missing=dataset.zero_as_missing, target=dataset.target),
             evaluation=HeldOut(split.X_test, split.y_test, split.classes),
             facts={"rows_train": len(split.X_train), "rows_test": len(split.X_test)},
         )  # fmt: skip
@@ -166,6 +166,12 @@ class TabularFamily:
         import mlflow.sklearn
 
         return mlflow.sklearn.load_model(model_uri)
+
+    def reference(self, prepared: Prepared[TrialData, HeldOut]) -> Reference:
+        """The training split's features (a seeded sample), its target, task and class encoding."""
+        data = prepared.search
+        rows = data.X.sample(min(len(data.X), Reference.MAX_ROWS), random_state=self.config.seed)
+        return Reference(rows, target=data.target, task=data.task, classes=[str(c) for c in data.classes])
 
     def summarize(
         self,

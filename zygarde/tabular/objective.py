@@ -63,6 +63,7 @@ class TrialData:
     task: TaskKind = "classification"
     classes: list[str] = field(default_factory=list)
     zero_as_missing: tuple[str, ...] = ()
+    target: str = ""
     prepared: dict[tuple[Any, ...], list[PreparedFold]] = field(default_factory=dict, repr=False, compare=False)
 
     def __getstate__(self) -> dict[str, Any]:

@@ -195,6 +195,10 @@ class VisionFamily:
 
         return mlflow.pytorch.load_model(model_uri, map_location="cpu")
 
+    def reference(self, prepared: Prepared[Any, Any]) -> None:
+        """Image drift is not measured (no tabular features to compare)."""
+        return None
+
     def summarize(
         self,
         manifest: ImageManifest,

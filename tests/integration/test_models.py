@@ -1,0 +1,113 @@
+"""Using the registry's models: history of champion decisions, `zygarde predict`, `mlflow models serve`."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pandas as pd
+import pytest
+from prefect_dask import DaskTaskRunner
+
+from tests.conftest import DATA, assert_one_clear_error, zygarde
+from zygarde.config import parse_config
+from zygarde.flows.tabular import train_tabular
+
+pytestmark = [pytest.mark.slow, pytest.mark.integration]
+NAME = "zygarde-diabetes"
+
+
+@pytest.fixture(scope="module")
+def registry(dask_address: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """A work dir whose registry holds a champion (v1) and a weaker challenger (v2) of zygarde-diabetes."""
+    work = tmp_path_factory.mktemp("models-work")
+    previous = os.environ["ZYGARDE_WORK_DIR"]
+    os.environ["ZYGARDE_WORK_DIR"] = str(work)
+    flow = train_tabular.with_options(task_runner=DaskTaskRunner(address=dask_address))
+    try:
+        flow(config=parse_config(algorithms=["rf"], trials=1, cv=3, seed=3))
+        weak = {"gbt": {"n_estimators": [1], "max_depth": [1], "learning_rate": [0.01]}}
+        flow(config=parse_config(algorithms=["gbt"], search="grid", cv=3, seed=3, space=weak))
+    finally:
+        os.environ["ZYGARDE_WORK_DIR"] = previous
+    yield {"ZYGARDE_WORK_DIR": str(work), "MLFLOW_TRACKING_URI": f"sqlite:///{work / 'mlflow.db'}"}
+
+
+def test_history_records_every_decision(registry: dict[str, str]) -> None:
+    run = zygarde("models", "history", NAME, "--json", env=registry)
+    assert run.code == 0, run.output
+    moves = json.loads(run.stdout)
+    assert [(m["version"], m["alias"]) for m in moves] == [("1", "champion"), ("2", "challenger")]
+    assert moves[0]["reason"].startswith("first champion") and "does not beat champion v1" in moves[1]["reason"]
+    assert all(m["at"] and m["run_id"] and m["score"].startswith("roc_auc=") for m in moves)
+    shown = zygarde("models", "history", NAME, env=registry)
+    assert shown.code == 0 and "challenger" in shown.output, shown.output
+    listed = zygarde("models", "list", "--json", env=registry)
+    assert {"name": NAME, "champion": "1", "challenger": "2"} in json.loads(listed.stdout), listed.output
+    assert_one_clear_error(zygarde("models", "history", "nope", env=registry), "No registered model 'nope'")
+
+
+def test_predict_uses_one_recorded_version_and_names_a_missing_column(registry: dict[str, str], tmp_path: Path) -> None:
+    rows = pd.read_csv(DATA / "diabetes.csv").drop(columns="Outcome").head(50)
+    source = tmp_path / "rows.csv"
+    rows.to_csv(source, index=False)
+    output = tmp_path / "out" / "predicted.parquet"
+    run = zygarde("predict", NAME, "--input", str(source), "--output", str(output), env=registry)
+    assert run.code == 0, run.output
+    assert "50 predictions by zygarde-diabetes v1 (@champion)" in run.output, run.output
+    predicted = pd.read_parquet(output)
+    assert len(predicted) == 50 and set(predicted["prediction"]) <= {0, 1}
+    record = json.loads(output.with_name("predicted.parquet.json").read_text())
+    assert record["version"] == "1" and record["alias"] == "champion" and record["rows"] == 50
+
+    broken = tmp_path / "broken.csv"
+    rows.drop(columns="Glucose").to_csv(broken, index=False)
+    missing = zygarde("predict", NAME, "--input", str(broken), "--output", str(tmp_path / "no.csv"), env=registry)
+    assert_one_clear_error(missing, "missing the model input column(s) 'Glucose'")
+    assert not (tmp_path / "no.csv").exists()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_mlflow_models_serve_answers_one_rest_request(registry: dict[str, str]) -> None:
+    port = _free_port()
+    mlflow_cli = Path(sys.executable).with_name("mlflow")
+    command = [str(mlflow_cli), "models", "serve", "-m", f"models:/{NAME}@champion", "--env-manager", "local",
+               "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]  # fmt: skip
+    # MLflow execs `uvicorn` by name: the environment's bin folder must be on PATH (as in an activated venv)
+    path = f"{mlflow_cli.parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    env = {**os.environ, **registry, "PATH": path}
+    server = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert server.poll() is None, server.stdout.read().decode() if server.stdout else ""
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/ping", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                assert time.monotonic() < deadline, "mlflow models serve did not answer within 120 s"
+                time.sleep(0.5)
+        rows = pd.read_csv(DATA / "diabetes.csv").drop(columns="Outcome").head(3)
+        body = {"dataframe_split": rows.to_dict(orient="split", index=False)}
+        answer = httpx.post(f"http://127.0.0.1:{port}/invocations", json=body, timeout=30)
+        assert answer.status_code == 200, answer.text
+        assert len(answer.json()["predictions"]) == 3
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()

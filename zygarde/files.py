@@ -1,0 +1,23 @@
+"""Files written whole or not at all."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+
+def write_atomically(path: Path, write: Callable[[Path], object]) -> Path:
+    """Call ``write`` on a temporary file in ``path``'s folder, then rename it to ``path``.
+
+    A reader (a person, a watcher, a triggered flow) sees the old file or the new one, never half of one; a
+    failed ``write`` leaves no temporary file behind.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path

@@ -1,0 +1,122 @@
+"""Predictions from a registered model: the alias resolved to one version, the input checked against the
+model's signature, the output written whole or not at all, and a record of which version answered."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from mlflow.exceptions import MlflowException
+
+from zygarde.errors import ZygardeError, option
+from zygarde.files import write_atomically
+from zygarde.registry import CHAMPION
+from zygarde.tables import TABLE_SUFFIXES, read_table
+from zygarde.tracking import fluent_tracking_uri, get_client
+
+
+@dataclass(frozen=True)
+class PredictionRecord:
+    """What answered and what was written: kept beside the output as ``<output>.json``."""
+
+    model: str
+    version: str
+    alias: str | None
+    model_uri: str
+    input: str
+    output: str
+    rows: int
+    predicted_at: str
+
+
+def resolve_version(tracking_uri: str, name: str, alias: str | None, version: str | None) -> str:
+    """The one version to use: ``version`` as given, else the version ``alias`` points at now."""
+    client = get_client(tracking_uri)
+    try:
+        if version is not None:
+            return str(client.get_model_version(name, version).version)
+        return str(client.get_model_version_by_alias(name, alias or CHAMPION).version)
+    except MlflowException as exc:
+        what = f"version {version}" if version is not None else f"alias @{alias or CHAMPION}"
+        raise ZygardeError(
+            f"Model {name!r} has no {what} in {tracking_uri} ({exc.error_code}). "
+            f"`zygarde models history {name}` lists its versions; `zygarde models list` the names."
+        ) from None
+
+
+def input_columns(model: Any) -> dict[str, str] | None:
+    """The columns the model's signature requires, with their declared types (None: it names no columns)."""
+    schema = model.metadata.get_input_schema()
+    if schema is None or not schema.has_input_names():
+        return None
+    return {spec.name: str(getattr(spec.type, "name", spec.type)) for spec in schema.inputs if spec.required}
+
+
+def check_input(
+    frame: pd.DataFrame, columns: dict[str, str] | None, source: Path, name: str, version: str
+) -> pd.DataFrame:
+    """``frame`` reduced to the model's columns, in its order, whole numbers widened where the model declares
+    doubles (a CSV reads 148 as an integer); a missing column is named."""
+    if columns is None:
+        raise ZygardeError(f"{name} v{version} takes no table (its signature names no columns, e.g. an image model).")
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ZygardeError(
+            f"{source}: missing the model input column(s) {', '.join(map(repr, missing))} that {name} v{version} "
+            f"was trained on. It needs: {', '.join(columns)}."
+        )
+    rows = frame[list(columns)]
+    widen = [c for c, kind in columns.items() if kind in ("double", "float") and pd.api.types.is_integer_dtype(rows[c])]
+    return rows.astype(dict.fromkeys(widen, "float64"))
+
+
+def predict_file(
+    tracking_uri: str,
+    name: str,
+    source: Path,
+    output: Path,
+    *,
+    alias: str | None = CHAMPION,
+    version: str | None = None,
+) -> PredictionRecord:
+    """Predict every row of ``source`` with one version of ``name``; write ``output`` and its record atomically."""
+    import mlflow.pyfunc
+
+    if output.suffix.lower() not in TABLE_SUFFIXES:
+        raise ZygardeError(f"{option('output')} {output}: use a .csv or .parquet file name.")
+    frame = read_table(source)
+    chosen = resolve_version(tracking_uri, name, alias, version)
+    uri = f"models:/{name}/{chosen}"
+    with fluent_tracking_uri(tracking_uri):
+        model = mlflow.pyfunc.load_model(uri)
+    rows = check_input(frame, input_columns(model), source, name, chosen)
+    try:
+        predicted = model.predict(rows)
+    except MlflowException as exc:
+        raise ZygardeError(f"{source}: {name} v{chosen} refused the input: {str(exc).splitlines()[0]}") from None
+    result = frame.assign(prediction=list(pd.DataFrame(predicted).iloc[:, 0]))
+    record = PredictionRecord(
+        model=name,
+        version=chosen,
+        alias=None if version is not None else (alias or CHAMPION),
+        model_uri=uri,
+        input=str(source.resolve()),
+        output=str(output.resolve()),
+        rows=len(result),
+        predicted_at=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
+    write_atomically(output, lambda tmp: _write_table(result, tmp, output.suffix.lower()))
+    meta = output.with_name(output.name + ".json")
+    write_atomically(meta, lambda tmp: tmp.write_text(json.dumps(asdict(record), indent=2) + "\n"))
+    return record
+
+
+def _write_table(frame: pd.DataFrame, path: Path, suffix: str) -> None:
+    if suffix == ".csv":
+        frame.to_csv(path, index=False)
+    else:
+        frame.to_parquet(path, index=False)

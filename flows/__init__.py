@@ -13,6 +13,8 @@ def served_deployments() -> list[RunnerDeployment]:
     from prefect.deployments.runner import EntrypointType
 
     from .cluster import cluster
+    from .drift import monitor_drift
+    from .job import run_job
     from .tabular import train_tabular
 
     # module-path entrypoints (zygarde.flows.tabular.train_tabular): the runner imports the installed package,
@@ -22,6 +24,8 @@ def served_deployments() -> list[RunnerDeployment]:
     deployments = [
         train_tabular.to_deployment(name="train-tabular", **module),
         cluster.to_deployment(name="cluster", **module),
+        run_job.to_deployment(name="job", **module),
+        monitor_drift.to_deployment(name="monitor-drift", **module),
     ]
     try:  # the vision flow needs the `vision` extra (PyTorch)
         from .vision import train_vision

@@ -7,10 +7,11 @@ from prefect import flow
 from zygarde.cluster.family import ClusterFamily, ClusterSummary
 from zygarde.config import ClusterRunConfig
 
+from .hooks import TRAINING_HOOKS
 from .pipeline import dask_task_runner, train
 
 
-@flow(name="cluster", task_runner=dask_task_runner(), log_prints=True)
+@flow(name="cluster", task_runner=dask_task_runner(), log_prints=True, **TRAINING_HOOKS)
 def cluster(config: ClusterRunConfig = ClusterRunConfig()) -> ClusterSummary:  # noqa: B008 (form default)
     """Find the best clustering of a table (default: the Burger King menu's nutrition).
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from prefect import Flow
 from prefect_dask import DaskTaskRunner
 from pydantic import BaseModel
 
@@ -36,18 +39,28 @@ def train(family: Family) -> BaseModel:
     return family.summary_type(**fields, **finished(outcome, run, registered))
 
 
-def dask_task_runner(address: str | None = None) -> DaskTaskRunner:
-    """The flow's Dask cluster: ``address`` (or ZYGARDE_DASK_ADDRESS), else a LocalCluster of 1-thread workers."""
+def dask_task_runner(
+    address: str | None = None, min_workers: int | None = None, max_workers: int | None = None
+) -> DaskTaskRunner:
+    """The flow's Dask cluster: ``address`` (or ZYGARDE_DASK_ADDRESS), else a LocalCluster of 1-thread workers,
+    ``min_workers`` of them growing to ``max_workers`` with the load (Dask's adaptive scaling)."""
     settings = get_settings()
     address = address or settings.dask_address
     if address:
         return DaskTaskRunner(address=address)
+    start = min_workers or settings.dask_workers
+    adapt = {"minimum": start, "maximum": max_workers} if max_workers and max_workers > start else None
     return DaskTaskRunner(
         cluster_class="zygarde.orchestration.local_cluster",  # a LocalCluster, glibc's allocator left adaptive
-        cluster_kwargs={
-            "n_workers": settings.dask_workers,
-            "threads_per_worker": 1,
-            "processes": True,
-            "dashboard_address": None,
-        },
+        cluster_kwargs={"n_workers": start, "threads_per_worker": 1, "processes": True, "dashboard_address": None},
+        adapt_kwargs=adapt,
     )
+
+
+def training_flow(kind: str) -> Flow[..., Any]:
+    """The training flow of a family kind (tabular, cluster, vision), imported when asked for."""
+    from importlib import import_module
+
+    module, name = {"tabular": ("tabular", "train_tabular"), "cluster": ("cluster", "cluster"),
+                    "vision": ("vision", "train_vision")}[kind]  # fmt: skip
+    return getattr(import_module(f"zygarde.flows.{module}"), name)

@@ -7,10 +7,11 @@ from prefect import flow
 from zygarde.config import TabularRunConfig
 from zygarde.tabular.family import TabularFamily, TabularSummary
 
+from .hooks import TRAINING_HOOKS
 from .pipeline import dask_task_runner, train
 
 
-@flow(name="train-tabular", task_runner=dask_task_runner(), log_prints=True)
+@flow(name="train-tabular", task_runner=dask_task_runner(), log_prints=True, **TRAINING_HOOKS)
 def train_tabular(config: TabularRunConfig = TabularRunConfig()) -> TabularSummary:  # noqa: B008 (form default)
     """Train the best model for a table.
 

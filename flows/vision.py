@@ -7,10 +7,11 @@ from prefect import flow
 from zygarde.config import VisionRunConfig
 from zygarde.vision.family import VisionFamily, VisionSummary
 
+from .hooks import TRAINING_HOOKS
 from .pipeline import dask_task_runner, train
 
 
-@flow(name="train-vision", task_runner=dask_task_runner(), log_prints=True)
+@flow(name="train-vision", task_runner=dask_task_runner(), log_prints=True, **TRAINING_HOOKS)
 def train_vision(config: VisionRunConfig = VisionRunConfig()) -> VisionSummary:  # noqa: B008 (form default)
     """Train the best CNN for a folder of images (one subfolder per class; default: the shipped shirts).
 

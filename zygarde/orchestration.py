@@ -100,7 +100,7 @@ def prefect_api(log_file: Path | None = None) -> Iterator[tuple[str, LocalPrefec
     try:
         yield server.api_url, server
     finally:
-        _flush_logs()  # the log lines still queued for it, before it goes away
+        flush_to_api()  # the log lines still queued for it, before it goes away
         server.stop()
         log.info("local Prefect API stopped")
 
@@ -164,9 +164,10 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _flush_logs() -> None:
-    """Send the log lines and events still queued for the API before it goes away (else 'Error logging to API',
-    and an exit that waits on retries against a server that is gone)."""
+def flush_to_api() -> None:
+    """Send the log lines and events still queued for the API (before a local server goes away: else 'Error
+    logging to API', and an exit that waits on retries against a server that is gone; before an event's sender
+    exits)."""
     if "prefect.logging.handlers" not in sys.modules:
         return
     from prefect.events.worker import EventsWorker

@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 from importlib.resources import files
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from zygarde.errors import ZygardeError
@@ -55,6 +56,15 @@ class Settings(BaseSettings):
     dask_workers: int = Field(default=2, ge=1, description="Workers of the LocalCluster when no address is given.")
     dask_connect_timeout: float = Field(default=20.0, gt=0, description="Seconds to wait for a scheduler.")
     seed: int = Field(default=42, description="Default random seed of splits, folds and estimators.")
+    notify_email: str = Field(
+        default="", description="Comma-separated addresses told when any training run completes or fails."
+    )
+    smtp_host: str = Field(default="127.0.0.1", description="SMTP server that sends the notices.")
+    smtp_port: int = Field(default=25, ge=1, le=65535, description="Its port (587 with STARTTLS, 465 with TLS).")
+    smtp_security: Literal["none", "starttls", "tls"] = Field(default="none", description="How to secure SMTP.")
+    smtp_user: str = Field(default="", description="SMTP login (empty: no login).")
+    smtp_password: SecretStr = Field(default=SecretStr(""), description="SMTP password.")
+    smtp_sender: str = Field(default="zygarde@localhost", description="The From: address of notices.")
     pairwise_memory_share: float = Field(
         default=0.25,
         gt=0,
@@ -79,6 +89,11 @@ class Settings(BaseSettings):
             return self.mlflow_ui
         uri = self.mlflow_tracking_uri or ""
         return uri if uri.startswith(("http://", "https://")) else "http://127.0.0.1:5000"
+
+    @property
+    def notify_addresses(self) -> list[str]:
+        """``notify_email`` as a list."""
+        return [a.strip() for a in self.notify_email.split(",") if a.strip()]
 
     def check_data_path(self, path: Path) -> Path:
         """``path`` resolved; refused unless it lies under the data root or the work dir.

@@ -388,6 +388,9 @@ def _platform_command(command: str, verbose: bool) -> Path:
 
     log_file = new_log_file(get_settings().log_dir, command)
     route_logs(log_file, verbose)
+    from prefect.logging.configuration import setup_logging
+
+    setup_logging()  # what `import prefect` does: the routing above takes effect for every Prefect logger
     try:
         require_api(command)
     except ZygardeError as exc:
@@ -429,7 +432,7 @@ def submit_command(
 ) -> None:
     """Validate a job spec and start it on the platform (the job deployment, run by a worker)."""
     from zygarde.jobs import read_spec
-    from zygarde.platform import flow_run_url, submit
+    from zygarde.platform import flow_run_url, outcome_of, submit
 
     try:
         spec = read_spec(job)
@@ -448,6 +451,11 @@ def submit_command(
     if not state.is_completed():
         _fail(f"job run {flow_run.name} ended {state.name}: {state.message} {url}", log_file)
     console.print(f"job run {flow_run.name} completed: {url}")
+    outcome = outcome_of(flow_run.id)
+    if outcome:
+        from rich.markdown import Markdown
+
+        console.print(Markdown(outcome))
 
 
 @app.command()

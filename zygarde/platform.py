@@ -140,6 +140,30 @@ def submit(spec: Any, deployment: str, wait: float | None) -> Any:
         ) from None
 
 
+def outcome_of(flow_run_id: Any) -> str | None:
+    """The ``outcome`` artifact (markdown) of a flow run or of the training flow it ran as a subflow."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        ArtifactFilter,
+        ArtifactFilterFlowRunId,
+        ArtifactFilterKey,
+        FlowRunFilter,
+        FlowRunFilterParentFlowRunId,
+    )
+
+    with get_client(sync_client=True) as client:
+        children = client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[flow_run_id]))
+        )
+        runs = [flow_run_id, *(child.id for child in children)]
+        found = client.read_artifacts(
+            artifact_filter=ArtifactFilter(
+                key=ArtifactFilterKey(any_=["outcome"]), flow_run_id=ArtifactFilterFlowRunId(any_=runs)
+            )
+        )
+    return str(found[-1].data) if found else None
+
+
 def flow_run_url(flow_run_id: Any) -> str:
     """The flow run's page in the Prefect UI (empty when no UI URL is known)."""
     from prefect.settings import get_current_settings

@@ -15,7 +15,7 @@ from zygarde.tasks.evaluate import evaluate, publish_outcome
 from zygarde.tasks.preprocess import prepare
 from zygarde.tasks.register import register_model
 from zygarde.tasks.search import plan_search, search
-from zygarde.tasks.track import closing_run, open_run
+from zygarde.tasks.track import closing_run, open_run, training_slot
 from zygarde.tasks.train import finalize
 from zygarde.tasks.validate import load, validate
 
@@ -24,7 +24,7 @@ def train(family: Family) -> BaseModel:
     """load -> open the MLflow run -> validate -> prepare (search and evaluation views) -> plan -> search ->
     select and train the winner -> evaluate on the held-out view -> register and promote -> summary."""
     loaded = load(family)
-    with closing_run(open_run(family, loaded)) as run:
+    with training_slot(family.identify(loaded).registry_name), closing_run(open_run(family, loaded)) as run:
         validate(family, loaded, run)
         prepared = prepare(family, loaded, run)
         plan = plan_search(family, prepared)

@@ -1,12 +1,13 @@
-"""Bookends of a run: the MLflow parent run opened (once per flow run) and closed with the run's outcome."""
+"""Bookends of a run: the training slot of its registry name, and the MLflow parent run opened (once per flow run)
+and closed with the run's outcome."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
-from prefect import runtime, task
+from prefect import get_run_logger, runtime, task
 from prefect.cache_policies import NO_CACHE
 
 from zygarde.family import Family
@@ -40,6 +41,31 @@ def open_run(family: Family, loaded: Any) -> RunContext:
         registry_name=identity.registry_name,
         profile_dir=temp_dir() if getattr(config, "profile", False) else None,
     )
+
+
+@contextmanager
+def training_slot(registry_name: str) -> Iterator[None]:
+    """Hold the one training slot of ``registry_name`` (a Prefect global concurrency limit of 1) for the block.
+
+    Runs started through the server (deployments: schedules, events, jobs, the UI) queue here, whichever
+    deployment started them, so two trainings of one registry name never overlap. A CLI run, on a local API of
+    its own, takes no slot: ``promote()`` still serialises its champion decision.
+    """
+    if not runtime.deployment.id:
+        yield
+        return
+    from prefect.client.orchestration import get_client
+    from prefect.concurrency.sync import concurrency
+    from prefect.exceptions import PrefectHTTPStatusError
+
+    name = f"zygarde-train-{registry_name}"
+    # another run may have created it a moment ago: the upsert is not atomic
+    with get_client(sync_client=True) as client, suppress(PrefectHTTPStatusError):
+        client.upsert_global_concurrency_limit_by_name(name, 1)
+    get_run_logger().info("waiting for the training slot %s", name)
+    with concurrency(name, occupy=1, strict=True):
+        get_run_logger().info("holding the training slot %s", name)
+        yield
 
 
 @contextmanager

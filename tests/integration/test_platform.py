@@ -4,6 +4,7 @@ events; notices caught by a local webhook and a local SMTP server."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -129,9 +130,20 @@ class Platform:
         experiments = [e.experiment_id for e in client.search_experiments()]
         return client.search_runs(experiments, f"tags.`prefect.flow_run_id` = '{flow_run_id}'")
 
-    def events(self, name: str) -> list[dict[str, Any]]:
-        body = {"filter": {"event": {"name": [name]}, "occurred": {"since": "2000-01-01T00:00:00Z"}}, "limit": 50}
-        return httpx.post(f"{self.api}/events/filter", json=body, timeout=10).json()["events"]
+    def mlflow_trainings(self, registry_name: str) -> list[Any]:
+        from mlflow.tracking import MlflowClient
+
+        client = MlflowClient(f"sqlite:///{self.work_dir / 'mlflow.db'}")
+        experiments = [e.experiment_id for e in client.search_experiments()]
+        query = f"tags.`zygarde.registry_name` = '{registry_name}' and tags.`zygarde.family` = 'tabular'"
+        return [r for r in client.search_runs(experiments, query) if "mlflow.parentRunId" not in r.data.tags]
+
+    def events(self, name: str, resource: str | None = None) -> list[dict[str, Any]]:
+        query: dict[str, Any] = {"event": {"name": [name]}, "occurred": {"since": "2000-01-01T00:00:00Z"}}
+        if resource:
+            query["resource"] = {"id": [resource]}
+        found = httpx.post(f"{self.api}/events/filter", json={"filter": query, "limit": 50}, timeout=10)
+        return found.json()["events"]
 
 
 @pytest.fixture(scope="module")
@@ -261,6 +273,15 @@ def test_runs_started_by_api_job_spec_and_events_complete_and_are_tracked(platfo
     assert platform.mlflow_runs(api_run.id)[0].data.tags["zygarde.registry_name"] == "zygarde-diabetes"
     assert platform.mlflow_runs(event_run.id)[0].data.params["dataset"] == str(copied)
 
+    # all four trained zygarde-diabetes, from three deployments: they held its training slot one after another
+    trainings = sorted(platform.mlflow_trainings("zygarde-diabetes"), key=lambda r: r.info.start_time)
+    assert len(trainings) == 4, trainings
+    for earlier, later in itertools.pairwise(trainings):
+        assert earlier.info.end_time <= later.info.start_time, (earlier.info, later.info)
+    with platform.client() as client:
+        slot = client.read_global_concurrency_limit_by_name("zygarde-train-zygarde-diabetes")
+    assert slot.limit == 1 and slot.active_slots == 0
+
 
 def test_a_path_outside_the_data_root_is_refused_by_job_spec(platform: Platform, tmp_path: Path) -> None:
     outside = tmp_path / "outside.csv"
@@ -349,3 +370,35 @@ def test_notices_reach_the_webhook_and_the_mailbox(platform: Platform) -> None:
     assert {"ops@example.com", "owner@example.com"} <= recipients, platform.mailbox.messages
     ops = [body for rcpt, body in platform.mailbox.messages if "ops@example.com" in rcpt]
     assert any("zygarde-diabetes v" in body and "Completed" in body for body in ops), ops
+
+
+def test_watch_ingests_complete_files_and_sets_bad_ones_aside(platform: Platform, tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    pd.read_csv(DATA / "fastfood_nutrition.csv").head(40).to_csv(inbox / "menu.csv", index=False)
+    (inbox / "broken.csv").write_text("")  # an export that failed: 0 bytes
+    (inbox / "notes.txt").write_text("not a table")
+    run = platform.cli("watch", str(inbox), "--dataset", "menus", "--once")
+    assert run.code == 0, run.output
+    assert "40 rows of menus" in run.output and len(run.error_lines()) == 1 and "broken.csv" in run.output, run.output
+    assert (inbox / ".ingested" / "menu.csv").exists() and (inbox / ".rejected" / "broken.csv").exists()
+    assert (inbox / "notes.txt").exists()  # not a table: left alone
+    assert len(list((platform.data_root / "incoming" / "menus").glob("*-menu.csv"))) == 1
+    deadline = time.monotonic() + 30  # the server stores events in batches
+    while not (announced := platform.events("zygarde.dataset.updated", "zygarde.dataset.menus")):
+        assert time.monotonic() < deadline, "the event never reached the server"
+        time.sleep(1)
+    assert len(announced) == 1 and announced[0]["payload"]["rows"] == 40, announced
+
+
+@pytest.mark.parametrize(
+    ("api", "message"),
+    [("", "zygarde ingest needs a running Prefect server"), ("http://127.0.0.1:9/api", "does not answer")],
+)
+def test_ingest_without_a_reachable_api_refuses_and_copies_nothing(api: str, message: str, tmp_path: Path) -> None:
+    from tests.conftest import assert_one_clear_error
+
+    env = {"PREFECT_API_URL": api, "PREFECT_HOME": str(tmp_path / "home"), "ZYGARDE_DATA_ROOT": str(tmp_path / "root")}
+    run = zygarde("ingest", str(DATA / "diabetes.csv"), "--dataset", "diabetes", env=env)
+    assert_one_clear_error(run, message)
+    assert not (tmp_path / "root").exists()

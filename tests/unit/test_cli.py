@@ -1,4 +1,4 @@
-"""CLI messages: errors are printed as written, even when they quote something that looks like markup."""
+"""CLI messages (errors printed as written, even when they quote what looks like markup) and shipped inputs."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
+from tests.conftest import REPO
 from zygarde.cli import app
 
 
@@ -15,3 +16,10 @@ def test_error_messages_keep_their_brackets(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["run", "--space", str(space)])
     assert result.exit_code == 1
     assert f"--space {space}: cannot read it as YAML" in " ".join(result.output.split()), result.output
+
+
+def test_the_shipped_example_job_spec_is_valid() -> None:
+    from zygarde.jobs import read_spec
+
+    spec = read_spec(REPO / "deployments" / "job.example.yaml")
+    assert spec.run_config().model_dump()["space"]["xgboost"]["max_depth"] == [2, 3, 4]

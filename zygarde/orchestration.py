@@ -264,5 +264,6 @@ def local_cluster(**kwargs: Any) -> LocalCluster:
     """
     environ = {k: v for k, v in dask.config.get("distributed.nanny.pre-spawn-environ").items()
                if k != "MALLOC_TRIM_THRESHOLD_"}  # fmt: skip
+    kwargs.setdefault("host", "127.0.0.1")  # its scheduler and workers listen on this host only
     with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
         return LocalCluster(**kwargs)

@@ -65,3 +65,16 @@ def test_a_form_path_outside_the_data_root_is_refused(served: None, tmp_path_fac
     flow_run = run_deployment("train-tabular/train-tabular", parameters={"config": config}, timeout=180)
     assert flow_run.state is not None and flow_run.state.is_failed(), flow_run.state
     assert "is outside the data root" in str(flow_run.state.message), flow_run.state.message
+
+
+def test_a_form_run_of_a_missing_file_says_so_in_the_forms_words(served: None) -> None:
+    from prefect.deployments import run_deployment
+
+    from zygarde.settings import get_settings
+
+    missing = get_settings().data_root / "no-such-table.csv"
+    config = {"dataset": str(missing), "algorithms": ["rf"], "trials": 1, "cv": 2}
+    flow_run = run_deployment("train-tabular/train-tabular", parameters={"config": config}, timeout=180)
+    assert flow_run.state is not None and flow_run.state.is_failed(), flow_run.state
+    message = str(flow_run.state.message)
+    assert f"Data file not found: {missing}" in message and "--" not in message, message

@@ -23,3 +23,12 @@ def test_the_shipped_example_job_spec_is_valid() -> None:
 
     spec = read_spec(REPO / "deployments" / "job.example.yaml")
     assert spec.run_config().model_dump()["space"]["xgboost"]["max_depth"] == [2, 3, 4]
+
+
+def test_a_jobs_worker_range_makes_the_local_cluster_adaptive(monkeypatch) -> None:
+    from zygarde.flows.pipeline import dask_task_runner
+
+    monkeypatch.delenv("ZYGARDE_DASK_ADDRESS", raising=False)
+    runner = dask_task_runner(min_workers=1, max_workers=3)
+    assert runner.cluster_kwargs["n_workers"] == 1 and runner.adapt_kwargs == {"minimum": 1, "maximum": 3}
+    assert dask_task_runner(min_workers=2, max_workers=2).adapt_kwargs == {}

@@ -316,6 +316,18 @@ def _on_cluster(flow: Any, family: Any, client: Any, runner: Any, topic: str, sh
     return summary.model_dump()
 
 
+def _existing_store() -> str:
+    """The MLflow store of the settings, for commands that only read it: it must exist (no empty store made)."""
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+    uri = str(get_settings().mlflow_tracking_uri)
+    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).exists():
+        _fail(
+            f"No MLflow store at {uri}: train a model first (zygarde run), or point ZYGARDE_WORK_DIR or "
+            "MLFLOW_TRACKING_URI at the store your runs used."
+        )
+    return uri
+
+
 @app.command()
 def predict(
     name: Annotated[str, typer.Argument(help="Registered model name (zygarde models list).")],
@@ -327,9 +339,9 @@ def predict(
     """Predict a file with the champion (or a given version); record which version answered."""
     from zygarde.serving import predict_file
 
-    settings = get_settings()
+    store = _existing_store()
     try:
-        record = predict_file(settings.mlflow_tracking_uri, name, input_file, output, alias=alias, version=version)
+        record = predict_file(store, name, input_file, output, alias=alias, version=version)
     except ZygardeError as exc:
         _fail(str(exc))
     via = f" (@{record.alias})" if record.alias else ""
@@ -345,21 +357,20 @@ def models_history(
     name: Annotated[str, typer.Argument(help="Registered model name.")], as_json: AsJson = False
 ) -> None:
     """Every champion/challenger decision on a model: version, when, alias, score, why, which run."""
-    from rich.table import Table
-
     from zygarde.registry import history
 
     try:
-        moves = history(get_settings().mlflow_tracking_uri, name)
+        moves = history(_existing_store(), name)
     except ZygardeError as exc:
         _fail(str(exc))
     if as_json:
         sys.stdout.write(json.dumps([vars(m) for m in moves]) + "\n")
         return
-    table = Table("version", "decided at", "alias", "score", "why", "run", title=name)
+    out = Console(soft_wrap=True)
+    out.print(f"[bold]{name}[/]: {len(moves)} versions")
     for move in moves:
-        table.add_row(move.version, move.at, move.alias, move.score, move.reason, move.run_id)
-    Console().print(table)
+        out.print(f"v{move.version:<4} {move.alias:<10} {move.at}  {move.score}  run {move.run_id}")
+        out.print(f"      {escape(move.reason)}", highlight=False)
 
 
 @models_app.command("list")
@@ -369,13 +380,16 @@ def models_list(as_json: AsJson = False) -> None:
 
     from zygarde.tracking import get_client
 
-    settings = get_settings()
-    models = get_client(settings.mlflow_tracking_uri).search_registered_models()
+    store = _existing_store()
+    models = get_client(store).search_registered_models()
     rows = [{"name": m.name, **{a: str(m.aliases.get(a, "")) for a in ("champion", "challenger")}} for m in models]
     if as_json:
         sys.stdout.write(json.dumps(rows) + "\n")
         return
-    table = Table("name", "champion", "challenger", title=settings.mlflow_tracking_uri)
+    if not rows:
+        console.print(f"no registered models in {store}")
+        return
+    table = Table("name", "champion", "challenger", caption=store)
     for row in rows:
         table.add_row(*row.values())
     Console().print(table)

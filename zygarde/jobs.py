@@ -123,26 +123,35 @@ class JobSpec(BaseModel):
             raise ValueError(_SEP.join(problems)) from None
 
 
-def describe(exc: ValidationError, source: str) -> str:
-    """One message listing every bad field of a spec."""
+def _problems(exc: ValidationError) -> list[str]:
     lines = []
     for error in exc.errors():
         message = str(error["msg"]).removeprefix("Value error, ")
         if error["loc"]:
-            lines.append(f"  {'.'.join(str(p) for p in error['loc'])}: {message}")
+            lines.append(f"{'.'.join(str(p) for p in error['loc'])}: {message}")
         else:  # the spec's own check: already one "field: problem" per part
-            lines.extend(f"  {part}" for part in message.split(_SEP))
-    return f"{source}: invalid job spec:\n" + "\n".join(lines)
+            lines.extend(message.split(_SEP))
+    return lines
 
 
 def parse_spec(values: Any, source: str = "job spec") -> JobSpec:
-    """A ``JobSpec`` from parsed YAML/JSON; a ``ZygardeError`` listing every bad field otherwise."""
+    """A ``JobSpec`` from parsed YAML/JSON; a ``ZygardeError`` listing every bad field otherwise.
+
+    Pydantic skips the spec's own check (the family's fields) when a field already failed; that check is run
+    again without the failed fields, so one message names every problem.
+    """
     if not isinstance(values, dict):
         raise ZygardeError(f"{source}: a job spec is a mapping of fields (kind, data, target ...).")
     try:
         return JobSpec(**values)
     except ValidationError as exc:
-        raise ZygardeError(describe(exc, source)) from None
+        problems = _problems(exc)
+        failed = {str(e["loc"][0]) for e in exc.errors() if e["loc"]}
+        try:
+            JobSpec(**{k: v for k, v in values.items() if k not in failed})
+        except ValidationError as more:
+            problems += [p for p in _problems(more) if p not in problems]
+        raise ZygardeError(f"{source}: invalid job spec:\n" + "\n".join(f"  {p}" for p in problems)) from None
 
 
 def read_spec(path: Path) -> JobSpec:

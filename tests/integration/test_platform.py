@@ -298,7 +298,7 @@ def test_an_invalid_job_spec_lists_every_bad_field(platform: Platform, tmp_path:
                                    "notify": {"email": ["nobody"]}, "colour": "red"}))  # fmt: skip
     run = platform.cli("submit", str(job))
     assert run.code == 1 and len(run.error_lines()) == 1, run.output
-    for field_name in ("trials:", "notify.email:", "colour:"):
+    for field_name in ("trials:", "notify.email:", "colour:", "algorithms:", "min_workers:"):
         assert field_name in run.output, run.output
 
 

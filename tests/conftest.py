@@ -52,6 +52,15 @@ def dask_address(prefect_api: str) -> Iterator[str]:
         yield cluster.scheduler_address
 
 
+@pytest.fixture(scope="session")
+def spark() -> Iterator[object]:
+    """The test session's one local Spark session (a JVM start costs 5-10 s here), stopped at the end."""
+    from zygarde.spark.session import SparkConfig, spark_session, stop_session
+
+    yield spark_session(SparkConfig("local[2]"))
+    stop_session()
+
+
 @pytest.fixture
 def diabetes() -> pd.DataFrame:
     """The shipped diabetes table."""

@@ -55,6 +55,12 @@ class Settings(BaseSettings):
     )
     dask_workers: int = Field(default=2, ge=1, description="Workers of the LocalCluster when no address is given.")
     dask_connect_timeout: float = Field(default=20.0, gt=0, description="Seconds to wait for a scheduler.")
+    spark_master: str | None = Field(
+        default=None, description="Spark master (spark://host:7077); empty: local[N], N = the worker's threads."
+    )
+    spark_driver_memory: str = Field(default="1g", description="spark.driver.memory of each process's session.")
+    spark_shuffle_partitions: int = Field(default=4, ge=1, description="spark.sql.shuffle.partitions.")
+    spark_bind: str = Field(default="127.0.0.1", description="Address the Spark driver binds and advertises.")
     seed: int = Field(default=42, description="Default random seed of splits, folds and estimators.")
     notify_email: str = Field(
         default="", description="Comma-separated addresses told when any training run completes or fails."

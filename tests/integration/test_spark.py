@@ -1,0 +1,94 @@
+"""Spark inside zygarde: one lazy session per process, exact metrics, Spark subtasks on Dask workers, and the
+clear errors a missing Java or an unreachable master give."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from zygarde.errors import ZygardeError
+from zygarde.spark.session import SparkConfig, check_master, java_version, spark_session
+
+pytestmark = [pytest.mark.spark, pytest.mark.integration]
+
+
+def test_the_session_is_reused_binds_loopback_and_refuses_a_changed_static_setting(spark: object) -> None:
+    from pyspark.sql import SparkSession
+
+    assert isinstance(spark, SparkSession)
+    assert spark_session(SparkConfig("local[2]")) is spark
+    conf = spark.sparkContext.getConf()
+    assert conf.get("spark.ui.enabled") == "false" and conf.get("spark.driver.bindAddress") == "127.0.0.1"
+    with pytest.raises(ZygardeError, match="driver memory 1g; 3g was asked"):
+        spark_session(SparkConfig("local[2]", driver_memory="3g"))
+
+
+def test_auc_is_exact_and_agrees_with_scikit_learn(spark: object) -> None:
+    from pyspark.ml.linalg import Vectors
+
+    from zygarde.spark.metrics import binary_auc
+
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 2, 2000)
+    scores = np.round(rng.normal(labels * 0.8, 1.0), 2)  # rounded: many tied scores, as trees give
+    rows = [(float(y), Vectors.dense([-s, s])) for y, s in zip(labels, scores, strict=True)]
+    frame = spark.createDataFrame(rows, ["label", "rawPrediction"])  # type: ignore[attr-defined]
+    assert abs(binary_auc(frame) - roc_auc_score(labels, scores)) < 1e-6
+
+
+def _rows_on_worker(path: str) -> tuple[int, int, bool]:
+    """A Spark subtask: this worker's own session reads a file (a path travels, never a session)."""
+    from zygarde.spark.session import has_session, spark_session
+
+    had_one = has_session()
+    return spark_session().read.csv(path, header=True).count(), os.getpid(), had_one
+
+
+def _has_session() -> bool:
+    from zygarde.spark.session import has_session
+
+    return has_session()
+
+
+def test_a_spark_subtask_runs_on_a_dask_worker_with_the_workers_own_session(dask_address: str) -> None:
+    from distributed import Client
+
+    from zygarde.spark.session import stop_sessions_with_workers
+
+    data = Path(__file__).resolve().parents[2] / "data" / "raw" / "diabetes.csv"
+    with Client(dask_address) as client:
+        stop_sessions_with_workers(client)
+        worker = next(iter(client.scheduler_info()["workers"]))
+        first = client.submit(_rows_on_worker, str(data), workers=[worker], pure=False).result()
+        again = client.submit(_rows_on_worker, str(data), workers=[worker], pure=False).result()
+        assert first[0] == again[0] == 768 and first[1] == again[1] != os.getpid()
+        assert not first[2] and again[2]  # created lazily by the first subtask, reused by the next
+        others = [w for w in client.scheduler_info()["workers"] if w != worker]
+        assert not client.run(lambda: __import__("zygarde.spark.session").spark.session.has_session(), workers=others)[
+            others[0]
+        ]
+
+
+def test_an_unreachable_master_is_a_clear_error_within_seconds() -> None:
+    started = time.perf_counter()
+    with pytest.raises(ZygardeError, match=r"The Spark master spark://127\.0\.0\.1:9 does not answer"):
+        check_master("spark://127.0.0.1:9", timeout=5)
+    assert time.perf_counter() - started < 30
+
+
+def test_java_missing_or_too_old_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    old = tmp_path / "java"
+    old.write_text("#!/bin/sh\necho 'openjdk version \"11.0.2\" 2019-01-15' >&2\n")
+    old.chmod(0o755)
+    with pytest.raises(ZygardeError, match=r"Spark needs Java 17 or newer; .* is Java 11"):
+        java_version(str(old))
+    monkeypatch.setenv("JAVA_HOME", str(tmp_path / "nowhere"))
+    with pytest.raises(ZygardeError, match="no `java` was found"):
+        java_version()
+    monkeypatch.delenv("JAVA_HOME")
+    assert java_version() >= 17

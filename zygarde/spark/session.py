@@ -1,0 +1,174 @@
+"""One SparkSession per process, created on first use, reused by every task and flow that process runs.
+
+A Dask worker creates its session when a Spark subtask first needs it and stops it when the worker closes
+(``SparkSessionPlugin``); work that does not use Spark never starts a JVM. Sessions are never passed as task
+arguments: tasks pass paths and settings, and call ``spark_session()`` where they run.
+
+Known traps handled here:
+- static settings (``spark.driver.memory``) take effect only for the first session of a process; a later,
+  different value is refused with a message, not silently ignored;
+- Spark's UI searches 16 ports and then fails (many sessions on one host): the UI is off;
+- the driver binds 127.0.0.1 unless ``ZYGARDE_SPARK_BIND`` says otherwise;
+- Java missing or older than 17, or a ``spark://`` master that does not answer: a clear error naming what is
+  needed, within seconds, instead of a hang.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
+
+from distributed.diagnostics.plugin import WorkerPlugin
+
+from zygarde.errors import ZygardeError
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+MIN_JAVA = 17
+_LOCK = threading.Lock()
+_ACTIVE: dict[str, Any] = {}  # "session" -> SparkSession, "config" -> SparkConfig
+
+
+@dataclass(frozen=True)
+class SparkConfig:
+    """What a session is made with: master, driver memory (static), shuffle partitions, bind address."""
+
+    master: str
+    driver_memory: str = "1g"
+    shuffle_partitions: int = 4
+    bind: str = "127.0.0.1"
+
+    @classmethod
+    def from_settings(cls, cores: int | None = None) -> SparkConfig:
+        """The settings' Spark config; ``local[cores]`` (this worker's threads) when no master is set."""
+        from zygarde.settings import get_settings
+
+        settings = get_settings()
+        master = settings.spark_master or f"local[{cores or _local_cores()}]"
+        return cls(master, settings.spark_driver_memory, settings.spark_shuffle_partitions, settings.spark_bind)
+
+
+def _local_cores() -> int:
+    try:
+        from distributed import get_worker
+
+        return max(1, get_worker().state.nthreads)
+    except ValueError:  # not on a Dask worker: this process owns the machine's cores
+        return max(1, os.cpu_count() or 1)
+
+
+def java_version(java: str | None = None) -> int:
+    """The major version of the ``java`` Spark would start (JAVA_HOME's, else PATH's); a clear error if none."""
+    home = os.environ.get("JAVA_HOME")
+    command = java or (os.path.join(home, "bin", "java") if home else shutil.which("java"))
+    if not command or not os.path.exists(command):
+        raise ZygardeError(
+            f"Spark needs Java {MIN_JAVA} or newer, and no `java` was found (JAVA_HOME={home or 'unset'}). "
+            f"Install it (Debian: apt-get install openjdk-{MIN_JAVA}-jre-headless) or set JAVA_HOME."
+        )
+    try:
+        said = subprocess.run([command, "-version"], capture_output=True, text=True, timeout=30).stderr
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise ZygardeError(f"Spark needs Java {MIN_JAVA}+, and `{command} -version` failed ({exc}).") from None
+    found = re.search(r'version "(\d+)(?:\.(\d+))?', said)
+    if not found:
+        raise ZygardeError(f"Spark needs Java {MIN_JAVA}+, and `{command} -version` said: {said.strip()[:200]}")
+    major = int(found.group(1)) if found.group(1) != "1" else int(found.group(2) or 0)  # "1.8" is Java 8
+    if major < MIN_JAVA:
+        raise ZygardeError(
+            f"Spark needs Java {MIN_JAVA} or newer; {command} is Java {major}. "
+            f"Install openjdk-{MIN_JAVA} and point JAVA_HOME at it."
+        )
+    return major
+
+
+def check_master(master: str, timeout: float = 10) -> None:
+    """A ``spark://host:port`` (or ``sc://``) master must answer on its port within ``timeout`` seconds."""
+    parsed = urlparse(master)
+    if parsed.scheme not in ("spark", "sc"):
+        return
+    try:
+        with socket.create_connection((parsed.hostname or "", parsed.port or 7077), timeout=timeout):
+            return
+    except OSError as exc:
+        raise ZygardeError(
+            f"The Spark master {master} does not answer ({exc}). Start it (spark-class "
+            "org.apache.spark.deploy.master.Master), or unset ZYGARDE_SPARK_MASTER to run Spark locally."
+        ) from None
+
+
+def spark_session(config: SparkConfig | None = None) -> SparkSession:
+    """This process's SparkSession, created on first call with ``config`` (default: the settings')."""
+    config = config or SparkConfig.from_settings()
+    with _LOCK:
+        session = _ACTIVE.get("session")
+        if session is not None and session.sparkContext._jsc is not None:
+            _check_static(_ACTIVE["config"], config)
+            return session
+        java_version()
+        check_master(config.master)
+        from pyspark.sql import SparkSession
+
+        builder = (
+            SparkSession.builder.master(config.master)
+            .appName("zygarde")
+            .config("spark.driver.memory", config.driver_memory)
+            .config("spark.sql.shuffle.partitions", str(config.shuffle_partitions))
+            .config("spark.ui.enabled", "false")
+            .config("spark.driver.host", config.bind)
+            .config("spark.driver.bindAddress", config.bind)
+            .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+            .config("spark.network.timeout", "120s")
+        )
+        session = builder.getOrCreate()
+        session.sparkContext.setLogLevel("ERROR")
+        _ACTIVE.update(session=session, config=config)
+        return session
+
+
+def _check_static(running: SparkConfig, asked: SparkConfig) -> None:
+    """Settings fixed when the process's JVM started cannot change for a later task: say so."""
+    for name, now, wanted in (("master", running.master, asked.master),
+                              ("driver memory", running.driver_memory, asked.driver_memory)):  # fmt: skip
+        if now != wanted:
+            raise ZygardeError(
+                f"This process's Spark session runs with {name} {now}; {wanted} was asked. Spark fixes it when the "
+                "process's JVM starts: restart the Dask workers (or the CLI) to change it."
+            )
+
+
+def stop_session() -> None:
+    """Stop this process's session (and its JVM), if it has one."""
+    with _LOCK:
+        session = _ACTIVE.pop("session", None)
+        _ACTIVE.pop("config", None)
+        if session is not None:
+            session.stop()
+
+
+def has_session() -> bool:
+    """Whether this process has started a Spark session (a JVM)."""
+    return "session" in _ACTIVE
+
+
+class SparkSessionPlugin(WorkerPlugin):
+    """A Dask worker plugin: the worker's Spark session (if a task made one) stops when the worker closes."""
+
+    name = "zygarde-spark-session"
+
+    def teardown(self, worker: Any) -> None:
+        """Stop the worker process's session."""
+        stop_session()
+
+
+def stop_sessions_with_workers(client: Any) -> None:
+    """Register ``SparkSessionPlugin`` on ``client``'s workers (idempotent: one plugin per name)."""
+    client.register_plugin(SparkSessionPlugin())

@@ -35,6 +35,10 @@ def search(plan: Plan, data: Any, run: RunContext) -> SearchOutcome:
     done: list[TrialResult] = []
     trial_logger = run.trial_logger(scored_on=plan.scored_on, cv_names=plan.cv_names)
     with stage("search", run), flow_cluster() as client:
+        if getattr(plan.objective, "uses_spark", False):  # each worker's session stops with the worker
+            from zygarde.spark.session import stop_sessions_with_workers
+
+            stop_sessions_with_workers(client)
 
         def report(result: TrialResult) -> None:
             done.append(result)

@@ -70,7 +70,12 @@ def run(
         str | None, typer.Option(help="What --data is a batch of (a built-in's name: its target, suite, champion).")
     ] = None,
     task: Annotated[str, typer.Option(help="auto | classification | regression")] = "auto",
-    algorithms: Annotated[str, typer.Option(help="Comma-separated: rf,gbt,xgboost")] = "rf,gbt,xgboost",
+    algorithms: Annotated[
+        str | None, typer.Option(help="Comma-separated: rf,gbt,xgboost (the default; Spark: rf,gbt)")
+    ] = None,
+    engine: Annotated[
+        str | None, typer.Option(help="dask (scikit-learn, XGBoost) | spark (MLlib); default ZYGARDE_ENGINE or dask")
+    ] = None,
     search: Annotated[str, typer.Option(help="grid | random")] = "random",
     trials: Annotated[int, typer.Option(help="Random search: configurations per algorithm.")] = 10,
     cv: Annotated[int, typer.Option(help="Cross-validation folds.")] = 5,
@@ -94,7 +99,8 @@ def run(
                 name=name,
                 target=target,
                 task=task,
-                algorithms=_split(algorithms),
+                **({"algorithms": _split(algorithms)} if algorithms else {}),
+                engine=engine or settings.engine,
                 search=search,
                 trials=trials,
                 cv=cv,

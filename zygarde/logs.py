@@ -34,6 +34,8 @@ def route_logs(log_file: Path, verbose: bool) -> None:
     Must run before Prefect is imported in this process; child processes inherit it through the environment.
     """
     console = "INFO" if verbose else "CRITICAL"
+    if not verbose:  # processes that write to their console (a Spark JVM) write here instead
+        os.environ["ZYGARDE_LOG_FILE"] = str(log_file)
     os.environ["PREFECT_LOGGING_SETTINGS_PATH"] = str(_prefect_logging_file(log_file, console))
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ["DASK_LOGGING__DISTRIBUTED"] = "info" if verbose else "warning"  # worker processes' stderr

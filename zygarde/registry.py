@@ -70,6 +70,31 @@ def log_sklearn(tracking_uri: str, run_id: str, model: Any, X_example: pd.DataFr
     return info.model_uri
 
 
+def log_spark(tracking_uri: str, run_id: str, model: Any, X_example: pd.DataFrame) -> str:
+    """Log a fitted Spark pipeline (``SparkTabularModel``) with ``mlflow.spark``: signature, pinned requirements,
+    its temporary copy under the work dir; serving it needs a JVM."""
+    import tempfile
+
+    import mlflow.spark
+
+    from zygarde.settings import get_settings
+
+    example = X_example.head(5).astype({c: "float64" for c in X_example.select_dtypes("integer").columns})
+    signature = infer_signature(example, model.predict(example))
+    scratch = get_settings().work_dir / "tmp"
+    scratch.mkdir(parents=True, exist_ok=True)
+    with (tempfile.TemporaryDirectory(dir=scratch) as dfs_tmpdir, fluent_tracking_uri(tracking_uri),
+          mlflow.start_run(run_id=run_id)):  # fmt: skip
+        info = mlflow.spark.log_model(  # mlflow.spark still takes artifact_path (the other flavors: name)
+            model.pipeline,
+            "model",
+            signature=signature,
+            dfs_tmpdir=dfs_tmpdir,
+            pip_requirements=_requirements("pyspark", "pandas", "numpy"),
+        )
+    return info.model_uri
+
+
 def log_torch(tracking_uri: str, run_id: str, model: Any, example: np.ndarray) -> str:
     """Log a PyTorch module (signature from ``example``, float32 images in [0, 1]); its URI."""
     import mlflow.pytorch

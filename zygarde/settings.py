@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     )
     dask_workers: int = Field(default=2, ge=1, description="Workers of the LocalCluster when no address is given.")
     dask_connect_timeout: float = Field(default=20.0, gt=0, description="Seconds to wait for a scheduler.")
+    engine: Literal["dask", "spark"] = Field(
+        default="dask", description="Default engine of tabular trials (a run's --engine / form field wins)."
+    )
     spark_master: str | None = Field(
         default=None, description="Spark master (spark://host:7077); empty: local[N], N = the worker's threads."
     )

@@ -21,11 +21,11 @@ def test_the_session_is_reused_binds_loopback_and_refuses_a_changed_static_setti
     from pyspark.sql import SparkSession
 
     assert isinstance(spark, SparkSession)
-    assert spark_session(SparkConfig("local[2]")) is spark
+    assert spark_session(SparkConfig.from_settings()) is spark
     conf = spark.sparkContext.getConf()
     assert conf.get("spark.ui.enabled") == "false" and conf.get("spark.driver.bindAddress") == "127.0.0.1"
     with pytest.raises(ZygardeError, match="driver memory 1g; 3g was asked"):
-        spark_session(SparkConfig("local[2]", driver_memory="3g"))
+        spark_session(SparkConfig(SparkConfig.from_settings().master, driver_memory="3g"))
 
 
 def test_auc_is_exact_and_agrees_with_scikit_learn(spark: object) -> None:
@@ -92,3 +92,37 @@ def test_java_missing_or_too_old_is_named(tmp_path: Path, monkeypatch: pytest.Mo
         java_version()
     monkeypatch.delenv("JAVA_HOME")
     assert java_version() >= 17
+
+
+def test_the_spark_engine_searches_registers_and_its_model_round_trips(
+    spark: object, dask_address: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pandas as pd
+    from mlflow.models import get_model_info
+    from prefect_dask import DaskTaskRunner
+
+    from zygarde.config import parse_config
+    from zygarde.flows.tabular import train_tabular
+    from zygarde.settings import get_settings
+    from zygarde.spark.tabular import SparkTabularModel
+    from zygarde.tabular.family import TabularFamily
+    from zygarde.tracking import fluent_tracking_uri, get_client
+
+    monkeypatch.setenv("ZYGARDE_WORK_DIR", str(tmp_path))
+    config = parse_config(engine="spark", trials=1, cv=2, seed=3, experiment="spark-e2e")
+    assert config.algorithms == ["rf", "gbt"]
+    summary = train_tabular.with_options(task_runner=DaskTaskRunner(address=dask_address))(config=config)
+    uri = get_settings().mlflow_tracking_uri
+    children = get_client(uri).search_runs(
+        [summary.mlflow["experiment_id"]], f"tags.mlflow.parentRunId = '{summary.mlflow['parent_run_id']}'"
+    )
+    assert len(children) == 2 and all("zygarde.error" not in c.data.tags for c in children), children
+    assert all(0.6 < c.data.metrics["cv_roc_auc_mean"] <= 1 for c in children)
+    assert summary.model["became_champion"] and 0.6 < summary.test_metrics["roc_auc"] <= 1
+    model_uri = f"models:/{summary.model['name']}/{summary.model['version']}"
+    with fluent_tracking_uri(uri):
+        assert "spark" in get_model_info(model_uri).flavors
+        model = TabularFamily(config).load_model(model_uri)
+    rows = pd.read_csv(Path(__file__).resolve().parents[2] / "data" / "raw" / "diabetes.csv").drop(columns="Outcome")
+    assert isinstance(model, SparkTabularModel)
+    assert len(model.predict(rows.head(10))) == 10 and model.predict_proba(rows.head(10)).shape == (10, 2)

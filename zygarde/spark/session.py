@@ -115,23 +115,37 @@ def spark_session(config: SparkConfig | None = None) -> SparkSession:
             return session
         java_version()
         check_master(config.master)
-        from pyspark.sql import SparkSession
-
-        builder = (
-            SparkSession.builder.master(config.master)
-            .appName("zygarde")
-            .config("spark.driver.memory", config.driver_memory)
-            .config("spark.sql.shuffle.partitions", str(config.shuffle_partitions))
-            .config("spark.ui.enabled", "false")
-            .config("spark.driver.host", config.bind)
-            .config("spark.driver.bindAddress", config.bind)
-            .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-            .config("spark.network.timeout", "120s")
-        )
-        session = builder.getOrCreate()
-        session.sparkContext.setLogLevel("ERROR")
+        session = _start(config)
         _ACTIVE.update(session=session, config=config)
         return session
+
+
+def _start(config: SparkConfig) -> SparkSession:
+    """Launch the JVM (its console output into the run's log file, when there is one) and the session."""
+    from pyspark import SparkConf, SparkContext
+    from pyspark.java_gateway import launch_gateway
+    from pyspark.sql import SparkSession
+
+    conf = (
+        SparkConf()
+        .setMaster(config.master)
+        .setAppName("zygarde")
+        .set("spark.driver.memory", config.driver_memory)
+        .set("spark.sql.shuffle.partitions", str(config.shuffle_partitions))
+        .set("spark.ui.enabled", "false")
+        .set("spark.ui.showConsoleProgress", "false")
+        .set("spark.driver.host", config.bind)
+        .set("spark.driver.bindAddress", config.bind)
+        .set("spark.sql.execution.arrow.pyspark.enabled", "true")
+        .set("spark.network.timeout", "120s")
+    )
+    os.environ.setdefault("SPARK_LOCAL_IP", config.bind)
+    log_file = os.environ.get("ZYGARDE_LOG_FILE")
+    output = open(log_file, "ab") if log_file else None  # noqa: SIM115 (held by the JVM for its lifetime)
+    gateway = launch_gateway(conf, popen_kwargs={"stdout": output, "stderr": output} if output else None)
+    context = SparkContext(conf=conf, gateway=gateway)
+    context.setLogLevel("ERROR")
+    return SparkSession(context)
 
 
 def _check_static(running: SparkConfig, asked: SparkConfig) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from scipy import stats
 from sklearn.base import BaseEstimator
@@ -101,18 +101,33 @@ ALGORITHMS: dict[str, Algorithm] = {
 }
 
 
-def get_algorithm(name: str) -> Algorithm:
-    """Look an algorithm up by name; an unknown name lists the known ones."""
+Engine = Literal["dask", "spark"]
+
+
+def get_algorithm(name: str, engine: Engine = "dask") -> Any:
+    """Look an algorithm up by name (``Algorithm``, or ``SparkAlgorithm`` for the Spark engine)."""
+    registry: dict[str, Any] = ALGORITHMS
+    if engine == "spark":
+        from zygarde.spark.algorithms import SPARK_ALGORITHMS
+
+        registry = SPARK_ALGORITHMS
     try:
-        return ALGORITHMS[name]
+        return registry[name]
     except KeyError:
-        raise ZygardeError(f"Unknown algorithm {name!r}; choose from {', '.join(ALGORITHMS)}.") from None
+        raise ZygardeError(
+            f"Unknown algorithm {name!r} for the {engine} engine; choose from {', '.join(registry)}."
+        ) from None
 
 
-def validate_space(name: str, space: SearchSpace) -> SearchSpace:
+def _parameter_names(algorithm: Any) -> set[str]:
+    if isinstance(algorithm, Algorithm):
+        return set(algorithm.build("classification", 0).get_params())
+    return algorithm.parameter_names()
+
+
+def validate_space(name: str, space: SearchSpace, engine: Engine = "dask") -> SearchSpace:
     """Check a user space (from ``--space``) against the estimator's parameters: lists of values, known names."""
-    algorithm = get_algorithm(name)
-    known = algorithm.build("classification", 0).get_params()
+    known = _parameter_names(get_algorithm(name, engine))
     for param, values in space.items():
         if param not in known:
             raise ZygardeError(
@@ -129,13 +144,14 @@ def plan_trials(
     n_trials: int,
     seed: int,
     spaces: dict[str, SearchSpace] | None = None,
+    engine: Engine = "dask",
 ) -> list[TrialSpec]:
     """Expand each algorithm's space into trials: the whole grid, or ``n_trials`` random draws per algorithm."""
     spaces = spaces or {}
     drawn: list[tuple[str, dict[str, Any]]] = []
     for name in algorithms:
-        algorithm = get_algorithm(name)
-        user_space = validate_space(name, spaces[name]) if name in spaces else None
+        algorithm = get_algorithm(name, engine)
+        user_space = validate_space(name, spaces[name], engine) if name in spaces else None
         params = expand_space(algorithm.grid, algorithm.distributions, user_space, search, n_trials, seed)
         drawn += [(name, p) for p in params]
     return numbered(drawn)

@@ -52,11 +52,12 @@ def test_figures(model: Pipeline, rows: HeldOut, metrics: dict[str, float], task
     if task == "regression":
         return {"plots/residuals.png": _residual_plot(rows.y, model.predict(rows.X))}
     labels = rows.classes or None
-    confusion = skm.ConfusionMatrixDisplay.from_estimator(model, rows.X, rows.y, display_labels=labels)
+    predicted = model.predict(rows.X)  # from predictions: any model with predict/predict_proba (Spark's too)
+    confusion = skm.ConfusionMatrixDisplay.from_predictions(rows.y, predicted, display_labels=labels)
     confusion.ax_.set_title("Confusion matrix (test split)")
     figures = {"plots/confusion_matrix.png": confusion.figure_}
     if len(rows.classes) == 2:
-        roc = skm.RocCurveDisplay.from_estimator(model, rows.X, rows.y)
+        roc = skm.RocCurveDisplay.from_predictions(rows.y, model.predict_proba(rows.X)[:, 1])
         roc.ax_.set_title(f"ROC (test split), AUC={metrics['roc_auc']:.3f}")
         figures["plots/roc_curve.png"] = roc.figure_
     return figures

@@ -4,12 +4,14 @@ winner refitted there and scored once on the held-out test split."""
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
 from zygarde.config import TabularRunConfig
+from zygarde.errors import ZygardeError
 from zygarde.family import ChampionRule, Evaluation, Identity, Plan, Prepared, Reference, Trained, digest, slug
 from zygarde.sampler import FixedSampler
 from zygarde.settings import get_settings
@@ -109,13 +111,26 @@ class TabularFamily:
 
     def _objective(self, data: TrialData) -> CrossValidationObjective:
         config = self.config
-        return CrossValidationObjective(data.task, len(data.classes), config.cv, config.seed, data.zero_as_missing)
+        objective = CrossValidationObjective
+        if config.engine == "spark":
+            from zygarde.spark.tabular import SparkCrossValidationObjective
+
+            objective = SparkCrossValidationObjective
+        return objective(data.task, len(data.classes), config.cv, config.seed, data.zero_as_missing)
 
     def plan(self, prepared: Prepared[TrialData, HeldOut]) -> Plan:
         """K-fold CV of every algorithm x configuration, as a fixed list (grid or random)."""
         config = self.config
-        specs = plan_trials(list(config.algorithms), config.search, config.trials, config.seed, config.space)
-        return Plan(self._objective(prepared.search), FixedSampler(specs), scored_on="cv on training split")
+        algorithms = list(config.algorithms)
+        data = prepared.search
+        if config.engine == "spark" and data.task == "classification" and len(data.classes) > 2 and "gbt" in algorithms:
+            algorithms.remove("gbt")  # MLlib's GBT classifies two classes only
+            warnings.warn(f"gbt left out: Spark's GBT classifies two classes, this target has {len(data.classes)}.",
+                          stacklevel=2)  # fmt: skip
+            if not algorithms:
+                raise ZygardeError("Spark's gbt cannot classify more than two classes; add rf to the algorithms.")
+        specs = plan_trials(algorithms, config.search, config.trials, config.seed, config.space, config.engine)
+        return Plan(self._objective(data), FixedSampler(specs), scored_on="cv on training split")
 
     def select(self, results: list[TrialResult], prepared: Prepared[TrialData, HeldOut]) -> TrialResult:
         """Best CV mean of the selection metric (ROC-AUC, or RMSE for regression)."""
@@ -123,9 +138,14 @@ class TabularFamily:
         return best_result(results, rule.metric, rule.greater_is_better)
 
     def finalize(self, prepared: Prepared[TrialData, Any], best: TrialResult, client: Any) -> Trained:
-        """Refit the winner's pipeline on the whole training split."""
+        """Refit the winner's pipeline on the whole training split (Spark: in this process's session)."""
         data = prepared.search
-        return Trained(self._objective(data).build_pipeline(best, data.X).fit(data.X, data.y))
+        pipeline = self._objective(data).build_pipeline(best, data.X)
+        if self.config.engine == "spark":
+            from zygarde.spark.tabular import SparkTabularModel, spark_frame
+
+            return Trained(SparkTabularModel(pipeline.fit(spark_frame(data.X, data.y))))
+        return Trained(pipeline.fit(data.X, data.y))
 
     def evaluate(
         self, model: Any, prepared: Prepared[TrialData, HeldOut], best: TrialResult, results: list[TrialResult]
@@ -157,14 +177,23 @@ class TabularFamily:
 
     def log_model(self, model: Any, prepared: Prepared[TrialData, HeldOut], tracking_uri: str, run_id: str) -> str:
         """The pipeline with its signature and an input example of training rows."""
-        from zygarde.registry import log_sklearn
+        from zygarde.registry import log_sklearn, log_spark
 
+        if self.config.engine == "spark":
+            return log_spark(tracking_uri, run_id, model, prepared.search.X)
         return log_sklearn(tracking_uri, run_id, model, prepared.search.X)
 
     def load_model(self, model_uri: str) -> Any:
-        """A registered pipeline."""
+        """A registered pipeline: scikit-learn's, or a Spark one behind the same predict / predict_proba."""
         import mlflow.sklearn
+        from mlflow.models import get_model_info
 
+        if "spark" in get_model_info(model_uri).flavors:
+            import mlflow.spark
+
+            from zygarde.spark.tabular import SparkTabularModel
+
+            return SparkTabularModel(mlflow.spark.load_model(model_uri))
         return mlflow.sklearn.load_model(model_uri)
 
     def reference(self, prepared: Prepared[TrialData, HeldOut]) -> Reference:

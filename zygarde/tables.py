@@ -20,7 +20,7 @@ def read_table(path: Path) -> pd.DataFrame:
     if not path.exists():
         raise ZygardeError(f"Data file not found: {path}. Check the path, or pass a built-in name (diabetes).")
     if path.is_dir():
-        raise ZygardeError(f"{path} is a folder; pass a CSV or Parquet file.")
+        return _read_parquet_folder(path)
     if path.suffix.lower() not in TABLE_SUFFIXES:
         raise ZygardeError(f"{path}: unsupported file type {path.suffix!r}; use one of {', '.join(TABLE_SUFFIXES)}.")
     if path.stat().st_size == 0:
@@ -37,4 +37,32 @@ def read_table(path: Path) -> pd.DataFrame:
         ) from exc
     if frame.empty:
         raise ZygardeError(f"{path} has a header but no data rows.")
+    return frame
+
+
+def _read_parquet_folder(path: Path) -> pd.DataFrame:
+    """A folder of Parquet part files (as Spark, Dask and `zygarde make-data` write them), one schema for all."""
+    import pyarrow.parquet as pq
+
+    parts = sorted(p for p in path.rglob("*.parquet") if not p.name.startswith((".", "_")))
+    if not parts:
+        raise ZygardeError(f"{path} is a folder without Parquet files; pass a CSV or Parquet file, or such a folder.")
+    try:
+        first = pq.read_schema(parts[0])
+        for part in parts[1:]:
+            schema = pq.read_schema(part)
+            if not schema.equals(first):
+                ours = {f.name: str(f.type) for f in first}
+                theirs = {f.name: str(f.type) for f in schema}
+                differs = sorted(k for k in ours.keys() | theirs.keys() if ours.get(k) != theirs.get(k))
+                raise ZygardeError(
+                    f"{part} does not share the schema of {parts[0].name} (columns {', '.join(differs)}: "
+                    f"{[ours.get(k) for k in differs]} vs {[theirs.get(k) for k in differs]}); "
+                    "remove it or rewrite it with the same columns and types."
+                )
+        frame = pd.read_parquet(path)
+    except (OSError, ValueError) as exc:  # pyarrow's errors for a file that is not Parquet
+        raise ZygardeError(f"{path}: a Parquet part could not be read ({str(exc).splitlines()[0]}).") from exc
+    if frame.empty:
+        raise ZygardeError(f"{path} has Parquet files but no rows.")
     return frame

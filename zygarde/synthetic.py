@@ -1,0 +1,69 @@
+"""Reproducible synthetic classification tables, written chunk by chunk as partitioned Parquet.
+
+The table is never whole in memory: each part file is drawn from its own seeded generator (seed, part
+number), so the same arguments give the same files whatever the machine.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from zygarde.errors import ZygardeError, option
+
+TARGET = "label"
+
+
+@dataclass(frozen=True)
+class SyntheticTable:
+    """What was written: where, how many rows, features and parts, with which seed."""
+
+    path: str
+    rows: int
+    features: int
+    informative: int
+    parts: int
+    rows_per_part: int
+    seed: int
+    target: str = TARGET
+    bytes: int = 0
+
+
+def make_table(
+    out: Path, rows: int, features: int, *, seed: int = 42, rows_per_part: int = 1_000_000
+) -> SyntheticTable:
+    """Write ``rows`` x ``features`` float32 features and a binary ``label`` as ``out/part-NNNNN.parquet``.
+
+    A fifth of the features (at least one) carry the signal: the label is a noisy logistic of a fixed linear
+    combination of them, so a model has something to find and cannot be perfect.
+    """
+    if rows < 1 or features < 1 or rows_per_part < 1:
+        raise ZygardeError(f"{option('rows')}, {option('features')} and the part size must be at least 1.")
+    if out.exists() and any(out.iterdir()):
+        raise ZygardeError(f"{out} exists and is not empty; choose a new folder (nothing was overwritten).")
+    informative = max(1, features // 5)
+    weights = np.random.default_rng(seed).normal(size=informative)
+    partial = out.with_name(f".{out.name}.partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    parts = -(-rows // rows_per_part)
+    for part in range(parts):
+        n = min(rows_per_part, rows - part * rows_per_part)
+        rng = np.random.default_rng([seed, part])
+        X = rng.normal(size=(n, features)).astype(np.float32)
+        logits = X[:, :informative] @ weights + rng.normal(scale=1.0, size=n)
+        frame = pd.DataFrame(X, columns=[f"x{i}" for i in range(features)])
+        frame[TARGET] = (logits > 0).astype(np.int8)
+        frame.to_parquet(partial / f"part-{part:05d}.parquet", index=False)
+    size = sum(p.stat().st_size for p in partial.iterdir())
+    table = SyntheticTable(str(out), rows, features, informative, parts, rows_per_part, seed, bytes=size)
+    (partial / "_zygarde.json").write_text(json.dumps(asdict(table), indent=2) + "\n")
+    if out.exists():  # an empty folder the user made for it
+        out.rmdir()
+    partial.replace(out)  # the folder appears whole, or not at all
+    return table

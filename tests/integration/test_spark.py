@@ -126,3 +126,59 @@ def test_the_spark_engine_searches_registers_and_its_model_round_trips(
     rows = pd.read_csv(Path(__file__).resolve().parents[2] / "data" / "raw" / "diabetes.csv").drop(columns="Outcome")
     assert isinstance(model, SparkTabularModel)
     assert len(model.predict(rows.head(10))) == 10 and model.predict_proba(rows.head(10)).shape == (10, 2)
+
+
+def test_a_standalone_master_and_worker_from_the_wheel_run_a_session(tmp_path: Path) -> None:
+    """`spark-class` master and worker (bound to 127.0.0.1), a session on spark://, both stopped afterwards."""
+    import socket
+    import subprocess
+    import sys
+
+    import pyspark
+
+    home = Path(pyspark.__file__).parent
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "SPARK_HOME": str(home), "SPARK_LOCAL_IP": "127.0.0.1", "SPARK_NO_DAEMONIZE": "1"}
+    master_url = f"spark://127.0.0.1:{port}"
+    spark_class = [str(home / "bin" / "spark-class")]
+    logs = {name: (tmp_path / f"{name}.log").open("wb") for name in ("master", "worker")}
+    master = subprocess.Popen([*spark_class, "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1",
+                               "--port", str(port), "--webui-port", "0"], env=env, stdout=logs["master"],
+                              stderr=subprocess.STDOUT)  # fmt: skip
+    worker = None
+    try:
+        check_deadline = time.monotonic() + 60
+        while True:
+            try:
+                check_master(master_url, timeout=1)
+                break
+            except ZygardeError:
+                assert time.monotonic() < check_deadline, (tmp_path / "master.log").read_text()
+                time.sleep(0.5)
+        worker = subprocess.Popen([*spark_class, "org.apache.spark.deploy.worker.Worker", master_url, "--host",
+                                   "127.0.0.1", "--cores", "1", "--memory", "1g", "--webui-port", "0"], env=env,
+                                  stdout=logs["worker"], stderr=subprocess.STDOUT)  # fmt: skip
+        while b"Successfully registered with master" not in (tmp_path / "worker.log").read_bytes():
+            assert time.monotonic() < check_deadline + 60 and worker.poll() is None, (
+                tmp_path / "worker.log"
+            ).read_text()
+            time.sleep(0.5)
+        probe_code = (
+            "from zygarde.spark.session import spark_session; s = spark_session(); c = s.sparkContext; "
+            "print(s.range(1000).count(), c.master, c.getConf().get('spark.driver.host'))"
+        )
+        done = subprocess.run([sys.executable, "-c", probe_code], env={**env, "ZYGARDE_SPARK_MASTER": master_url},
+                              capture_output=True, text=True, timeout=180)  # fmt: skip
+        assert done.stdout.split() == ["1000", master_url, "127.0.0.1"], done.stdout + done.stderr
+    finally:
+        for process in (worker, master):
+            if process is not None:
+                process.terminate()
+                try:
+                    process.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+        for log in logs.values():
+            log.close()

@@ -14,7 +14,7 @@ from zygarde.settings import get_settings
 from zygarde.tracking import RunContext, log_json, log_metrics
 from zygarde.validation import ValidationReport
 
-from ._stage import stage
+from ._stage import flow_cluster, stage
 
 
 @task(name="load", task_run_name="load {family.config.dataset}", cache_policy=NO_CACHE)
@@ -24,7 +24,8 @@ def load(family: Family) -> Any:
         settings = get_settings()
         for path in family.data_paths():
             settings.check_data_path(path)
-    return family.load()
+    with flow_cluster() as client:
+        return family.load(client)
 
 
 @task(name="validate", task_run_name="validate {family.config.dataset}", cache_policy=NO_CACHE)

@@ -139,8 +139,8 @@ class Family(Protocol):
         """Checks that need no service (files, columns, options); raise ``ZygardeError`` before any starts."""
         ...
 
-    def load(self) -> Any:
-        """Read the data named by the config."""
+    def load(self, client: Any = None) -> Any:
+        """Read the data named by the config (``client``: the flow's Dask cluster, for families that fan work out)."""
         ...
 
     def identify(self, loaded: Any) -> Identity:

@@ -154,3 +154,18 @@ def test_an_image_that_trips_the_decompression_bomb_guard_is_quarantined(tmp_pat
     huge = manifest.frame.set_index("path").loc[str(root / "a" / "huge.png")]
     assert not huge["decodable"] and "decompression-bomb" in huge["problem"]
     assert len(manifest.usable) == 2
+
+
+def test_the_manifest_is_decoded_on_the_cluster_in_chunks_with_the_same_result(
+    dask_address: str, small_shirts: Path
+) -> None:
+    import pandas as pd
+
+    from zygarde.vision.manifest import inspect_on_cluster
+
+    here = build_manifest(small_shirts)
+    with Client(dask_address) as client:
+        spread = build_manifest(small_shirts, lambda paths: inspect_on_cluster(client, paths, chunk=8))
+        prefixes = client.run_on_scheduler(lambda dask_scheduler: list(dask_scheduler.task_prefixes))
+    pd.testing.assert_frame_equal(here.frame, spread.frame)
+    assert len(here.frame) > 8 and "inspect_images" in prefixes  # decoded by the workers, 8 files a task

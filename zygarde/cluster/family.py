@@ -77,8 +77,8 @@ class ClusterFamily:
         table = self.load()
         check_size(len(table.frame), list(self.config.algorithms), get_settings().pairwise_memory_share)
 
-    def load(self) -> ClusterTable:
-        """The chosen restaurant's rows (or all) and the feature columns."""
+    def load(self, client: Any = None) -> ClusterTable:
+        """The chosen restaurant's rows (or all) and the feature columns (read here: ``client`` unused)."""
         config = self.config
         features = STUDY["features"] if config.preset == "study" else config.features or None
         table = read_cluster_table(config.dataset, get_settings().data_root, config.restaurant, features)

@@ -62,8 +62,8 @@ class TabularFamily:
         """Read the table and check the target, classes and fold sizes: every input error before services."""
         self.prepare(self.load())
 
-    def load(self) -> TabularDataset:
-        """The table named by the config, its target checked and its task resolved."""
+    def load(self, client: Any = None) -> TabularDataset:
+        """The table named by the config, its target checked and its task resolved (read here: ``client`` unused)."""
         config = self.config
         task = None if config.task == "auto" else config.task
         return load_dataset(

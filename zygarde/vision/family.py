@@ -3,6 +3,7 @@ epochs; the winner is trained data-parallel on the Dask workers and scored once 
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -24,6 +25,8 @@ from zygarde.vision.manifest import (
     check_classes,
     check_folder,
     image_suite,
+    inspect_images,
+    inspect_on_cluster,
     manifest_frames,
 )
 from zygarde.vision.model import Normalized, build_model
@@ -80,9 +83,11 @@ class VisionFamily:
         """The folder, its classes and their sizes, without decoding an image."""
         check_folder(self.root)
 
-    def load(self) -> ImageManifest:
-        """Every file's class, split, size, mode and decodability; at least two classes with readable images."""
-        manifest = build_manifest(self.root)
+    def load(self, client: Any = None) -> ImageManifest:
+        """Every file's class, split, size, mode and decodability (decoded on ``client``'s workers, when given);
+        at least two classes with readable images."""
+        inspect = partial(inspect_on_cluster, client) if client is not None else inspect_images
+        manifest = build_manifest(self.root, inspect)
         check_classes(manifest)
         return manifest
 

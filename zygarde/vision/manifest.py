@@ -4,6 +4,7 @@ that need no decoding (run before any service starts), and the manifest's great-
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,14 +50,31 @@ class ImageManifest:
         return bool((self.frame["split"] == "test").any())
 
 
-def build_manifest(root: Path) -> ImageManifest:
-    """Scan ``root`` (``<class>/*`` or ``train|test/<class>/*``) and decode every file once."""
+Inspect = Callable[[list[Path]], list[dict[str, Any]]]
+
+
+def inspect_images(paths: list[Path]) -> list[dict[str, Any]]:
+    """``inspect_image`` of every path, in order (here, or as one chunk on a Dask worker)."""
+    return [inspect_image(path) for path in paths]
+
+
+def inspect_on_cluster(client: Any, paths: list[Path], chunk: int = 256) -> list[dict[str, Any]]:
+    """Decode the files on ``client``'s workers, ``chunk`` at a time (they must see the same folder, as a
+    LocalCluster's workers do); a folder of one chunk or less is decoded here, shipping nothing."""
+    if len(paths) <= chunk:
+        return inspect_images(paths)
+    chunks = [paths[i : i + chunk] for i in range(0, len(paths), chunk)]
+    return [row for part in client.gather(client.map(inspect_images, chunks, pure=False)) for row in part]
+
+
+def build_manifest(root: Path, inspect: Inspect = inspect_images) -> ImageManifest:
+    """Scan ``root`` (``<class>/*`` or ``train|test/<class>/*``) and decode every file once, with ``inspect``."""
     if not root.exists():
         raise ZygardeError(f"Image folder not found: {root}. Pass a folder with one subfolder per class.")
     if not root.is_dir():
         raise ZygardeError(f"{root} is a file; pass a folder with one subfolder per class.")
     splits = {"train": root / "train", "test": root / "test"} if (root / "train").is_dir() else {"train": root}
-    rows: list[dict[str, Any]] = []
+    listed: list[tuple[Path, str, str]] = []
     classes: list[str] = []
     for split, folder in splits.items():
         if not folder.is_dir():
@@ -64,8 +82,11 @@ def build_manifest(root: Path) -> ImageManifest:
         for class_dir in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")):
             if split == "train":
                 classes.append(class_dir.name)
-            for path in sorted(p for p in class_dir.rglob("*") if p.is_file() and not p.name.startswith(".")):
-                rows.append({"path": str(path), "split": split, "label": class_dir.name, **inspect_image(path)})
+            files = sorted(p for p in class_dir.rglob("*") if p.is_file() and not p.name.startswith("."))
+            listed += [(path, split, class_dir.name) for path in files]
+    described = inspect([path for path, _, _ in listed])
+    rows = [{"path": str(path), "split": split, "label": label, **facts}
+            for (path, split, label), facts in zip(listed, described, strict=True)]  # fmt: skip
     frame = pd.DataFrame(
         rows, columns=["path", "split", "label", "bytes", "width", "height", "mode", "decodable", "problem"]
     )

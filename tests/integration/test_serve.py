@@ -50,6 +50,14 @@ def test_served_flow_shows_its_form_and_a_run_started_through_the_api_completes(
     form = deployment.parameter_openapi_schema["definitions"]["TabularRunConfig"]["properties"]
     assert {"dataset", "target", "algorithms", "search", "trials", "cv", "seed", "space", "profile"} <= set(form)
     assert form["trials"]["minimum"] == 1 and form["search"]["enum"] == ["grid", "random"]
+    assert form["engine"]["enum"] == ["dask", "spark"] and form["dataset"]["examples"] == ["diabetes"]
+    with get_client(sync_client=True) as client:
+        job = client.read_deployment_by_name("train-job/job").parameter_openapi_schema["definitions"]
+        drift = client.read_deployment_by_name("monitor-drift/monitor-drift").parameter_openapi_schema
+    assert {"kind", "data", "algorithms", "spaces", "min_workers", "max_workers", "notify"} <= set(
+        job["JobSpec"]["properties"]
+    )
+    assert {"model", "batch", "psi_threshold", "drift_share"} <= set(drift["definitions"]["DriftCheck"]["properties"])
 
     config = {"algorithms": ["rf"], "trials": 1, "cv": 3, "experiment": "served"}
     flow_run = run_deployment("train-tabular/train-tabular", parameters={"config": config}, timeout=180)

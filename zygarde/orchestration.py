@@ -91,9 +91,9 @@ def prefect_api(log_file: Path | None = None) -> Iterator[tuple[str, LocalPrefec
 
     Yields (URL, the local server or None); call ``wait()`` on the server before using the URL.
     """
-    configured = _configured_api_url()
+    configured = configured_api_url()
     if configured:
-        _check_reachable(configured)
+        check_reachable(configured)
         yield configured, None
         return
     server = LocalPrefectAPI(log_file).start()
@@ -152,7 +152,8 @@ def _open_store(tracking_uri: str | None) -> None:
         get_client(tracking_uri).search_experiments(max_results=1)
 
 
-def _configured_api_url() -> str | None:
+def configured_api_url() -> str | None:
+    """The Prefect API URL from the environment or the active profile (None: none configured)."""
     from prefect.settings import get_current_settings
 
     return get_current_settings().api.url
@@ -177,7 +178,8 @@ def flush_to_api() -> None:
     EventsWorker.drain_all(timeout=10, at_exit=False)
 
 
-def _check_reachable(url: str) -> None:
+def check_reachable(url: str) -> None:
+    """Raise a clear ``ZygardeError`` unless the Prefect API at ``url`` answers its health check."""
     import httpx
 
     try:

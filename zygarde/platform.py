@@ -36,15 +36,15 @@ log = logging.getLogger(__name__)
 
 def require_api(command: str) -> str:
     """The configured Prefect API's URL, checked to answer; a clear refusal otherwise."""
-    from zygarde.orchestration import _check_reachable, _configured_api_url
+    from zygarde.orchestration import check_reachable, configured_api_url
 
-    url = _configured_api_url()
+    url = configured_api_url()
     if not url:
         raise ZygardeError(
             f"zygarde {command} needs a running Prefect server: start `prefect server start`, then "
             "`prefect config set PREFECT_API_URL=http://127.0.0.1:4200/api` (or export PREFECT_API_URL)."
         )
-    _check_reachable(url)
+    check_reachable(url)
     return url
 
 

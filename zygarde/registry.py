@@ -49,12 +49,16 @@ class RegisteredModel:
     previous_champion: str | None = None
 
 
+def _input_example(X: pd.DataFrame) -> pd.DataFrame:
+    """Five rows, integer columns declared as doubles: a missing value at inference is then no schema error."""
+    return X.head(5).astype({c: "float64" for c in X.select_dtypes("integer").columns})
+
+
 def log_sklearn(tracking_uri: str, run_id: str, model: Any, X_example: pd.DataFrame) -> str:
     """Log a fitted sklearn pipeline into the run (signature, input example, pinned requirements); its URI."""
     import skops.io
 
-    # integer columns are declared as doubles so that a missing value at inference is not a schema error
-    example = X_example.head(5).astype({c: "float64" for c in X_example.select_dtypes("integer").columns})
+    example = _input_example(X_example)
     signature = infer_signature(example, model.predict(example))
     # skops (MLflow's safe default) refuses unknown types; trust exactly the ones this pipeline is made of
     trusted = skops.io.get_untrusted_types(data=skops.io.dumps(model))
@@ -79,7 +83,7 @@ def log_spark(tracking_uri: str, run_id: str, model: Any, X_example: pd.DataFram
 
     from zygarde.settings import get_settings
 
-    example = X_example.head(5).astype({c: "float64" for c in X_example.select_dtypes("integer").columns})
+    example = _input_example(X_example)
     signature = infer_signature(example, model.predict(example))
     scratch = get_settings().work_dir / "tmp"
     scratch.mkdir(parents=True, exist_ok=True)

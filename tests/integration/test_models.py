@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -16,7 +15,7 @@ import pandas as pd
 import pytest
 from prefect_dask import DaskTaskRunner
 
-from tests.conftest import DATA, assert_one_clear_error, zygarde
+from tests.conftest import DATA, assert_one_clear_error, free_port, stop_process, zygarde
 from zygarde.config import parse_config
 from zygarde.flows.tabular import train_tabular
 
@@ -74,14 +73,8 @@ def test_predict_uses_one_recorded_version_and_names_a_missing_column(registry: 
     assert not (tmp_path / "no.csv").exists()
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def test_mlflow_models_serve_answers_one_rest_request(registry: dict[str, str]) -> None:
-    port = _free_port()
+    port = free_port()
     mlflow_cli = Path(sys.executable).with_name("mlflow")
     command = [str(mlflow_cli), "models", "serve", "-m", f"models:/{NAME}@champion", "--env-manager", "local",
                "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]  # fmt: skip
@@ -105,9 +98,4 @@ def test_mlflow_models_serve_answers_one_rest_request(registry: dict[str, str]) 
         assert answer.status_code == 200, answer.text
         assert len(answer.json()["predictions"]) == 3
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop_process(server)

@@ -24,28 +24,11 @@ import pandas as pd
 import pytest
 import yaml
 
-from tests.conftest import DATA, CliRun, zygarde
+from tests.conftest import DATA, CliRun, free_port, stop_process, zygarde
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 BIN = Path(sys.executable).parent
 SMALL = {"algorithms": ["rf"], "trials": 1, "cv": 2}  # one quick trial: these tests are about the platform
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 class _Webhook(BaseHTTPRequestHandler):
@@ -156,7 +139,7 @@ def platform(dask_address: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
     data_root.mkdir()
     for table in DATA.glob("*.csv"):
         shutil.copy(table, data_root)
-    port = _free_port()
+    port = free_port()
     api = f"http://127.0.0.1:{port}/api"
     base = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "ZYGARDE_", "MLFLOW_"))}
     server_env = {**base, "PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
@@ -167,7 +150,7 @@ def platform(dask_address: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
     webhook = ThreadingHTTPServer(("127.0.0.1", 0), type("Hook", (_Webhook,), {"received": received}))
     threading.Thread(target=webhook.serve_forever, daemon=True).start()
     mailbox = _Mailbox()
-    smtp = Controller(mailbox, hostname="127.0.0.1", port=_free_port())
+    smtp = Controller(mailbox, hostname="127.0.0.1", port=free_port())
     smtp.start()
     env = {**server_env, "PREFECT_API_URL": api, "ZYGARDE_DATA_ROOT": str(data_root), "ZYGARDE_WORK_DIR": str(work_dir),
            "ZYGARDE_DASK_ADDRESS": dask_address, "ZYGARDE_NOTIFY_EMAIL": "ops@example.com",
@@ -191,8 +174,8 @@ def platform(dask_address: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
         yield Platform(api, env, data_root, work_dir, received, hook_url, mailbox)
     finally:
         if worker is not None:
-            _stop(worker)
-        _stop(server)
+            stop_process(worker)
+        stop_process(server)
         smtp.stop()
         webhook.shutdown()
 

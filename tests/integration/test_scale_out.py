@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -13,22 +12,16 @@ from pathlib import Path
 import pytest
 from distributed import Client
 
-from tests.conftest import zygarde
+from tests.conftest import free_port, stop_process, zygarde
 from zygarde.tracking import get_client
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def external_cluster(prefect_api: str) -> Iterator[tuple[str, set[str]]]:
     """`dask scheduler` and two `dask worker` processes on 127.0.0.1; stopped when the test ends."""
-    address = f"tcp://127.0.0.1:{_free_port()}"
+    address = f"tcp://127.0.0.1:{free_port()}"
     dask = [sys.executable, "-m", "dask"]
     # workers as a user starts them: no PREFECT_API_URL of their own; the flow's settings must reach them
     bare = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
@@ -49,12 +42,7 @@ def external_cluster(prefect_api: str) -> Iterator[tuple[str, set[str]]]:
         yield address, workers
     finally:
         for proc in reversed(procs):
-            proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            stop_process(proc)
 
 
 def test_trials_run_on_the_external_workers_and_the_stages_report_to_the_flows_api(

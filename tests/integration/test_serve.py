@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import stop_process
+
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
 
@@ -24,12 +26,7 @@ def served(prefect_api: str, dask_address: str, tmp_path: Path) -> Iterator[None
     try:
         yield
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)
 
 
 def test_served_flow_shows_its_form_and_a_run_started_through_the_api_completes(served: None) -> None:

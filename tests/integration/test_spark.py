@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
+from tests.conftest import free_port, stop_process
 from zygarde.errors import ZygardeError
 from zygarde.spark.session import SparkConfig, check_master, java_version, spark_session
 
@@ -130,16 +131,13 @@ def test_the_spark_engine_searches_registers_and_its_model_round_trips(
 
 def test_a_standalone_master_and_worker_from_the_wheel_run_a_session(tmp_path: Path) -> None:
     """`spark-class` master and worker (bound to 127.0.0.1), a session on spark://, both stopped afterwards."""
-    import socket
     import subprocess
     import sys
 
     import pyspark
 
     home = Path(pyspark.__file__).parent
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     env = {**os.environ, "SPARK_HOME": str(home), "SPARK_LOCAL_IP": "127.0.0.1", "SPARK_NO_DAEMONIZE": "1"}
     master_url = f"spark://127.0.0.1:{port}"
     spark_class = [str(home / "bin" / "spark-class")]
@@ -173,12 +171,7 @@ def test_a_standalone_master_and_worker_from_the_wheel_run_a_session(tmp_path: P
                               capture_output=True, text=True, timeout=180)  # fmt: skip
         assert done.stdout.split() == ["1000", master_url, "127.0.0.1"], done.stdout + done.stderr
     finally:
-        for process in (worker, master):
-            if process is not None:
-                process.terminate()
-                try:
-                    process.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    process.kill()
+        stop_process(worker)
+        stop_process(master)
         for log in logs.values():
             log.close()

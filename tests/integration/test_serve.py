@@ -8,6 +8,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -29,28 +30,33 @@ def served(prefect_api: str, dask_address: str, tmp_path: Path) -> Iterator[None
         stop_process(process)
 
 
-def test_served_flow_shows_its_form_and_a_run_started_through_the_api_completes(served: None) -> None:
+def _registered(name: str, timeout: float = 60) -> Any:
+    """Deployment ``name`` once `zygarde serve` has registered it (it registers them one after another)."""
     from prefect.client.orchestration import get_client
-    from prefect.deployments import run_deployment
+    from prefect.exceptions import ObjectNotFound
 
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + timeout
     with get_client(sync_client=True) as client:
-        while True:  # the deployment appears once `zygarde serve` has registered it
+        while True:
             try:
-                deployment = client.read_deployment_by_name("train-tabular/train-tabular")
-                break
-            except Exception:
+                return client.read_deployment_by_name(name)
+            except ObjectNotFound:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.5)
+
+
+def test_served_flow_shows_its_form_and_a_run_started_through_the_api_completes(served: None) -> None:
+    from prefect.deployments import run_deployment
+
+    deployment = _registered("train-tabular/train-tabular")
     # what the UI renders as the run form: every field of TabularRunConfig, typed and bounded
     form = deployment.parameter_openapi_schema["definitions"]["TabularRunConfig"]["properties"]
     assert {"dataset", "target", "algorithms", "search", "trials", "cv", "seed", "space", "profile"} <= set(form)
     assert form["trials"]["minimum"] == 1 and form["search"]["enum"] == ["grid", "random"]
     assert form["engine"]["enum"] == ["dask", "spark"] and form["dataset"]["examples"] == ["diabetes"]
-    with get_client(sync_client=True) as client:
-        job = client.read_deployment_by_name("train-job/job").parameter_openapi_schema["definitions"]
-        drift = client.read_deployment_by_name("monitor-drift/monitor-drift").parameter_openapi_schema
+    job = _registered("train-job/job").parameter_openapi_schema["definitions"]
+    drift = _registered("monitor-drift/monitor-drift").parameter_openapi_schema
     assert {"kind", "data", "algorithms", "spaces", "min_workers", "max_workers", "notify"} <= set(
         job["JobSpec"]["properties"]
     )

@@ -71,10 +71,14 @@ def run(
     ] = None,
     task: Annotated[str, typer.Option(help="auto | classification | regression")] = "auto",
     algorithms: Annotated[
-        str | None, typer.Option(help="Comma-separated: rf,gbt,xgboost (the default; Spark: rf,gbt)")
+        str | None,
+        typer.Option(help="Comma-separated: rf,gbt,xgboost (the default; Spark: rf,gbt, xgboost on request)"),
     ] = None,
     engine: Annotated[
-        str | None, typer.Option(help="dask (scikit-learn, XGBoost) | spark (MLlib); default ZYGARDE_ENGINE or dask")
+        str | None,
+        typer.Option(
+            help="dask (scikit-learn, XGBoost) | spark (MLlib, xgboost.spark); default ZYGARDE_ENGINE or dask"
+        ),
     ] = None,
     search: Annotated[str, typer.Option(help="grid | random")] = "random",
     trials: Annotated[int, typer.Option(help="Random search: configurations per algorithm.")] = 10,

@@ -41,8 +41,8 @@ class TabularRunConfig(BaseModel):
     trials: int = Field(10, ge=1, le=10_000, description="Random search: configurations drawn per algorithm.")
     engine: Literal["dask", "spark"] = Field(
         "dask",
-        description="Where trials fit: scikit-learn/XGBoost on Dask workers, or Spark MLlib (rf, gbt) in "
-        "each Dask worker's Spark session.",
+        description="Where trials fit: scikit-learn/XGBoost on Dask workers, or Spark (MLlib rf, gbt; "
+        "xgboost.spark) in each Dask worker's Spark session.",
     )
     cv: int = Field(5, ge=2, le=20, description="Cross-validation folds on the training split.")
     test_size: float = Field(0.2, ge=0.05, le=0.5, description="Share of rows held out for the final test.")
@@ -64,10 +64,14 @@ class TabularRunConfig(BaseModel):
     @model_validator(mode="after")
     def _check_engine_and_space(self) -> TabularRunConfig:
         if self.engine == "spark" and "xgboost" in self.algorithms:
-            raise ValueError(
-                f"{option('algorithms')}: the Spark engine runs rf and gbt (MLlib); xgboost on Spark is not built yet: "
-                "leave it out, or use the dask engine"
-            )
+            from zygarde.settings import get_settings
+
+            master = get_settings().spark_master or ""
+            if master.startswith("sc://"):
+                raise ValueError(
+                    f"{option('algorithms')}: xgboost.spark needs a classic Spark session, and ZYGARDE_SPARK_MASTER "
+                    f"is the Spark Connect address {master}: leave xgboost out, or use a spark:// master"
+                )
         for name, params in self.space.items():
             if name not in ALGORITHMS:
                 raise ValueError(f"{option('space')}: unknown algorithm {name!r}; choose from {', '.join(ALGORITHMS)}")

@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     spark_driver_memory: str = Field(default="1g", description="spark.driver.memory of each process's session.")
     spark_shuffle_partitions: int = Field(default=4, ge=1, description="spark.sql.shuffle.partitions.")
     spark_bind: str = Field(default="127.0.0.1", description="Address the Spark driver binds and advertises.")
+    spark_xgboost_workers: int = Field(
+        default=1, ge=1, description="num_workers of xgboost.spark: task slots one XGBoost fit takes at once."
+    )
     seed: int = Field(default=42, description="Default random seed of splits, folds and estimators.")
     notify_email: str = Field(
         default="", description="Comma-separated addresses told when any training run completes or fails."

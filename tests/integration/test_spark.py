@@ -175,3 +175,49 @@ def test_a_standalone_master_and_worker_from_the_wheel_run_a_session(tmp_path: P
         stop_process(master)
         for log in logs.values():
             log.close()
+
+
+def test_xgboost_on_spark_is_served_without_a_jvm_with_the_predictions_spark_made(
+    spark: object, tmp_path: Path
+) -> None:
+    import mlflow.sklearn
+    import pandas as pd
+    from mlflow.models import get_model_info
+
+    from zygarde.registry import log_sklearn
+    from zygarde.spark.tabular import ROW, SparkCrossValidationObjective, local_xgboost, spark_frame
+    from zygarde.tracking import fluent_tracking_uri, get_client
+    from zygarde.trials import TrialSpec
+
+    table = pd.read_csv(Path(__file__).resolve().parents[2] / "data" / "raw" / "diabetes.csv")
+    X, y = table.drop(columns="Outcome"), table["Outcome"].to_numpy()
+    zeros = ("Glucose", "BloodPressure", "BMI")
+    objective = SparkCrossValidationObjective("classification", 2, 2, 7, zeros)
+    spec = TrialSpec(0, "xgboost", {"n_estimators": 30, "max_depth": 3})
+    fitted = objective.fit(spec, X.iloc[:600], y[:600])
+    rows = X.iloc[600:].copy()
+    rows.loc[rows.index[:5], "Glucose"] = 0  # "not measured": both sides must read it as missing
+    by_spark = fitted.transform(spark_frame(rows)).select(ROW, "probability").toPandas().sort_values(ROW)
+    local = local_xgboost(fitted, X.iloc[:600], zeros, "classification")
+    expected = np.array([p.toArray()[1] for p in by_spark["probability"]])
+    assert np.abs(local.predict_proba(rows)[:, 1] - expected).max() < 1e-6
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = get_client(uri)
+    run = client.create_run(client.create_experiment("xgb-spark", artifact_location=str(tmp_path / "a")))
+    model_uri = log_sklearn(uri, run.info.run_id, local, X)
+    with fluent_tracking_uri(uri):
+        assert "spark" not in get_model_info(model_uri).flavors
+        loaded = mlflow.sklearn.load_model(model_uri)
+    assert np.abs(loaded.predict_proba(rows)[:, 1] - expected).max() < 1e-6
+
+
+def test_an_xgboost_fit_wider_than_the_sessions_slots_is_refused_before_it_starts(spark: object) -> None:
+    from zygarde.spark.algorithms import check_slots
+
+    slots = spark.sparkContext.defaultParallelism  # type: ignore[attr-defined]
+    check_slots(slots)
+    started = time.perf_counter()
+    with pytest.raises(ZygardeError, match=rf"barrier job of {slots + 3} tasks .* has {slots} task slots"):
+        check_slots(slots + 3)
+    assert time.perf_counter() - started < 30

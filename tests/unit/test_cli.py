@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from tests.conftest import REPO
 from zygarde.cli import app
+from zygarde.errors import ZygardeError
 
 
 def test_error_messages_keep_their_brackets(tmp_path: Path) -> None:
@@ -32,3 +34,12 @@ def test_a_jobs_worker_range_makes_the_local_cluster_adaptive(monkeypatch) -> No
     runner = dask_task_runner(min_workers=1, max_workers=3)
     assert runner.cluster_kwargs["n_workers"] == 1 and runner.adapt_kwargs == {"minimum": 1, "maximum": 3}
     assert dask_task_runner(min_workers=2, max_workers=2).adapt_kwargs == {}
+
+
+def test_xgboost_on_a_spark_connect_master_is_refused_naming_why(monkeypatch: pytest.MonkeyPatch) -> None:
+    from zygarde.config import parse_config
+
+    monkeypatch.setenv("ZYGARDE_SPARK_MASTER", "sc://127.0.0.1:15002")
+    with pytest.raises(ZygardeError, match=r"algorithms: xgboost.spark needs a classic Spark session.*sc://127"):
+        parse_config(engine="spark", algorithms=["xgboost", "rf"])
+    assert parse_config(engine="spark", algorithms=["rf"]).algorithms == ["rf"]

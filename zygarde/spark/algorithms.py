@@ -1,16 +1,22 @@
-"""Spark MLlib's ensembles with their search spaces (MLlib's own parameter names).
+"""Spark's ensembles with their search spaces (each estimator's own parameter names): MLlib's Random Forest
+and GBT, and ``xgboost.spark``.
 
 Estimators are built where a trial runs (a JVM is needed to construct one); the parameter names are listed
 here so a user's space is checked before any service starts. MLlib's GBT classifies binary targets only.
+``xgboost.spark`` trains as one barrier job of ``num_workers`` tasks, so it needs that many free task slots at
+once (``check_slots``) and its trials take turns (``SparkAlgorithm.exclusive``).
 """
 
 from __future__ import annotations
 
+import importlib
+import logging
 from dataclasses import dataclass
 from typing import Any
 
 from scipy import stats
 
+from zygarde.errors import ZygardeError
 from zygarde.sampler import SearchSpace
 
 
@@ -20,12 +26,13 @@ class SparkAlgorithm:
 
     name: str
     title: str
-    classifier: str
+    classifier: str  # "module:Class"
     regressor: str
     parameters: frozenset[str]
     grid: SearchSpace
     distributions: SearchSpace
     binary_only: bool = False
+    exclusive: bool = False  # a barrier job: one trial at a time, all its workers' slots free before it starts
 
     def parameter_names(self) -> set[str]:
         """Parameters a user's space may set."""
@@ -33,18 +40,41 @@ class SparkAlgorithm:
 
     def build(self, task: str, seed: int, params: dict[str, Any]) -> Any:
         """The estimator (needs this process's Spark session), seeded, reading ``features`` and ``label``."""
-        from pyspark.ml import classification, regression
+        module, name = (self.classifier if task == "classification" else self.regressor).split(":")
+        cls = getattr(importlib.import_module(module), name)
+        if self.exclusive:
+            from zygarde.settings import get_settings
 
-        module, name = (classification, self.classifier) if task == "classification" else (regression, self.regressor)
-        return getattr(module, name)(featuresCol="features", labelCol="label", seed=seed, **params)
+            workers = get_settings().spark_xgboost_workers
+            check_slots(workers)
+            logging.getLogger("XGBoost-PySpark").setLevel(logging.WARNING)  # its INFO goes to the console
+            return cls(features_col="features", label_col="label", random_state=seed, num_workers=workers,
+                       missing=float("nan"), verbosity=0, verbose=False, **params)  # fmt: skip
+        return cls(featuresCol="features", labelCol="label", seed=seed, **params)
+
+
+def check_slots(workers: int) -> None:
+    """Refuse an xgboost.spark fit the session cannot run at once (Spark would retry it for about ten minutes)."""
+    from xgboost.spark.utils import _get_max_num_concurrent_tasks
+
+    from zygarde.spark.session import spark_session
+
+    context = spark_session().sparkContext
+    slots = _get_max_num_concurrent_tasks(context)
+    if workers > slots:
+        raise ZygardeError(
+            f"xgboost on Spark trains as one barrier job of {workers} tasks (ZYGARDE_SPARK_XGBOOST_WORKERS), and "
+            f"the session on {context.master} has {slots} task slots: lower ZYGARDE_SPARK_XGBOOST_WORKERS to at "
+            f"most {slots}, or give the Spark cluster more cores."
+        )
 
 
 SPARK_ALGORITHMS: dict[str, SparkAlgorithm] = {
     "rf": SparkAlgorithm(
         name="rf",
         title="Random Forest (Spark MLlib)",
-        classifier="RandomForestClassifier",
-        regressor="RandomForestRegressor",
+        classifier="pyspark.ml.classification:RandomForestClassifier",
+        regressor="pyspark.ml.regression:RandomForestRegressor",
         parameters=frozenset(
             {
                 "numTrees",
@@ -72,8 +102,8 @@ SPARK_ALGORITHMS: dict[str, SparkAlgorithm] = {
     "gbt": SparkAlgorithm(
         name="gbt",
         title="Gradient-boosted trees (Spark MLlib)",
-        classifier="GBTClassifier",
-        regressor="GBTRegressor",
+        classifier="pyspark.ml.classification:GBTClassifier",
+        regressor="pyspark.ml.regression:GBTRegressor",
         parameters=frozenset(
             {
                 "maxIter",
@@ -93,5 +123,24 @@ SPARK_ALGORITHMS: dict[str, SparkAlgorithm] = {
             "subsamplingRate": stats.uniform(0.6, 0.4),
         },
         binary_only=True,
+    ),
+    "xgboost": SparkAlgorithm(
+        name="xgboost",
+        title="XGBoost (xgboost.spark)",
+        classifier="xgboost.spark:SparkXGBClassifier",
+        regressor="xgboost.spark:SparkXGBRegressor",
+        parameters=frozenset(
+            {"n_estimators", "max_depth", "learning_rate", "subsample", "colsample_bytree", "min_child_weight"}
+        ),
+        grid={"n_estimators": [100, 200], "max_depth": [2, 3, 4], "learning_rate": [0.03, 0.1]},
+        distributions={
+            "n_estimators": stats.randint(50, 300),
+            "max_depth": stats.randint(2, 7),
+            "learning_rate": stats.loguniform(0.01, 0.3),
+            "subsample": stats.uniform(0.6, 0.4),
+            "colsample_bytree": stats.uniform(0.5, 0.5),
+            "min_child_weight": stats.randint(1, 10),
+        },
+        exclusive=True,
     ),
 }

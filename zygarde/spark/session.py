@@ -20,6 +20,7 @@ import re
 import shutil
 import socket
 import subprocess
+import sys
 import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -140,6 +141,7 @@ def _start(config: SparkConfig) -> SparkSession:
         .set("spark.network.timeout", "120s")
     )
     os.environ.setdefault("SPARK_LOCAL_IP", config.bind)
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # Python UDF workers: this interpreter, not PATH's
     log_file = os.environ.get("ZYGARDE_LOG_FILE")
     output = open(log_file, "ab") if log_file else None  # noqa: SIM115 (held by the JVM for its lifetime)
     gateway = launch_gateway(conf, popen_kwargs={"stdout": output, "stderr": output} if output else None)

@@ -7,6 +7,9 @@ and gives every column a safe name), so the registered Spark model takes the sam
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -38,8 +41,14 @@ def _quoted(column: str) -> str:
     return "`" + column.replace("`", "``") + "`"
 
 
-def build_spark_pipeline(X: pd.DataFrame, zero_as_missing: tuple[str, ...], estimator: Any) -> Any:
-    """SQL cleaning -> median Imputer -> StringIndexer/OneHotEncoder -> VectorAssembler -> StandardScaler -> model."""
+def build_spark_pipeline(
+    X: pd.DataFrame, zero_as_missing: tuple[str, ...], estimator: Any, *, native_missing: bool = False
+) -> Any:
+    """SQL cleaning -> median Imputer -> StringIndexer/OneHotEncoder -> VectorAssembler -> StandardScaler -> model.
+
+    ``native_missing`` (XGBoost): SQL cleaning -> VectorAssembler -> model. XGBoost's trees route missing values
+    themselves and need no scaling, so its booster predicts on the cleaned columns alone (``local_xgboost``).
+    """
     from pyspark.ml import Pipeline
     from pyspark.ml.feature import (
         Imputer,
@@ -52,6 +61,11 @@ def build_spark_pipeline(X: pd.DataFrame, zero_as_missing: tuple[str, ...], esti
 
     numeric = [c for c in X.columns if ptypes.is_numeric_dtype(X[c]) and not ptypes.is_bool_dtype(X[c])]
     categorical = [c for c in X.columns if c not in numeric]
+    if native_missing and categorical:
+        raise ZygardeError(
+            f"xgboost on Spark takes numeric columns; {', '.join(map(repr, categorical))} are not numeric. "
+            "Encode them as numbers, or search rf and gbt."
+        )
     safe = {c: f"f{i}" for i, c in enumerate(X.columns)}
     selects = []
     for column in numeric:
@@ -62,6 +76,9 @@ def build_spark_pipeline(X: pd.DataFrame, zero_as_missing: tuple[str, ...], esti
     selects += [f"CAST({_quoted(c)} AS STRING) AS {safe[c]}" for c in categorical]
     stages: list[Any] = [SQLTransformer(statement=f"SELECT *, {', '.join(selects)} FROM __THIS__")]
     assembled = []
+    if native_missing:
+        assembler = VectorAssembler(inputCols=[safe[c] for c in numeric], outputCol="features", handleInvalid="keep")
+        return Pipeline(stages=[*stages, assembler, estimator])
     if numeric:
         stages.append(Imputer(inputCols=[safe[c] for c in numeric], outputCols=[f"{safe[c]}_m" for c in numeric],
                               strategy="median"))  # fmt: skip
@@ -75,6 +92,21 @@ def build_spark_pipeline(X: pd.DataFrame, zero_as_missing: tuple[str, ...], esti
     stages.append(VectorAssembler(inputCols=assembled, outputCol="raw_features", handleInvalid="keep"))
     stages.append(StandardScaler(inputCol="raw_features", outputCol="features", withMean=True, withStd=True))
     return Pipeline(stages=[*stages, estimator])
+
+
+def local_xgboost(fitted: Any, X: pd.DataFrame, zero_as_missing: tuple[str, ...], task: str) -> Any:
+    """The booster of a fitted ``native_missing`` pipeline as a scikit-learn pipeline: the same cleaning, the same
+    trees, predictions without a JVM."""
+    from sklearn.pipeline import Pipeline
+    from xgboost import XGBClassifier, XGBRegressor
+
+    from zygarde.tabular.preprocess import ZeroAsMissing
+
+    booster = fitted.stages[-1].get_booster()
+    booster.feature_names = None  # Spark's vector has none; the pipeline's columns are X's, in order
+    model = XGBClassifier() if task == "classification" else XGBRegressor()
+    model.load_model(bytearray(booster.save_raw("json")))
+    return Pipeline([("zeros", ZeroAsMissing(tuple(zero_as_missing)).fit(X)), ("model", model)])
 
 
 class SparkTabularModel:
@@ -102,6 +134,26 @@ class SparkTabularModel:
         return np.stack([v.toArray() for v in rows["probability"]])
 
 
+_TURNS = threading.Lock()
+
+
+@contextmanager
+def taking_turns(exclusive: bool) -> Iterator[None]:
+    """Hold the cluster-wide turn for a barrier job (a Dask lock on a worker; a process lock elsewhere)."""
+    if not exclusive:
+        yield
+        return
+    try:
+        from distributed import Lock, get_worker
+
+        get_worker()
+        turn: Any = Lock("zygarde-xgboost-spark")
+    except ValueError:  # not on a Dask worker
+        turn = _TURNS
+    with turn:
+        yield
+
+
 @dataclass(frozen=True)
 class SparkCrossValidationObjective(CrossValidationObjective):
     """K-fold CV of an MLlib pipeline in the worker's own Spark session; same folds and metrics as on Dask."""
@@ -118,13 +170,20 @@ class SparkCrossValidationObjective(CrossValidationObjective):
 
     def build_pipeline(self, spec: TrialSpec, X: pd.DataFrame) -> Any:
         """Preprocessing + estimator, unfitted (a Spark ML ``Pipeline``)."""
-        return build_spark_pipeline(X, self.zero_as_missing, self.build_estimator(spec))
+        native = SPARK_ALGORITHMS[spec.algorithm].exclusive
+        return build_spark_pipeline(X, self.zero_as_missing, self.build_estimator(spec), native_missing=native)
+
+    def fit(self, spec: TrialSpec, X: pd.DataFrame, y: np.ndarray) -> Any:
+        """Fit the trial's pipeline on these rows; barrier jobs (xgboost.spark) one at a time on the cluster."""
+        pipeline = self.build_pipeline(spec, X)
+        with taking_turns(SPARK_ALGORITHMS[spec.algorithm].exclusive):
+            return pipeline.fit(spark_frame(X, y))
 
     def __call__(self, spec: TrialSpec, data: TrialData) -> tuple[dict[str, float], dict[str, float]]:
         """Return (mean, std) of every metric over the folds."""
         per_fold = []
         for train, test in self.folds().split(data.X, data.y):
-            pipeline = self.build_pipeline(spec, data.X).fit(spark_frame(data.X.iloc[train], data.y[train]))
+            pipeline = self.fit(spec, data.X.iloc[train], data.y[train])
             per_fold.append(self.scores(pipeline, data.X.iloc[test], data.y[test]))
         return (
             {name: float(np.mean([f[name] for f in per_fold])) for name in per_fold[0]},

@@ -140,12 +140,15 @@ class TabularFamily:
     def finalize(self, prepared: Prepared[TrialData, Any], best: TrialResult, client: Any) -> Trained:
         """Refit the winner's pipeline on the whole training split (Spark: in this process's session)."""
         data = prepared.search
-        pipeline = self._objective(data).build_pipeline(best, data.X)
+        objective = self._objective(data)
         if self.config.engine == "spark":
-            from zygarde.spark.tabular import SparkTabularModel, spark_frame
+            from zygarde.spark.tabular import SparkTabularModel, local_xgboost
 
-            return Trained(SparkTabularModel(pipeline.fit(spark_frame(data.X, data.y))))
-        return Trained(pipeline.fit(data.X, data.y))
+            fitted = objective.fit(best, data.X, data.y)
+            if best.algorithm == "xgboost":  # served as scikit-learn + booster: no JVM
+                return Trained(local_xgboost(fitted, data.X, data.zero_as_missing, data.task))
+            return Trained(SparkTabularModel(fitted))
+        return Trained(objective.build_pipeline(best, data.X).fit(data.X, data.y))
 
     def evaluate(
         self, model: Any, prepared: Prepared[TrialData, HeldOut], best: TrialResult, results: list[TrialResult]
@@ -178,8 +181,9 @@ class TabularFamily:
     def log_model(self, model: Any, prepared: Prepared[TrialData, HeldOut], tracking_uri: str, run_id: str) -> str:
         """The pipeline with its signature and an input example of training rows."""
         from zygarde.registry import log_sklearn, log_spark
+        from zygarde.spark.tabular import SparkTabularModel
 
-        if self.config.engine == "spark":
+        if isinstance(model, SparkTabularModel):
             return log_spark(tracking_uri, run_id, model, prepared.search.X)
         return log_sklearn(tracking_uri, run_id, model, prepared.search.X)
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from prefect import flow
 
 from zygarde.config import TabularRunConfig
-from zygarde.tabular.family import TabularFamily, TabularSummary
+from zygarde.tabular.family import TabularSummary
+from zygarde.tabular.large import tabular_family
 
 from .hooks import TRAINING_HOOKS
 from .pipeline import dask_task_runner, train
@@ -18,5 +19,6 @@ def train_tabular(config: TabularRunConfig = TabularRunConfig()) -> TabularSumma
     Steps: load -> validate (great-expectations) -> hold out a test split -> search every algorithm x
     configuration with K-fold CV (one task; trials are Dask futures) -> refit the best on the training split
     -> score it on the test split -> register it in MLflow, moving `champion` only if it is better there.
+    A Parquet table beyond a quarter of the memory budget trains XGBoost out of core, on hold-out parts.
     """
-    return train(TabularFamily(config))
+    return train(tabular_family(config))

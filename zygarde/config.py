@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from zygarde.errors import ZygardeError, option
 from zygarde.tabular.algorithms import ALGORITHMS, validate_space
@@ -45,6 +45,11 @@ class TabularRunConfig(BaseModel):
         "xgboost.spark) in each Dask worker's Spark session.",
     )
     cv: int = Field(5, ge=2, le=20, description="Cross-validation folds on the training split.")
+    memory_limit: str | None = Field(
+        None,
+        description="Memory zygarde may use (2GiB, 800MB; default ZYGARDE_MEMORY_LIMIT, else what is free). A "
+        "Parquet table over a quarter of it trains out of core (XGBoost external memory, hold-out validation).",
+    )
     test_size: float = Field(0.2, ge=0.05, le=0.5, description="Share of rows held out for the final test.")
     seed: int = Field(42, description="Seed of the split, folds, random search and estimators.")
     space: dict[str, dict[str, list[Any]]] = Field(
@@ -60,6 +65,18 @@ class TabularRunConfig(BaseModel):
         if isinstance(values, dict) and values.get("engine") == "spark" and not values.get("algorithms"):
             return {**values, "algorithms": ["rf", "gbt"]}  # what MLlib offers of the default three
         return values
+
+    @field_validator("memory_limit")
+    @classmethod
+    def _a_size(cls, value: str | None) -> str | None:
+        if value is not None:
+            from zygarde.tabular.outofcore import parse_size
+
+            try:
+                parse_size(value)
+            except ZygardeError as exc:
+                raise ValueError(str(exc).removeprefix(f"{option('memory_limit')}: ")) from None
+        return value
 
     @model_validator(mode="after")
     def _check_engine_and_space(self) -> TabularRunConfig:

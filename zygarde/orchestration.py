@@ -246,13 +246,27 @@ def dask_client(settings: Settings) -> Iterator[Client]:
         return
     with (
         local_cluster(
-            n_workers=settings.dask_workers, threads_per_worker=1, processes=True, dashboard_address=None
+            n_workers=settings.dask_workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            memory_limit=worker_memory_limit(settings),
         ) as cluster,
         Client(cluster) as client,
     ):
         yield client
         log.info("closing the Dask cluster")
     log.info("Dask cluster closed")
+
+
+def worker_memory_limit(settings: Settings) -> int | str:
+    """Each local worker's share of ``ZYGARDE_MEMORY_LIMIT`` (Dask's nanny pauses and restarts a worker over
+    it), or Dask's default ("auto": the machine's memory split between the workers)."""
+    if not settings.memory_limit:
+        return "auto"
+    from zygarde.tabular.outofcore import MemoryBudget, parse_size
+
+    return MemoryBudget(parse_size(settings.memory_limit), settings.dask_workers).per_worker
 
 
 def local_cluster(**kwargs: Any) -> LocalCluster:

@@ -14,22 +14,26 @@ from zygarde.trials import describe_params
 def print_tabular(summary: dict[str, Any]) -> None:
     out = Console()
     metric = summary["selection_metric"]
-    table = Table(title=f"Leaderboard: CV {metric} on the training split ({summary['n_trials']} trials)")
-    for column in ("#", "algorithm", f"cv {metric}", "± std", "fit s", "params"):
+    holdout = "validation_metrics" in summary  # out of core: one validation part, no folds
+    where = "the validation part" if holdout else "the training split"
+    prefix = "validation" if holdout else "cv"
+    table = Table(title=f"Leaderboard: {prefix} {metric} on {where} ({summary['n_trials']} trials)")
+    for column in ("#", "algorithm", f"{prefix} {metric}", *([] if holdout else ["± std"]), "fit s", "params"):
         table.add_column(column)
     for row in summary["leaderboard"]:
+        spread = [] if holdout else [f"{row[f'cv_{metric}_std']:.4f}"]
         table.add_row(
             str(row["trial"]),
             row["algorithm"],
-            f"{row[f'cv_{metric}']:.4f}",
-            f"{row[f'cv_{metric}_std']:.4f}",
+            f"{row[f'{prefix}_{metric}']:.4f}",
+            *spread,
             f"{row['fit_seconds']:.2f}",
             row["params"],
         )
     out.print(table)
     test = ", ".join(f"{k}={v:.4f}" for k, v in summary["test_metrics"].items())
     out.print(f"best: [bold]{summary['best_algorithm']}[/] {describe_params(summary['best_params'])}")
-    out.print(f"test split: {test}")
+    out.print(f"{'test part' if holdout else 'test split'}: {test}")
     print_footer(out, summary)
 
 

@@ -58,6 +58,11 @@ class Settings(BaseSettings):
     engine: Literal["dask", "spark"] = Field(
         default="dask", description="Default engine of tabular trials (a run's --engine / form field wins)."
     )
+    memory_limit: str | None = Field(
+        default=None,
+        description="Memory zygarde may use: split between the local Dask workers (their memory_limit), bounding "
+        "each worker's Spark driver and XGBoost's batches (2GiB, 800MB).",
+    )
     spark_master: str | None = Field(
         default=None, description="Spark master (spark://host:7077); empty: local[N], N = the worker's threads."
     )

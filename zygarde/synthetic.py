@@ -17,6 +17,7 @@ import pandas as pd
 from zygarde.errors import ZygardeError, option
 
 TARGET = "label"
+ROW_GROUP = 131_072  # rows per Parquet row group: readers can stream a part in pieces this size
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,7 @@ def make_table(
         logits = X[:, :informative] @ weights + rng.normal(scale=1.0, size=n)
         frame = pd.DataFrame(X, columns=[f"x{i}" for i in range(features)])
         frame[TARGET] = (logits > 0).astype(np.int8)
-        frame.to_parquet(partial / f"part-{part:05d}.parquet", index=False)
+        frame.to_parquet(partial / f"part-{part:05d}.parquet", index=False, row_group_size=ROW_GROUP)
     size = sum(p.stat().st_size for p in partial.iterdir())
     table = SyntheticTable(str(out), rows, features, informative, parts, rows_per_part, seed, bytes=size)
     (partial / "_zygarde.json").write_text(json.dumps(asdict(table), indent=2) + "\n")

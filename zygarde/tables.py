@@ -40,11 +40,17 @@ def read_table(path: Path) -> pd.DataFrame:
     return frame
 
 
-def _read_parquet_folder(path: Path) -> pd.DataFrame:
-    """A folder of Parquet part files (as Spark, Dask and `zygarde make-data` write them), one schema for all."""
+def parquet_parts(path: Path) -> list[Path]:
+    """The Parquet file, or a folder's part files (as Spark, Dask and `zygarde make-data` write them), checked
+    to share one schema: a part that differs is named, with the columns that differ."""
     import pyarrow.parquet as pq
 
-    parts = sorted(p for p in path.rglob("*.parquet") if not p.name.startswith((".", "_")))
+    if not path.exists():
+        raise ZygardeError(f"Data file not found: {path}. Check the path, or pass a built-in name (diabetes).")
+    if path.is_file():
+        parts = [path]
+    else:
+        parts = sorted(p for p in path.rglob("*.parquet") if not p.name.startswith((".", "_")))
     if not parts:
         raise ZygardeError(f"{path} is a folder without Parquet files; pass a CSV or Parquet file, or such a folder.")
     try:
@@ -60,8 +66,17 @@ def _read_parquet_folder(path: Path) -> pd.DataFrame:
                     f"{[ours.get(k) for k in differs]} vs {[theirs.get(k) for k in differs]}); "
                     "remove it or rewrite it with the same columns and types."
                 )
-        frame = pd.read_parquet(path)
     except (OSError, ValueError) as exc:  # pyarrow's errors for a file that is not Parquet
+        raise ZygardeError(f"{path}: a Parquet part could not be read ({str(exc).splitlines()[0]}).") from exc
+    return parts
+
+
+def _read_parquet_folder(path: Path) -> pd.DataFrame:
+    """A folder of Parquet part files, one schema for all."""
+    parts = parquet_parts(path)
+    try:
+        frame = pd.read_parquet(path if len(parts) > 1 else parts[0])
+    except (OSError, ValueError) as exc:
         raise ZygardeError(f"{path}: a Parquet part could not be read ({str(exc).splitlines()[0]}).") from exc
     if frame.empty:
         raise ZygardeError(f"{path} has Parquet files but no rows.")

@@ -26,22 +26,31 @@ class HeldOut:
 
 def score_model(model: Pipeline, X: pd.DataFrame, y: np.ndarray, task: str) -> dict[str, float]:
     """Metrics of ``model`` on (X, y): classification accuracy/balanced accuracy/ROC-AUC/F1; regression RMSE/MAE/R2."""
-    predicted = model.predict(X)
+    if task == "regression":
+        return prediction_metrics(y, model.predict(X), task)
+    return prediction_metrics(y, model.predict_proba(X), task, model.predict(X))
+
+
+def prediction_metrics(
+    y: np.ndarray, output: np.ndarray, task: str, predicted: np.ndarray | None = None
+) -> dict[str, float]:
+    """The metrics from predictions: ``output`` is the values (regression) or the class probabilities, one
+    column per class; ``predicted`` the labels (default: the most probable class)."""
     if task == "regression":
         return {
-            "rmse": float(np.sqrt(skm.mean_squared_error(y, predicted))),
-            "mae": float(skm.mean_absolute_error(y, predicted)),
-            "r2": float(skm.r2_score(y, predicted)),
+            "rmse": float(np.sqrt(skm.mean_squared_error(y, output))),
+            "mae": float(skm.mean_absolute_error(y, output)),
+            "r2": float(skm.r2_score(y, output)),
         }
-    proba = model.predict_proba(X)
-    binary = proba.shape[1] == 2
+    predicted = output.argmax(axis=1) if predicted is None else predicted
+    binary = output.shape[1] == 2
     return {
         "accuracy": float(skm.accuracy_score(y, predicted)),
         "balanced_accuracy": float(skm.balanced_accuracy_score(y, predicted)),
         "roc_auc": float(
-            skm.roc_auc_score(y, proba[:, 1])
+            skm.roc_auc_score(y, output[:, 1])
             if binary
-            else skm.roc_auc_score(y, proba, multi_class="ovr", labels=np.arange(proba.shape[1]))
+            else skm.roc_auc_score(y, output, multi_class="ovr", labels=np.arange(output.shape[1]))
         ),
         "f1": float(skm.f1_score(y, predicted, average="binary" if binary else "macro")),
     }
@@ -49,15 +58,23 @@ def score_model(model: Pipeline, X: pd.DataFrame, y: np.ndarray, task: str) -> d
 
 def test_figures(model: Pipeline, rows: HeldOut, metrics: dict[str, float], task: str) -> dict[str, Figure]:
     """Plots on the test split: confusion matrix + ROC (classification) or residuals (regression)."""
+    output = model.predict(rows.X) if task == "regression" else model.predict_proba(rows.X)
+    return prediction_figures(rows.y, output, metrics, task, rows.classes)
+
+
+def prediction_figures(
+    y: np.ndarray, output: np.ndarray, metrics: dict[str, float], task: str, classes: list[str]
+) -> dict[str, Figure]:
+    """The test plots from predictions (values, or class probabilities): any model's, however it predicts."""
     if task == "regression":
-        return {"plots/residuals.png": _residual_plot(rows.y, model.predict(rows.X))}
-    labels = rows.classes or None
-    predicted = model.predict(rows.X)  # from predictions: any model with predict/predict_proba (Spark's too)
-    confusion = skm.ConfusionMatrixDisplay.from_predictions(rows.y, predicted, display_labels=labels)
+        return {"plots/residuals.png": _residual_plot(y, output)}
+    predicted = output.argmax(axis=1)
+    labels = classes or None
+    confusion = skm.ConfusionMatrixDisplay.from_predictions(y, predicted, display_labels=labels)
     confusion.ax_.set_title("Confusion matrix (test split)")
     figures = {"plots/confusion_matrix.png": confusion.figure_}
-    if len(rows.classes) == 2:
-        roc = skm.RocCurveDisplay.from_predictions(rows.y, model.predict_proba(rows.X)[:, 1])
+    if output.shape[1] == 2:
+        roc = skm.RocCurveDisplay.from_predictions(y, output[:, 1])
         roc.ax_.set_title(f"ROC (test split), AUC={metrics['roc_auc']:.3f}")
         figures["plots/roc_curve.png"] = roc.figure_
     return figures

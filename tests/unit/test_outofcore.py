@@ -1,0 +1,75 @@
+"""The out-of-core path's pieces: sizes, the budget's shares, a row split that does not depend on batching,
+and an XGBoost booster trained from Parquet batches through external memory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from zygarde.errors import ZygardeError
+from zygarde.synthetic import make_table
+from zygarde.tabular.outofcore import (
+    MemoryBudget,
+    ParquetSplit,
+    ParquetTable,
+    class_values,
+    count_parts,
+    parse_size,
+    train_booster,
+)
+
+
+def test_sizes_read_as_spark_and_dask_write_them() -> None:
+    assert parse_size("2GiB") == parse_size("2g") == 2 * 2**30
+    assert parse_size("800MB") == 800 * 10**6 and parse_size("1.5 g") == int(1.5 * 2**30)
+    with pytest.raises(ZygardeError, match=r"memory_limit.*'lots' is not a size; write it like 2GiB"):
+        parse_size("lots")
+
+
+def test_the_budget_is_shared_by_the_workers_and_bounds_batches_and_spark() -> None:
+    budget = MemoryBudget(2**30, workers=2)
+    assert budget.per_worker == 2**29 and budget.spark_driver_memory() == "256m"
+    assert budget.batch_rows(21) == 2**29 // 16 // (4 * 21)
+    assert MemoryBudget(2**20, 2).batch_rows(21) == 10_000  # floor
+    assert MemoryBudget(2**40, 1).batch_rows(5) == 1_000_000  # ceiling
+
+
+def _split(path: Path, batch_rows: int) -> ParquetSplit:
+    table = ParquetTable.scan(path)
+    features = tuple(c for c in table.columns if c != "label")
+    return ParquetSplit(table.files, features, "label", "classification", class_values(table, "label"), 3, 0.2, 0.1,
+                        batch_rows, str(path.parent / "scratch"), table.rows)  # fmt: skip
+
+
+def test_each_row_lands_in_one_part_whatever_the_batch_size(tmp_path: Path) -> None:
+    make_table(tmp_path / "t", 30_000, 4, seed=1, rows_per_part=10_000)
+    small, large = _split(tmp_path / "t", 10_000), _split(tmp_path / "t", 25_000)
+    for part in ("train", "validation", "test"):
+        a = np.concatenate([X for X, _ in small.batches(part)])  # type: ignore[arg-type]
+        b = np.concatenate([X for X, _ in large.batches(part)])  # type: ignore[arg-type]
+        np.testing.assert_array_equal(a, b)
+    counts = count_parts(small)
+    assert sum(counts.values()) == 30_000
+    assert abs(counts["test"] / 30_000 - 0.2) < 0.02 and abs(counts["validation"] / 30_000 - 0.1) < 0.02
+    fit = sum(len(y) for _, y in small.batches("fit"))
+    assert fit == counts["train"] + counts["validation"]
+
+
+def test_a_booster_trained_from_parquet_batches_scores_as_one_trained_in_memory(tmp_path: Path) -> None:
+    import xgboost as xgb
+    from sklearn.metrics import roc_auc_score
+
+    make_table(tmp_path / "t", 40_000, 10, seed=2, rows_per_part=10_000)
+    split = _split(tmp_path / "t", 10_000)
+    params = {"n_estimators": 30, "max_depth": 3}
+    booster = train_booster(split, "train", params, nthread=1)
+    y, proba = split.predict(booster, "validation")
+    X_train, y_train = (np.concatenate(a) for a in zip(*split.batches("train"), strict=True))
+    in_memory = xgb.XGBClassifier(**params, tree_method="hist", n_jobs=1).fit(X_train, y_train)
+    X_valid = np.concatenate([X for X, _ in split.batches("validation")])
+    expected = roc_auc_score(y, in_memory.predict_proba(X_valid)[:, 1])
+    assert proba.shape == (len(y), 2) and expected > 0.7
+    assert abs(roc_auc_score(y, proba[:, 1]) - expected) < 0.01
+    assert any(p.name.startswith("xgb-cache-") for p in (tmp_path / "scratch").iterdir())  # pages on disk

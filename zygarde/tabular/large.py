@@ -1,0 +1,348 @@
+"""Tabular training on a table beyond the memory budget: XGBoost out of core, scored on hold-out parts.
+
+Chosen by ``tabular_family`` when a Parquet table would take more than a quarter of the budget in pandas (the
+in-memory path holds the table, its split, the prepared folds and a copy per worker). The stages are the
+tabular family's, on a ``ParquetSplit`` instead of a frame:
+
+- validate: the suite runs on a seeded sample of rows (its size is in the report), the labels on every row;
+- search: XGBoost trials on the train part, each scored once on the validation part (no K folds: each fold
+  would re-read and re-train the whole table); trials are Dask futures as usual, and each worker builds its
+  external-memory matrix once;
+- the winner is refitted on train + validation with every core of the cluster, scored on the test part.
+
+The registered model is XGBoost's scikit-learn classifier (or regressor) around the booster: it predicts on
+pandas rows like any tabular model, and needs neither Spark nor the Parquet files.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel
+
+from zygarde.config import TabularRunConfig
+from zygarde.errors import ZygardeError, option
+from zygarde.family import Evaluation, Plan, Prepared, Reference, Trained
+from zygarde.sampler import FixedSampler
+from zygarde.settings import get_settings
+from zygarde.tabular.algorithms import plan_trials
+from zygarde.tabular.datasets import TabularDataset, TaskKind
+from zygarde.tabular.evaluate import prediction_figures, prediction_metrics
+from zygarde.tabular.family import TabularFamily, TabularSummary
+from zygarde.tabular.objective import LOWER_IS_BETTER
+from zygarde.tabular.outofcore import (
+    MAX_CLASSES,
+    MemoryBudget,
+    ParquetSplit,
+    ParquetTable,
+    class_values,
+    count_parts,
+    human,
+    parse_size,
+    train_booster,
+)
+from zygarde.trials import TrialResult, TrialSpec, leaderboard
+from zygarde.validation import ValidationReport
+
+VALIDATION_SHARE = 0.1  # of all rows: what the search scores on
+SAMPLE_ROWS = 50_000  # rows the expectation suite and the drift reference are computed on
+IN_MEMORY_SHARE = 4  # the in-memory path needs about this many times the table's pandas size
+
+
+def memory_budget(config: TabularRunConfig, workers: int) -> MemoryBudget:
+    """``--memory-limit``, else what the machine has available now."""
+    import psutil
+
+    limit = config.memory_limit or get_settings().memory_limit
+    total = parse_size(limit) if limit else psutil.virtual_memory().available
+    return MemoryBudget(total, workers)
+
+
+def tabular_family(config: TabularRunConfig) -> TabularFamily:
+    """The in-memory tabular family, or the out-of-core one for a Parquet table over a quarter of the budget."""
+    from pathlib import Path
+
+    from zygarde.tabular.datasets import BUILTIN_DATASETS
+
+    if config.dataset in BUILTIN_DATASETS or config.engine != "dask":
+        return TabularFamily(config)
+    path = Path(config.dataset).expanduser()
+    if not (path.is_dir() or path.suffix.lower() in (".parquet", ".pq")):
+        return TabularFamily(config)
+    table = ParquetTable.scan(path)
+    budget = memory_budget(config, get_settings().dask_workers)
+    if table.in_memory_bytes() * IN_MEMORY_SHARE <= budget.total:
+        return TabularFamily(config)
+    return LargeTabularFamily(config, table, budget)
+
+
+@dataclass
+class LargeTable(TabularDataset):
+    """A Parquet table known by its metadata; ``frame`` is a sample of its rows (for the suite)."""
+
+    table: ParquetTable | None = None
+    class_values: tuple[Any, ...] = ()
+
+
+class LargeTabularSummary(TabularSummary):
+    """``validation_metrics``: the winner on the validation part (the search's hold-out); no CV was run."""
+
+    validation_metrics: dict[str, float]
+    out_of_core: str
+
+
+@dataclass(frozen=True)
+class HoldoutObjective:
+    """An XGBoost trial trained out of core on the train part and scored on the validation part."""
+
+    task: TaskKind
+    n_classes: int
+    seed: int
+
+    @property
+    def metric(self) -> str:
+        """ROC-AUC, or RMSE for regression (the in-memory path's selection metric)."""
+        return "rmse" if self.task == "regression" else "roc_auc"
+
+    @property
+    def greater_is_better(self) -> bool:
+        """Whether a larger value of ``metric`` is better."""
+        return self.metric not in LOWER_IS_BETTER
+
+    def __call__(self, spec: TrialSpec, data: ParquetSplit) -> tuple[dict[str, float], dict[str, float]]:
+        """(metrics on the validation part, {}: one hold-out has no spread)."""
+        booster = train_booster(data, "train", spec.params, _threads())
+        y, output = data.predict(booster, "validation")
+        return prediction_metrics(y, output, self.task), {}
+
+
+def _threads() -> int:
+    try:
+        from distributed import get_worker
+
+        return max(1, get_worker().state.nthreads)
+    except ValueError:
+        return max(1, os.cpu_count() or 1)
+
+
+def wrap_booster(booster: Any, split: ParquetSplit) -> Any:
+    """XGBoost's scikit-learn model around ``booster``: predicts on pandas rows, feature names checked."""
+    from xgboost import XGBClassifier, XGBRegressor
+
+    booster.feature_names = list(split.features)
+    model = XGBClassifier() if split.task == "classification" else XGBRegressor()
+    model.load_model(bytearray(booster.save_raw("json")))
+    return model
+
+
+class LargeTabularFamily(TabularFamily):
+    """XGBoost out of core on a Parquet table beyond the memory budget."""
+
+    warm_modules: ClassVar[tuple[str, ...]] = ("xgboost", "pyarrow.parquet")
+    summary_type: ClassVar[type[BaseModel]] = LargeTabularSummary
+
+    def __init__(self, config: TabularRunConfig, table: ParquetTable, budget: MemoryBudget) -> None:
+        super().__init__(config)
+        self.table = table
+        self.budget = budget
+
+    def describe(self) -> str:
+        """One line for the terminal: why this path, and what it does."""
+        return (
+            f"{self.table.source}: {self.table.rows:,} rows, about {human(self.table.in_memory_bytes())} in pandas, "
+            f"over a quarter of the memory budget ({human(self.budget.total)}): training XGBoost out of core "
+            f"(external memory, batches of {self.budget.batch_rows(len(self.table.columns)):,} rows), "
+            "scored on a hold-out validation part."
+        )
+
+    def preflight(self) -> None:
+        """Columns, target, classes and algorithms, from the metadata and one column: no table is read whole."""
+        self._resolve()
+        self._algorithms()
+
+    def _algorithms(self) -> list[str]:
+        config = self.config
+        if "algorithms" not in config.model_fields_set:
+            return ["xgboost"]
+        others = [a for a in config.algorithms if a != "xgboost"]
+        if others:
+            raise ZygardeError(
+                f"{option('algorithms')}: {', '.join(others)} {'needs' if len(others) == 1 else 'need'} the table "
+                "in memory, and "
+                f"{self.table.source} is about {human(self.table.in_memory_bytes())} in pandas against a budget "
+                f"of {human(self.budget.total)}. Out of core, zygarde trains xgboost: pass {option('algorithms')} "
+                f"xgboost, or a larger {option('memory_limit')}."
+            )
+        return ["xgboost"]
+
+    def load(self, client: Any = None) -> LargeTable:
+        """The table's metadata, its target checked, its task and classes resolved, and a sample of rows."""
+        features, target, task, values = self._resolve()
+        split = self._split(features, target, task, values)
+        sample = split.sample("fit", SAMPLE_ROWS)
+        table = self.table
+        name = self.config.name or (table.source.stem if table.source.is_file() else table.source.name)
+        return LargeTable(name=name, source=table.source, frame=sample, target=target, task=task, table=table,
+                          class_values=split.class_values)  # fmt: skip
+
+    def _resolve(self) -> tuple[list[str], str, TaskKind, tuple[Any, ...]]:
+        """(features, target, task, class values) from the metadata and the target column; input errors named."""
+        config, table = self.config, self.table
+        target = config.target
+        if not target or target not in table.columns:
+            shown = ", ".join(list(table.columns)[:15])
+            raise ZygardeError(
+                f"{table.source}: target column {target!r} not found. Columns are: {shown}. "
+                f"Pass the right name as {option('target')}."
+            )
+        features = [c for c in table.columns if c != target]
+        text = [c for c in features if not _numeric(table.columns[c])]
+        if text:
+            named = ", ".join(f"{c!r} ({table.columns[c]})" for c in text)
+            raise ZygardeError(
+                f"{table.source}: out of core, zygarde reads numeric features; {named} "
+                f"{'is' if len(text) == 1 else 'are'} not numeric. Encode them as numbers, or train in memory with "
+                f"a larger {option('memory_limit')}."
+            )
+        values = class_values(table, target)
+        task = _task(config.task, table.columns[target], values)
+        if task == "classification" and len(values) < 2:
+            raise ZygardeError(f"{table.source}: target {target!r} has {len(values)} class; it needs at least two.")
+        if task == "classification" and len(values) > MAX_CLASSES:
+            raise ZygardeError(
+                f"{table.source}: target {target!r} has over {MAX_CLASSES} classes; pass {option('task')} regression "
+                "if it is a quantity."
+            )
+        return features, target, task, values if task == "classification" else ()
+
+    def _split(self, features: list[str], target: str, task: str, values: tuple[Any, ...]) -> ParquetSplit:
+        config = self.config
+        scratch = str(get_settings().work_dir / "tmp")
+        return ParquetSplit(self.table.files, tuple(features), target, task, values, config.seed, config.test_size,
+                            VALIDATION_SHARE, self.budget.batch_rows(len(features) + 1), scratch,
+                            self.table.rows)  # fmt: skip
+
+    def validate(self, dataset: TabularDataset, expectations_dir: Any) -> ValidationReport:
+        """The baseline suite on a seeded sample of rows (how many of how many, in the report's name)."""
+        report = super().validate(dataset, expectations_dir)
+        report.suite = f"{report.suite} (on a sample of {len(dataset.frame):,} of {self.table.rows:,} rows)"
+        return report
+
+    def prepare(self, dataset: TabularDataset) -> Prepared[ParquetSplit, ParquetSplit]:
+        """The split's parts, counted (one pass over the labels); the search sees train and validation only."""
+        assert isinstance(dataset, LargeTable)
+        split = self._split(dataset.features, dataset.target, dataset.task, dataset.class_values)
+        counts = count_parts(split)
+        if min(counts.values()) < 2:
+            raise ZygardeError(
+                f"{dataset.source}: too few rows to hold out parts ({counts}); lower {option('memory_limit')} "
+                "is not the fix: train it in memory."
+            )
+        return Prepared(search=split, evaluation=split, facts={f"rows_{k}": v for k, v in counts.items()})
+
+    def plan(self, prepared: Prepared[Any, Any]) -> Plan:
+        """XGBoost configurations (grid or random), each scored on the validation part."""
+        config, split = self.config, prepared.search
+        specs = plan_trials(self._algorithms(), config.search, config.trials, config.seed, config.space)
+        objective = HoldoutObjective(split.task, len(split.class_values), config.seed)
+        rows = prepared.facts.get("rows_validation", 0)
+        return Plan(objective, FixedSampler(specs), scored_on=f"validation part ({rows:,.0f} rows)", cv_names=False)
+
+    def select(self, results: list[TrialResult], prepared: Prepared[Any, Any]) -> TrialResult:
+        """Best validation score of the selection metric."""
+        from zygarde.trials import best_result
+
+        rule = self.champion_rule(prepared)
+        return best_result(results, rule.metric, rule.greater_is_better)
+
+    def finalize(self, prepared: Prepared[Any, Any], best: TrialResult, client: Any) -> Trained:
+        """The winner refitted out of core on train + validation, with the cluster's threads (idle by now)."""
+        threads = sum(client.nthreads().values()) if client is not None else _threads()
+        booster = train_booster(prepared.search, "fit", best.params, max(threads, _threads()))
+        return Trained(wrap_booster(booster, prepared.search), facts={"refit_threads": threads})
+
+    def _test_predictions(self, model: Any, split: ParquetSplit) -> tuple[np.ndarray, np.ndarray]:
+        return split.predict(model.get_booster(), "test")
+
+    def evaluate(
+        self, model: Any, prepared: Prepared[Any, Any], best: TrialResult, results: list[TrialResult]
+    ) -> Evaluation:
+        """Test-part metrics and plots from predictions made batch by batch; the leaderboard by validation."""
+        split = prepared.evaluation
+        y, output = self._test_predictions(model, split)
+        metrics = prediction_metrics(y, output, split.task)
+        rule = self.champion_rule(prepared)
+        board = leaderboard(results, rule.metric, rule.greater_is_better, prefix="validation_")
+        rows = board.to_dict(orient="records")
+        classes = [str(c) for c in split.class_values]
+        best_json = {"algorithm": best.algorithm, "params": best.params, "trial_id": best.trial_id,
+                     "child_run_id": best.run_id, "validation_metrics": best.cv_mean, "test_metrics": metrics,
+                     "classes": classes}  # fmt: skip
+        return Evaluation(
+            metrics,
+            figures=prediction_figures(y, output, metrics, split.task, classes),
+            json={"leaderboard.json": rows, "best.json": best_json},
+            tables={"leaderboard": (f"Best trials by {rule.metric} on the validation part", rows)},
+        )
+
+    def champion_rule(self, prepared: Prepared[Any, Any]) -> Any:
+        """The selection metric on the test part."""
+        from zygarde.family import ChampionRule
+
+        objective = HoldoutObjective(prepared.search.task, len(prepared.search.class_values), self.config.seed)
+        return ChampionRule(objective.metric, objective.greater_is_better, "test part")
+
+    def score(self, model: Any, prepared: Prepared[Any, Any]) -> float:
+        """The champion metric of any tabular model on the test part, batch by batch."""
+        split = prepared.evaluation
+        ys, outputs = [], []
+        for X, y in split.batches("test"):
+            rows = pd.DataFrame(X, columns=list(split.features))
+            ys.append(y)
+            outputs.append(model.predict(rows) if split.task == "regression" else model.predict_proba(rows))
+        metric = self.champion_rule(prepared).metric
+        return prediction_metrics(np.concatenate(ys), np.concatenate(outputs), split.task)[metric]
+
+    def log_model(self, model: Any, prepared: Prepared[Any, Any], tracking_uri: str, run_id: str) -> str:
+        """The scikit-learn XGBoost model with its signature and an input example of training rows."""
+        from zygarde.registry import log_sklearn
+
+        example = prepared.search.sample("train", 100).drop(columns=prepared.search.target)
+        return log_sklearn(tracking_uri, run_id, model, example)
+
+    def reference(self, prepared: Prepared[Any, Any]) -> Reference:
+        """A seeded sample of the train part's features."""
+        split = prepared.search
+        rows = split.sample("train", Reference.MAX_ROWS).drop(columns=split.target)
+        return Reference(rows, target=split.target, task=split.task, classes=[str(c) for c in split.class_values])
+
+    def summarize(
+        self,
+        dataset: TabularDataset,
+        prepared: Prepared[Any, Any],
+        best: TrialResult,
+        evaluation: Evaluation,
+        results: list[TrialResult],
+    ) -> dict[str, Any]:
+        """The tabular fields, with the validation metrics in place of CV ones."""
+        fields = super().summarize(dataset, prepared, best, evaluation, results)
+        return {**fields, "cv_metrics": {}, "validation_metrics": best.cv_mean, "out_of_core": self.describe()}
+
+
+def _numeric(arrow_type: str) -> bool:
+    return arrow_type.startswith(("int", "uint", "float", "double", "halffloat", "bool", "decimal"))
+
+
+def _task(asked: str, arrow_type: str, values: tuple[Any, ...]) -> TaskKind:
+    if asked in ("classification", "regression"):
+        return asked  # type: ignore[return-value]
+    if arrow_type.startswith(("float", "double", "halffloat")):
+        integral = all(float(v).is_integer() for v in values[: MAX_CLASSES + 1])
+        return "classification" if integral and len(values) <= MAX_CLASSES else "regression"
+    if arrow_type.startswith(("int", "uint")) and len(values) > MAX_CLASSES:
+        return "regression"
+    return "classification"

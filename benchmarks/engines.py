@@ -234,10 +234,12 @@ def plot(results: dict[str, list[dict]], budget: int, path: Path) -> None:
 
     figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
     for engine, outcomes in results.items():
-        rows = [o["rows"] for o in outcomes]
+        fits = [o for o in outcomes if o["fits"]]  # a run stopped at the budget has no time to show
         marker = "s" if "@" in engine else "o"
-        left.plot(rows, [o["wall"] for o in outcomes], marker=marker, label=engine)
-        right.plot(rows, [o["peak"] / 2**30 for o in outcomes], marker=marker, label=engine)
+        if fits:
+            left.plot([o["rows"] for o in fits], [o["wall"] for o in fits], marker=marker, label=engine)
+        right.plot([o["rows"] for o in outcomes], [o["peak"] / 2**30 for o in outcomes],
+                   marker=marker if fits else "x", label=engine if fits else f"{engine} (stopped)")  # fmt: skip
     right.axhline(budget / 2**30, color="grey", linestyle="--", label="budget")
     left.set(xscale="log", yscale="log", xlabel="rows", ylabel="wall seconds", title="Time (log-log)")
     right.set(xscale="log", xlabel="rows", ylabel="peak RSS of the process tree (GiB)", title="Memory")

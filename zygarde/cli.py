@@ -72,7 +72,9 @@ def run(
     task: Annotated[str, typer.Option(help="auto | classification | regression")] = "auto",
     algorithms: Annotated[
         str | None,
-        typer.Option(help="Comma-separated: rf,gbt,xgboost (the default; Spark: rf,gbt, xgboost on request)"),
+        typer.Option(
+            help="Comma-separated: rf,gbt,xgboost (the default), linear, hgb; Spark: rf,gbt (default), xgboost"
+        ),
     ] = None,
     engine: Annotated[
         str | None,
@@ -80,7 +82,7 @@ def run(
             help="dask (scikit-learn, XGBoost) | spark (MLlib, xgboost.spark); default ZYGARDE_ENGINE or dask"
         ),
     ] = None,
-    search: Annotated[str, typer.Option(help="grid | random")] = "random",
+    search: Annotated[str, typer.Option(help="grid | random | tpe (Bayesian optimisation, Optuna)")] = "random",
     trials: Annotated[int, typer.Option(help="Random search: configurations per algorithm.")] = 10,
     cv: Annotated[int, typer.Option(help="Cross-validation folds.")] = 5,
     test_size: Annotated[float, typer.Option(help="Held-out test share.")] = 0.2,

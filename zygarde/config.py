@@ -10,7 +10,7 @@ from zygarde.errors import ZygardeError, option
 from zygarde.tabular.algorithms import ALGORITHMS, validate_space
 from zygarde.tabular.datasets import BUILTIN_DATASETS
 
-AlgorithmName = Literal["rf", "gbt", "xgboost"]
+AlgorithmName = Literal["rf", "gbt", "xgboost", "linear", "hgb"]
 ConfigT = TypeVar("ConfigT", bound=BaseModel)
 
 
@@ -35,10 +35,22 @@ class TabularRunConfig(BaseModel):
         "auto", description="Inferred from the target when auto."
     )
     algorithms: list[AlgorithmName] = Field(
-        default_factory=lambda: ["rf", "gbt", "xgboost"], min_length=1, description="Algorithm families to search."
+        default_factory=lambda: ["rf", "gbt", "xgboost"],
+        min_length=1,
+        description="Algorithm families to search: the ensembles rf, gbt, xgboost (the default), and linear "
+        "(elastic net) and hgb (histogram gradient boosting).",
     )
-    search: Literal["grid", "random"] = Field("random", description="Whole grid, or random draws per algorithm.")
-    trials: int = Field(10, ge=1, le=10_000, description="Random search: configurations drawn per algorithm.")
+    search: Literal["grid", "random", "tpe"] = Field(
+        "random",
+        description="Whole grid; random draws per algorithm; or tpe: Bayesian optimisation (Optuna's TPE) over "
+        "every algorithm at once, each trial chosen from the scores so far.",
+    )
+    trials: int = Field(
+        10,
+        ge=1,
+        le=10_000,
+        description="Random and tpe search: configurations per algorithm (tpe: in all, x algorithms).",
+    )
     engine: Literal["dask", "spark"] = Field(
         "dask",
         description="Where trials fit: scikit-learn/XGBoost on Dask workers, or Spark (MLlib rf, gbt; "
@@ -80,6 +92,15 @@ class TabularRunConfig(BaseModel):
 
     @model_validator(mode="after")
     def _check_engine_and_space(self) -> TabularRunConfig:
+        if self.engine == "spark":
+            from zygarde.spark.algorithms import SPARK_ALGORITHMS
+
+            missing = [a for a in self.algorithms if a not in SPARK_ALGORITHMS]
+            if missing:
+                raise ValueError(
+                    f"{option('algorithms')}: the Spark engine has {', '.join(SPARK_ALGORITHMS)}, not "
+                    f"{', '.join(missing)}: leave them out, or use the dask engine"
+                )
         if self.engine == "spark" and "xgboost" in self.algorithms:
             from zygarde.settings import get_settings
 

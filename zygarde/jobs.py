@@ -68,7 +68,9 @@ class JobSpec(BaseModel):
     spaces: dict[str, dict[str, list[Any]]] = Field(
         default_factory=dict, description="Tabular: {algorithm: {param: [values]}} replacing declared spaces."
     )
-    search: Literal["grid", "random"] = Field("random", description="Whole grid, or random draws per algorithm.")
+    search: Literal["grid", "random", "tpe"] = Field(
+        "random", description="Whole grid, random draws per algorithm, or tpe (Bayesian; tabular jobs)."
+    )
     trials: int = Field(10, ge=1, le=10_000, description="The search budget: random configurations per algorithm.")
     seed: int = Field(42, description="Seed of splits, folds, sampling and estimators.")
     min_workers: int = Field(1, ge=1, le=256, description="Dask workers to start with (a local cluster adapts).")

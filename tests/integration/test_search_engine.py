@@ -65,3 +65,24 @@ def test_workers_keep_glibcs_adaptive_allocator(dask_address: str) -> None:
         threads = client.run(lambda: os.environ.get("OMP_NUM_THREADS"))
     assert all(found == [] for found in seen.values()), seen
     assert set(threads.values()) == {"1"}  # the rest of the nanny's environment stays
+
+
+def test_a_tpe_search_runs_in_the_flow_with_unique_trials_as_child_runs(
+    dask_address: str, tmp_path: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from prefect_dask import DaskTaskRunner
+
+    from zygarde.config import parse_config
+    from zygarde.flows.tabular import train_tabular
+    from zygarde.settings import get_settings
+
+    monkeypatch.setenv("ZYGARDE_WORK_DIR", str(tmp_path))
+    config = parse_config(search="tpe", algorithms=["rf", "xgboost"], trials=4, cv=3, seed=2, experiment="tpe-e2e")
+    summary = train_tabular.with_options(task_runner=DaskTaskRunner(address=dask_address))(config=config)
+    children = get_client(get_settings().mlflow_tracking_uri).search_runs(
+        [summary.mlflow["experiment_id"]], f"tags.mlflow.parentRunId = '{summary.mlflow['parent_run_id']}'"
+    )
+    assert summary.n_trials == len(children) == 8
+    drawn = {(c.data.tags["zygarde.algorithm"], tuple(sorted(c.data.params.items()))) for c in children}
+    assert len(drawn) == 8 and all("cv_roc_auc_mean" in c.data.metrics for c in children)
+    assert summary.best_algorithm in ("rf", "xgboost") and 0.6 < summary.test_metrics["roc_auc"] <= 1

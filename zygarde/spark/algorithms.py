@@ -18,6 +18,7 @@ from scipy import stats
 
 from zygarde.errors import ZygardeError
 from zygarde.sampler import SearchSpace
+from zygarde.tabular.algorithms import ALGORITHMS
 
 
 @dataclass(frozen=True)
@@ -129,18 +130,9 @@ SPARK_ALGORITHMS: dict[str, SparkAlgorithm] = {
         title="XGBoost (xgboost.spark)",
         classifier="xgboost.spark:SparkXGBClassifier",
         regressor="xgboost.spark:SparkXGBRegressor",
-        parameters=frozenset(
-            {"n_estimators", "max_depth", "learning_rate", "subsample", "colsample_bytree", "min_child_weight"}
-        ),
+        parameters=frozenset(ALGORITHMS["xgboost"].distributions),
         grid={"n_estimators": [100, 200], "max_depth": [2, 3, 4], "learning_rate": [0.03, 0.1]},
-        distributions={
-            "n_estimators": stats.randint(50, 300),
-            "max_depth": stats.randint(2, 7),
-            "learning_rate": stats.loguniform(0.01, 0.3),
-            "subsample": stats.uniform(0.6, 0.4),
-            "colsample_bytree": stats.uniform(0.5, 0.5),
-            "min_child_weight": stats.randint(1, 10),
-        },
+        distributions=ALGORITHMS["xgboost"].distributions,  # the Dask engine's: same names, same space
         exclusive=True,
     ),
 }

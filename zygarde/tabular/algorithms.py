@@ -11,12 +11,15 @@ from sklearn.base import BaseEstimator
 from sklearn.ensemble import (
     GradientBoostingClassifier,
     GradientBoostingRegressor,
+    HistGradientBoostingClassifier,
+    HistGradientBoostingRegressor,
     RandomForestClassifier,
     RandomForestRegressor,
 )
+from sklearn.linear_model import SGDClassifier, SGDRegressor
 
 from zygarde.errors import ZygardeError, option
-from zygarde.sampler import SearchKind, SearchSpace, expand_space, numbered
+from zygarde.sampler import FixedSampler, Sampler, SearchKind, SearchSpace, expand_space, numbered
 from zygarde.tabular.datasets import TaskKind
 from zygarde.trials import TrialSpec
 
@@ -40,6 +43,19 @@ def _random_forest(task: TaskKind, seed: int) -> BaseEstimator:
 def _gradient_boosting(task: TaskKind, seed: int) -> BaseEstimator:
     cls = GradientBoostingClassifier if task == "classification" else GradientBoostingRegressor
     return cls(random_state=seed)
+
+
+def _linear(task: TaskKind, seed: int) -> BaseEstimator:
+    """Elastic-net linear model by SGD: logistic loss (with probabilities) or squared loss; the same parameters
+    (alpha, l1_ratio) for both tasks."""
+    if task == "classification":
+        return SGDClassifier(loss="log_loss", penalty="elasticnet", random_state=seed, max_iter=2000, tol=1e-4)
+    return SGDRegressor(penalty="elasticnet", random_state=seed, max_iter=2000, tol=1e-4)
+
+
+def _hist_gradient_boosting(task: TaskKind, seed: int) -> BaseEstimator:
+    cls = HistGradientBoostingClassifier if task == "classification" else HistGradientBoostingRegressor
+    return cls(random_state=seed, early_stopping=False)
 
 
 def _xgboost(task: TaskKind, seed: int) -> BaseEstimator:
@@ -98,6 +114,26 @@ ALGORITHMS: dict[str, Algorithm] = {
             "min_child_weight": stats.randint(1, 10),
         },
     ),
+    "linear": Algorithm(
+        name="linear",
+        title="Regularised linear model (elastic net, SGD)",
+        build=_linear,
+        grid={"alpha": [1e-5, 1e-4, 1e-3, 1e-2], "l1_ratio": [0.0, 0.15, 0.5, 1.0]},
+        distributions={"alpha": stats.loguniform(1e-6, 1e-1), "l1_ratio": stats.uniform(0.0, 1.0)},
+    ),
+    "hgb": Algorithm(
+        name="hgb",
+        title="Histogram gradient boosting (scikit-learn)",
+        build=_hist_gradient_boosting,
+        grid={"max_iter": [100, 200], "learning_rate": [0.05, 0.1], "max_leaf_nodes": [15, 31]},
+        distributions={
+            "max_iter": stats.randint(50, 300),
+            "learning_rate": stats.loguniform(0.01, 0.3),
+            "max_leaf_nodes": stats.randint(7, 63),
+            "min_samples_leaf": stats.randint(5, 50),
+            "l2_regularization": stats.loguniform(1e-4, 1.0),
+        },
+    ),
 }
 
 
@@ -136,6 +172,31 @@ def validate_space(name: str, space: SearchSpace, engine: Engine = "dask") -> Se
         if not isinstance(values, list) or not values:
             raise ZygardeError(f"{option('space')}: {name}.{param} must be a non-empty list of values, got {values!r}.")
     return space
+
+
+def tabular_sampler(
+    algorithms: list[str],
+    search: str,
+    n_trials: int,
+    seed: int,
+    spaces: dict[str, SearchSpace],
+    metric: str,
+    greater_is_better: bool,
+    engine: Engine = "dask",
+) -> Sampler:
+    """The search's sampler: a fixed list (grid, random), or TPE over every algorithm's space at once with the
+    same budget as random search (``n_trials`` per algorithm)."""
+    if search != "tpe":
+        return FixedSampler(plan_trials(algorithms, search, n_trials, seed, spaces, engine))  # type: ignore[arg-type]
+    from zygarde.bayes import TPESampler
+
+    declared = {
+        name: validate_space(name, spaces[name], engine)
+        if name in spaces
+        else get_algorithm(name, engine).distributions
+        for name in algorithms
+    }
+    return TPESampler(declared, n_trials * len(algorithms), metric, greater_is_better, seed)
 
 
 def plan_trials(

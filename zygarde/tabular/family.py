@@ -13,10 +13,9 @@ from pydantic import BaseModel
 from zygarde.config import TabularRunConfig
 from zygarde.errors import ZygardeError
 from zygarde.family import ChampionRule, Evaluation, Identity, Plan, Prepared, Reference, Trained, digest, slug
-from zygarde.sampler import FixedSampler
 from zygarde.settings import get_settings
 from zygarde.summary import FlowSummary
-from zygarde.tabular.algorithms import plan_trials
+from zygarde.tabular.algorithms import tabular_sampler
 from zygarde.tabular.datasets import BUILTIN_DATASETS, TabularDataset, load_dataset
 from zygarde.tabular.evaluate import HeldOut, score_model, test_figures
 from zygarde.tabular.objective import CrossValidationObjective, TrialData
@@ -129,8 +128,10 @@ class TabularFamily:
                           stacklevel=2)  # fmt: skip
             if not algorithms:
                 raise ZygardeError("Spark's gbt cannot classify more than two classes; add rf to the algorithms.")
-        specs = plan_trials(algorithms, config.search, config.trials, config.seed, config.space, config.engine)
-        return Plan(self._objective(data), FixedSampler(specs), scored_on="cv on training split")
+        objective = self._objective(data)
+        sampler = tabular_sampler(algorithms, config.search, config.trials, config.seed, config.space,
+                                  objective.metric, objective.greater_is_better, config.engine)  # fmt: skip
+        return Plan(objective, sampler, scored_on="cv on training split")
 
     def select(self, results: list[TrialResult], prepared: Prepared[TrialData, HeldOut]) -> TrialResult:
         """Best CV mean of the selection metric (ROC-AUC, or RMSE for regression)."""

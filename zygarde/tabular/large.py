@@ -27,9 +27,8 @@ from pydantic import BaseModel
 from zygarde.config import TabularRunConfig
 from zygarde.errors import ZygardeError, option
 from zygarde.family import Evaluation, Plan, Prepared, Reference, Trained
-from zygarde.sampler import FixedSampler
 from zygarde.settings import get_settings
-from zygarde.tabular.algorithms import plan_trials
+from zygarde.tabular.algorithms import tabular_sampler
 from zygarde.tabular.datasets import TabularDataset, TaskKind
 from zygarde.tabular.evaluate import prediction_figures, prediction_metrics
 from zygarde.tabular.family import TabularFamily, TabularSummary
@@ -68,7 +67,7 @@ def tabular_family(config: TabularRunConfig) -> TabularFamily:
 
     from zygarde.tabular.datasets import BUILTIN_DATASETS
 
-    if config.dataset in BUILTIN_DATASETS or config.engine != "dask":
+    if config.dataset in BUILTIN_DATASETS:
         return TabularFamily(config)
     path = Path(config.dataset).expanduser()
     if not (path.is_dir() or path.suffix.lower() in (".parquet", ".pq")):
@@ -77,6 +76,13 @@ def tabular_family(config: TabularRunConfig) -> TabularFamily:
     budget = memory_budget(config, get_settings().dask_workers)
     if table.in_memory_bytes() * IN_MEMORY_SHARE <= budget.total:
         return TabularFamily(config)
+    if config.engine == "spark":  # its trials start from a pandas frame, which this table would not fit
+        raise ZygardeError(
+            f"{path} is about {human(table.in_memory_bytes())} in pandas, over a quarter of the memory budget "
+            f"({human(budget.total)}), and the Spark engine's trials start from the table in memory. Train it "
+            f"out of core with {option('engine')} dask (XGBoost external memory), or give a larger "
+            f"{option('memory_limit')}."
+        )
     return LargeTabularFamily(config, table, budget)
 
 
@@ -247,10 +253,11 @@ class LargeTabularFamily(TabularFamily):
     def plan(self, prepared: Prepared[Any, Any]) -> Plan:
         """XGBoost configurations (grid or random), each scored on the validation part."""
         config, split = self.config, prepared.search
-        specs = plan_trials(self._algorithms(), config.search, config.trials, config.seed, config.space)
         objective = HoldoutObjective(split.task, len(split.class_values), config.seed)
+        sampler = tabular_sampler(self._algorithms(), config.search, config.trials, config.seed, config.space,
+                                  objective.metric, objective.greater_is_better)  # fmt: skip
         rows = prepared.facts.get("rows_validation", 0)
-        return Plan(objective, FixedSampler(specs), scored_on=f"validation part ({rows:,.0f} rows)", cv_names=False)
+        return Plan(objective, sampler, scored_on=f"validation part ({rows:,.0f} rows)", cv_names=False)
 
     def select(self, results: list[TrialResult], prepared: Prepared[Any, Any]) -> TrialResult:
         """Best validation score of the selection metric."""

@@ -84,7 +84,9 @@ def run(
     ] = None,
     search: Annotated[str, typer.Option(help="grid | random | tpe (Bayesian optimisation, Optuna)")] = "random",
     trials: Annotated[int, typer.Option(help="Random search: configurations per algorithm.")] = 10,
-    cv: Annotated[int, typer.Option(help="Cross-validation folds.")] = 5,
+    cv: Annotated[
+        int | None, typer.Option(help="Cross-validation folds (default 5; out of core: a hold-out part unless given)")
+    ] = None,
     test_size: Annotated[float, typer.Option(help="Held-out test share.")] = 0.2,
     memory_limit: Annotated[
         str | None,
@@ -116,7 +118,7 @@ def run(
                 engine=engine or settings.engine,
                 search=search,
                 trials=trials,
-                cv=cv,
+                **({"cv": cv} if cv is not None else {}),
                 test_size=test_size,
                 memory_limit=memory_limit or settings.memory_limit,
                 seed=settings.seed if seed is None else seed,

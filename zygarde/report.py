@@ -14,7 +14,7 @@ from zygarde.trials import describe_params
 def print_tabular(summary: dict[str, Any]) -> None:
     out = Console()
     metric = summary["selection_metric"]
-    holdout = "validation_metrics" in summary  # out of core: one validation part, no folds
+    holdout = bool(summary.get("validation_metrics"))  # out of core: one validation part, no folds
     where = "the validation part" if holdout else "the training split"
     prefix = "validation" if holdout else "cv"
     table = Table(title=f"Leaderboard: {prefix} {metric} on {where} ({summary['n_trials']} trials)")

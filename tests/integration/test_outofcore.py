@@ -59,6 +59,21 @@ def test_a_table_over_the_budget_trains_out_of_core_and_registers_a_pandas_model
     assert model.predict_proba(sample).shape == (5, 2)
 
 
+def test_k_fold_cv_out_of_core_when_asked(
+    table: Path, dask_address: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ZYGARDE_WORK_DIR", str(tmp_path))
+    config = parse_config(dataset=str(table), target="label", memory_limit="8MiB", trials=1, cv=3, seed=1)
+    summary = train_tabular.with_options(task_runner=DaskTaskRunner(address=dask_address))(config=config)
+    fields = summary.model_dump()
+    assert fields["validation_metrics"] == {} and 0.7 < summary.cv_metrics["roc_auc"] <= 1
+    (child,) = get_client(get_settings().mlflow_tracking_uri).search_runs(
+        [summary.mlflow["experiment_id"]], f"tags.mlflow.parentRunId = '{summary.mlflow['parent_run_id']}'"
+    )
+    assert child.data.tags["zygarde.split"] == "cv on the non-test rows (3 folds)"
+    assert child.data.metrics["cv_roc_auc_std"] > 0 and "3-fold CV" in fields["out_of_core"]
+
+
 def test_what_out_of_core_cannot_do_is_refused_before_any_service(table: Path, tmp_path: Path) -> None:
     env = {"ZYGARDE_WORK_DIR": str(tmp_path)}
     refused = zygarde("run", "--data", str(table), "--target", "label", "--memory-limit", "8MiB", "--algorithms",

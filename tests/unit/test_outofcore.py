@@ -73,3 +73,15 @@ def test_a_booster_trained_from_parquet_batches_scores_as_one_trained_in_memory(
     assert proba.shape == (len(y), 2) and expected > 0.7
     assert abs(roc_auc_score(y, proba[:, 1]) - expected) < 0.01
     assert any(p.name.startswith("xgb-cache-") for p in (tmp_path / "scratch").iterdir())  # pages on disk
+
+
+def test_k_folds_cut_the_non_test_rows_into_equal_slices(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    make_table(tmp_path / "t", 20_000, 3, seed=4, rows_per_part=10_000)
+    split = replace(_split(tmp_path / "t", 10_000), validation_size=0.0, folds=4)
+    test = sum(len(y) for _, y in split.batches("test"))
+    sizes = [sum(len(y) for _, y in split.batches(f"validation:{k}")) for k in range(4)]
+    assert sum(sizes) == 20_000 - test and max(sizes) - min(sizes) < 0.1 * min(sizes)
+    for k in range(4):
+        assert sum(len(y) for _, y in split.batches(f"train:{k}")) + sizes[k] == 20_000 - test

@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from zygarde.config import TabularRunConfig
 from zygarde.errors import ZygardeError, option
@@ -95,9 +95,10 @@ class LargeTable(TabularDataset):
 
 
 class LargeTabularSummary(TabularSummary):
-    """``validation_metrics``: the winner on the validation part (the search's hold-out); no CV was run."""
+    """``validation_metrics``: the winner on the validation part (the search's hold-out; ``cv_metrics`` is then
+    empty), or empty when K-fold CV was asked for (``cv_metrics``)."""
 
-    validation_metrics: dict[str, float]
+    validation_metrics: dict[str, float] = Field(default_factory=dict)
     out_of_core: str
 
 
@@ -120,10 +121,18 @@ class HoldoutObjective:
         return self.metric not in LOWER_IS_BETTER
 
     def __call__(self, spec: TrialSpec, data: ParquetSplit) -> tuple[dict[str, float], dict[str, float]]:
-        """(metrics on the validation part, {}: one hold-out has no spread)."""
-        booster = train_booster(data, "train", spec.params, _threads())
-        y, output = data.predict(booster, "validation")
-        return prediction_metrics(y, output, self.task), {}
+        """(metrics on the validation part, {}: one hold-out has no spread), or K-fold (mean, std) when asked."""
+        if not data.folds:
+            booster = train_booster(data, "train", spec.params, _threads())
+            return prediction_metrics(*data.predict(booster, "validation"), self.task), {}
+        per_fold = []
+        for k in range(data.folds):
+            booster = train_booster(data, f"train:{k}", spec.params, _threads())
+            per_fold.append(prediction_metrics(*data.predict(booster, f"validation:{k}"), self.task))
+        return (
+            {name: float(np.mean([f[name] for f in per_fold])) for name in per_fold[0]},
+            {name: float(np.std([f[name] for f in per_fold])) for name in per_fold[0]},
+        )
 
 
 def _threads() -> int:
@@ -162,7 +171,7 @@ class LargeTabularFamily(TabularFamily):
             f"{self.table.source}: {self.table.rows:,} rows, about {human(self.table.in_memory_bytes())} in pandas, "
             f"over a quarter of the memory budget ({human(self.budget.total)}): training XGBoost out of core "
             f"(external memory, batches of {self.budget.batch_rows(len(self.table.columns)):,} rows), "
-            "scored on a hold-out validation part."
+            + (f"scored by {self.folds}-fold CV." if self.folds else "scored on a hold-out validation part.")
         )
 
     def preflight(self) -> None:
@@ -225,12 +234,17 @@ class LargeTabularFamily(TabularFamily):
             )
         return features, target, task, values if task == "classification" else ()
 
+    @property
+    def folds(self) -> int:
+        """K when the user asked for K-fold CV (``--cv``); 0: the hold-out validation part."""
+        return self.config.cv if "cv" in self.config.model_fields_set else 0
+
     def _split(self, features: list[str], target: str, task: str, values: tuple[Any, ...]) -> ParquetSplit:
         config = self.config
         scratch = str(get_settings().work_dir / "tmp")
         return ParquetSplit(self.table.files, tuple(features), target, task, values, config.seed, config.test_size,
-                            VALIDATION_SHARE, self.budget.batch_rows(len(features) + 1), scratch,
-                            self.table.rows)  # fmt: skip
+                            0.0 if self.folds else VALIDATION_SHARE, self.budget.batch_rows(len(features) + 1),
+                            scratch, self.table.rows, self.folds)  # fmt: skip
 
     def validate(self, dataset: TabularDataset, expectations_dir: Any) -> ValidationReport:
         """The baseline suite on a seeded sample of rows (how many of how many, in the report's name)."""
@@ -243,7 +257,7 @@ class LargeTabularFamily(TabularFamily):
         assert isinstance(dataset, LargeTable)
         split = self._split(dataset.features, dataset.target, dataset.task, dataset.class_values)
         counts = count_parts(split)
-        if min(counts.values()) < 2:
+        if min(n for part, n in counts.items() if part != "validation" or not split.folds) < 2:
             raise ZygardeError(
                 f"{dataset.source}: too few rows to hold out parts ({counts}); lower {option('memory_limit')} "
                 "is not the fix: train it in memory."
@@ -256,6 +270,8 @@ class LargeTabularFamily(TabularFamily):
         objective = HoldoutObjective(split.task, len(split.class_values), config.seed)
         sampler = tabular_sampler(self._algorithms(), config.search, config.trials, config.seed, config.space,
                                   objective.metric, objective.greater_is_better)  # fmt: skip
+        if split.folds:
+            return Plan(objective, sampler, scored_on=f"cv on the non-test rows ({split.folds} folds)")
         rows = prepared.facts.get("rows_validation", 0)
         return Plan(objective, sampler, scored_on=f"validation part ({rows:,.0f} rows)", cv_names=False)
 
@@ -283,7 +299,9 @@ class LargeTabularFamily(TabularFamily):
         y, output = self._test_predictions(model, split)
         metrics = prediction_metrics(y, output, split.task)
         rule = self.champion_rule(prepared)
-        board = leaderboard(results, rule.metric, rule.greater_is_better, prefix="validation_")
+        board = leaderboard(
+            results, rule.metric, rule.greater_is_better, prefix="cv_" if split.folds else "validation_"
+        )
         rows = board.to_dict(orient="records")
         classes = [str(c) for c in split.class_values]
         best_json = {"algorithm": best.algorithm, "params": best.params, "trial_id": best.trial_id,
@@ -337,6 +355,8 @@ class LargeTabularFamily(TabularFamily):
     ) -> dict[str, Any]:
         """The tabular fields, with the validation metrics in place of CV ones."""
         fields = super().summarize(dataset, prepared, best, evaluation, results)
+        if prepared.search.folds:
+            return {**fields, "out_of_core": self.describe()}
         return {**fields, "cv_metrics": {}, "validation_metrics": best.cv_mean, "out_of_core": self.describe()}
 
 

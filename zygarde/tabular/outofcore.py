@@ -19,14 +19,16 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from zygarde.errors import ZygardeError, option
 
-Part = Literal["train", "validation", "test", "fit"]  # fit: train + validation, what the winner is refitted on
+# fit: train + validation, what the winner is refitted on; "train:k" / "validation:k": fold k of K-fold CV
+# over every row not in the test part (when a split has folds)
+Part = str
 _UNITS = {"": 1, "b": 1, "k": 2**10, "kb": 10**3, "kib": 2**10, "m": 2**20, "mb": 10**6, "mib": 2**20,
           "g": 2**30, "gb": 10**9, "gib": 2**30, "t": 2**40, "tb": 10**12, "tib": 2**40}  # fmt: skip
 MAX_CLASSES = 20
@@ -128,6 +130,7 @@ class ParquetSplit:
     batch_rows: int
     scratch: str  # where each process's XGBoost disk cache lives
     table_rows: int = 0
+    folds: int = 0  # K-fold CV over the non-test rows instead of the validation part (then validation_size 0)
 
     def batches(self, part: Part, columns: tuple[str, ...] | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """(float32 features, labels) of ``part``, batch by batch; rows without a label are skipped."""
@@ -150,6 +153,10 @@ class ParquetSplit:
 
     def _mask(self, part: Part, u: np.ndarray) -> np.ndarray:
         test, validation = self.test_size, self.test_size + self.validation_size
+        name, _, fold = part.partition(":")
+        if fold:  # the non-test rows cut into `folds` equal slices of the hash
+            index = np.floor((u - test) / (1 - test) * self.folds)
+            return (u >= test) & ((index == int(fold)) if name == "validation" else (index != int(fold)))
         return {"test": u < test, "validation": (u >= test) & (u < validation), "train": u >= validation,
                 "fit": u >= test}[part]  # fmt: skip
 
@@ -253,7 +260,7 @@ def external_matrix(split: ParquetSplit, part: Part, max_bin: int = 256, nthread
     split's scratch folder), reused by every trial that lands here."""
     import xgboost as xgb
 
-    key = (split.files, split.features, split.seed, split.test_size, split.validation_size, part, max_bin)
+    key = (split.files, split.features, split.seed, split.test_size, split.validation_size, split.folds, part, max_bin)
     if key not in _MATRICES:
         Path(split.scratch).mkdir(parents=True, exist_ok=True)
         cache = tempfile.mkdtemp(prefix="xgb-cache-", dir=split.scratch)

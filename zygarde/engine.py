@@ -8,6 +8,7 @@ Prefect task that fans its trials out on the flow's cluster. The Spark issue add
 from __future__ import annotations
 
 import logging
+import time
 import traceback
 import uuid
 from collections.abc import Callable
@@ -68,10 +69,42 @@ def _worker_address() -> str:
         return "local"
 
 
+class WorkerCapacity:
+    """The cluster's worker threads now, and the worker-seconds it has held since it was created (sampled when
+    asked, at most once a second: what an adaptive cluster saves shows here)."""
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+        self.started = self._stamp = time.monotonic()
+        self._threads = sum(client.nthreads().values()) or 1
+        self._workers = len(client.nthreads())
+        self.worker_seconds = 0.0
+        self.most_workers = self._workers
+
+    def threads(self) -> int:
+        """Worker threads in the cluster (re-read from the scheduler at most once a second)."""
+        now = time.monotonic()
+        if now - self._stamp >= 1.0:
+            self.worker_seconds += self._workers * (now - self._stamp)
+            self._stamp = now
+            nthreads = self.client.nthreads()
+            self._threads, self._workers = sum(nthreads.values()) or 1, len(nthreads)
+            self.most_workers = max(self.most_workers, self._workers)
+        return self._threads
+
+    def close(self) -> dict[str, float]:
+        """Worker-seconds held and the most workers seen, up to now."""
+        self.threads()
+        self.worker_seconds += self._workers * (time.monotonic() - self._stamp)
+        self._stamp = time.monotonic()
+        return {"search_worker_seconds": self.worker_seconds, "search_workers_max": float(self.most_workers)}
+
+
 class DaskEngine:
     """Trials as Dask futures on ``client``'s cluster, at most ``max_in_flight`` queued at a time.
 
-    The search view is scattered once to every worker. The window (default: 2 per worker thread) keeps the
+    The search view is scattered once to every worker (a worker that joins later fetches it on first use).
+    The window (default: 2 per worker thread, re-read as an adaptive cluster grows or shrinks) keeps the
     scheduler fed without flooding it, and lets an adaptive sampler see results before it asks again. Each
     trial becomes a child run: logged by its worker (``logger.from_workers``), or by one thread here that
     drains results as they complete while the workers go on computing (a SQLite store takes one writer).
@@ -80,6 +113,7 @@ class DaskEngine:
     def __init__(self, client: Client, max_in_flight: int | None = None) -> None:
         self.client = client
         self.max_in_flight = max_in_flight
+        self.capacity: dict[str, float] = {}  # after a run: the worker-seconds it held, the most workers
 
     def run(
         self,
@@ -92,13 +126,14 @@ class DaskEngine:
     ) -> list[TrialResult]:
         """Score what ``sampler`` asks for until it is finished; results in completion order."""
         client = self.client
-        window = self.max_in_flight or 2 * (sum(client.nthreads().values()) or 1)
+        capacity = WorkerCapacity(client)
         shared = client.scatter(data, broadcast=True, hash=False)
         running = as_completed(loop=client.loop)  # not the default client: the task runner's is not one
         token = uuid.uuid4().hex[:8]
         drain = logger is not None and not logger.from_workers
 
         def fill() -> None:
+            window = self.max_in_flight or 2 * capacity.threads()  # re-read: an adaptive cluster grows
             while running.count() < window:
                 spec = sampler.ask()
                 if spec is None:
@@ -127,4 +162,5 @@ class DaskEngine:
                 fill()
             for result, run_id in zip(results if drain else [], logged, strict=True):
                 result.run_id = run_id.result()
+        self.capacity = capacity.close()
         return results

@@ -73,3 +73,35 @@ def test_trials_run_on_the_external_workers_and_the_stages_report_to_the_flows_a
     names = {t.name.split(" ")[0]: t for t in tasks}
     assert {"search", "train", "evaluate", "register"} <= set(names), sorted(names)
     assert names["search"].state is not None and names["search"].state.is_completed()
+
+
+def _nap(spec: object, data: object) -> tuple[dict[str, float], dict[str, float]]:
+    """A trial that takes a second and no CPU: the cluster's size, not its cores, sets the pace."""
+    import time
+
+    time.sleep(1.0)
+    return {"score": 1.0}, {}
+
+
+def test_an_adaptive_cluster_grows_past_twice_its_start_because_the_window_follows_it(prefect_api: str) -> None:
+    """The window is re-read as workers join: sized once from the first worker, adapt stalls at about 2x."""
+    from distributed import LocalCluster
+
+    from zygarde.engine import DaskEngine
+    from zygarde.sampler import FixedSampler
+    from zygarde.trials import TrialSpec
+
+    class Nap:
+        metric, greater_is_better = "score", True
+        __call__ = staticmethod(_nap)
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, dashboard_address=None, host="127.0.0.1") as cluster:
+        cluster.adapt(minimum=1, maximum=4, interval="200ms", wait_count=50, target_duration="1s")
+        with Client(cluster) as client:
+            engine = DaskEngine(client)
+            results = engine.run(Nap(), FixedSampler([TrialSpec(i, "nap", {}) for i in range(40)]), None)
+    assert len(results) == 40 and all(r.error is None for r in results)
+    assert engine.capacity["search_workers_max"] == 4, engine.capacity
+    assert len({r.worker for r in results}) == 4
+    # worker-seconds: more than one worker's share of the wall, fewer than four workers for all of it
+    assert 10 < engine.capacity["search_worker_seconds"] < 4 * 40

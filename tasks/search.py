@@ -50,13 +50,17 @@ def search(plan: Plan, data: Any, run: RunContext) -> SearchOutcome:
 
         engine = DaskEngine(client)
         results = engine.run(plan.objective, plan.sampler, data, logger=trial_logger, on_result=report)
-    outcome = SearchOutcome(results=results, wall_seconds=time.perf_counter() - started)
+    facts = {
+        "search_cpu_seconds": sum(r.usage.get("cpu_seconds", 0.0) for r in results),  # the trials' own
+        **engine.capacity,  # worker-seconds held: what an adaptive cluster saves
+        **(plan.sampler.report() if hasattr(plan.sampler, "report") else {}),  # a time budget and its overshoot
+    }
+    outcome = SearchOutcome(results=results, wall_seconds=time.perf_counter() - started, facts=facts)
     metrics = {
         "n_trials": len(results),
         "n_trials_failed": outcome.n_failed,
         "search_wall_seconds": outcome.wall_seconds,
-        "search_cpu_seconds": sum(r.usage.get("cpu_seconds", 0.0) for r in results),  # the trials' own
-        **engine.capacity,  # worker-seconds held: what an adaptive cluster saves
+        **facts,
     }
     log_metrics(run.tracking_uri, run.run_id, {**metrics, "trial_fit_seconds": outcome.fit_seconds})
     return outcome

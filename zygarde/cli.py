@@ -25,7 +25,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from zygarde.errors import ZygardeError, speak_cli
+from zygarde.errors import ZygardeError, option, speak_cli
 from zygarde.settings import Settings, get_settings
 
 app = typer.Typer(
@@ -88,6 +88,10 @@ def run(
         int | None, typer.Option(help="Cross-validation folds (default 5; out of core: a hold-out part unless given)")
     ] = None,
     test_size: Annotated[float, typer.Option(help="Held-out test share.")] = 0.2,
+    time_budget: Annotated[
+        str | None,
+        typer.Option(help="With --algorithms auto: how long the search may take (120s, 2m, 1h); no trial starts after"),
+    ] = None,
     memory_limit: Annotated[
         str | None,
         typer.Option(
@@ -121,6 +125,7 @@ def run(
                 **({"cv": cv} if cv is not None else {}),
                 test_size=test_size,
                 memory_limit=memory_limit or settings.memory_limit,
+                time_budget=_seconds(time_budget, "time_budget") if time_budget else None,
                 seed=settings.seed if seed is None else seed,
                 space=_read_space(space),
                 experiment=experiment,
@@ -236,6 +241,16 @@ def vision_command(
 
 def _split(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _seconds(text: str, name: str) -> float:
+    """``120``, ``120s``, ``2m`` or ``1h`` in seconds; anything else is an error naming the option."""
+    import re
+
+    found = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*", text)
+    if not found:
+        raise ZygardeError(f"{option(name)}: {text!r} is not a duration; write it like 120s, 2m or 1h.")
+    return float(found.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[found.group(2)]
 
 
 def _fail(message: str, log_file: Path | None = None) -> NoReturn:

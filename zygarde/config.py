@@ -10,7 +10,7 @@ from zygarde.errors import ZygardeError, option
 from zygarde.tabular.algorithms import ALGORITHMS, validate_space
 from zygarde.tabular.datasets import BUILTIN_DATASETS
 
-AlgorithmName = Literal["rf", "gbt", "xgboost", "linear", "hgb"]
+AlgorithmName = Literal["rf", "gbt", "xgboost", "linear", "hgb", "auto"]
 ConfigT = TypeVar("ConfigT", bound=BaseModel)
 
 
@@ -38,7 +38,14 @@ class TabularRunConfig(BaseModel):
         default_factory=lambda: ["rf", "gbt", "xgboost"],
         min_length=1,
         description="Algorithm families to search: the ensembles rf, gbt, xgboost (the default), and linear "
-        "(elastic net) and hgb (histogram gradient boosting).",
+        "(elastic net) and hgb (histogram gradient boosting); or auto: every family, the next one to try chosen "
+        "by FLAML's estimated cost for improvement, within time_budget.",
+    )
+    time_budget: float | None = Field(
+        None,
+        gt=0,
+        description="Seconds the search may take (with algorithms auto): no trial starts after it, and the "
+        "budget, not trials, decides when the search ends.",
     )
     search: Literal["grid", "random", "tpe"] = Field(
         "random",
@@ -92,6 +99,12 @@ class TabularRunConfig(BaseModel):
 
     @model_validator(mode="after")
     def _check_engine_and_space(self) -> TabularRunConfig:
+        if "auto" in self.algorithms and (len(self.algorithms) > 1 or self.engine != "dask"):
+            raise ValueError(
+                f"{option('algorithms')}: auto stands alone (it is every family) and runs on the dask engine"
+            )
+        if self.time_budget is not None and self.algorithms != ["auto"]:
+            raise ValueError(f"{option('time_budget')}: a time budget bounds {option('algorithms')} auto; add it")
         if self.engine == "spark":
             from zygarde.spark.algorithms import SPARK_ALGORITHMS
 

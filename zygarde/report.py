@@ -18,7 +18,11 @@ def print_tabular(summary: dict[str, Any]) -> None:
     where = "the validation part" if holdout else "the training split"
     prefix = "validation" if holdout else "cv"
     table = Table(title=f"Leaderboard: {prefix} {metric} on {where} ({summary['n_trials']} trials)")
-    for column in ("#", "algorithm", f"{prefix} {metric}", *([] if holdout else ["± std"]), "fit s", "params"):
+    timed = any(row.get("predict_us_per_row", float("nan")) == row.get("predict_us_per_row") for row in
+                summary["leaderboard"])  # fmt: skip
+    columns = ("#", "algorithm", f"{prefix} {metric}", *([] if holdout else ["± std"]), "fit s",
+               *(["µs/row"] if timed else []), "params")  # fmt: skip
+    for column in columns:
         table.add_column(column)
     for row in summary["leaderboard"]:
         spread = [] if holdout else [f"{row[f'cv_{metric}_std']:.4f}"]
@@ -28,6 +32,7 @@ def print_tabular(summary: dict[str, Any]) -> None:
             f"{row[f'{prefix}_{metric}']:.4f}",
             *spread,
             f"{row['fit_seconds']:.2f}",
+            *([f"{row['predict_us_per_row']:.2f}"] if timed else []),
             row["params"],
         )
     out.print(table)
@@ -76,6 +81,15 @@ def print_footer(out: Console, summary: dict[str, Any]) -> None:
         f"search {summary['search_wall_seconds']:.1f} s for {summary['trial_fit_seconds']:.1f} s of trials; "
         f"whole run {summary['wall_seconds']:.1f} s"
     )
+    facts = summary.get("search_facts", {})
+    if "time_budget_seconds" in facts:
+        budget, over = facts["time_budget_seconds"], facts["budget_overshoot_seconds"]
+        out.print(
+            f"time budget {budget:.0f} s: no trial started after it; the last running ones finished {over:.1f} s "
+            "past it"
+            if over > 0
+            else f"time budget {budget:.0f} s: the search ran out of configurations first"
+        )
     uri = summary["mlflow"]["tracking_uri"]
     out.print(
         "\nOpen the UIs:\n"

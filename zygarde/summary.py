@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 if TYPE_CHECKING:  # the summary model is imported by the CLI before any service: no MLflow import here
     from zygarde.family import ChampionRule, Evaluation
@@ -24,6 +24,7 @@ class FlowSummary(BaseModel):
     n_trials_failed: int
     search_wall_seconds: float
     trial_fit_seconds: float
+    search_facts: dict[str, float] = Field(default_factory=dict)  # worker-seconds, budget and overshoot
     wall_seconds: float | None = None
 
 
@@ -36,6 +37,7 @@ def finished(outcome: SearchOutcome, run: RunContext, registered: RegisteredMode
         "n_trials_failed": outcome.n_failed,
         "search_wall_seconds": outcome.wall_seconds,
         "trial_fit_seconds": outcome.fit_seconds,
+        "search_facts": outcome.facts,
     }
 
 

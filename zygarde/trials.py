@@ -73,6 +73,7 @@ class SearchOutcome:
 
     results: list[TrialResult]
     wall_seconds: float
+    facts: dict[str, float] = field(default_factory=dict)  # worker-seconds, a time budget's overshoot ...
 
     @property
     def fit_seconds(self) -> float:

@@ -86,3 +86,27 @@ def test_a_tpe_search_runs_in_the_flow_with_unique_trials_as_child_runs(
     drawn = {(c.data.tags["zygarde.algorithm"], tuple(sorted(c.data.params.items()))) for c in children}
     assert len(drawn) == 8 and all("cv_roc_auc_mean" in c.data.metrics for c in children)
     assert summary.best_algorithm in ("rf", "xgboost") and 0.6 < summary.test_metrics["roc_auc"] <= 1
+
+
+def test_auto_tries_every_family_and_keeps_to_its_time_budget(
+    dask_address: str, tmp_path: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from prefect_dask import DaskTaskRunner
+
+    from zygarde.config import parse_config
+    from zygarde.flows.tabular import train_tabular
+    from zygarde.settings import get_settings
+    from zygarde.tabular.algorithms import ALGORITHMS
+
+    monkeypatch.setenv("ZYGARDE_WORK_DIR", str(tmp_path))
+    config = parse_config(algorithms=["auto"], time_budget=12, cv=3, seed=4, experiment="auto-e2e")
+    summary = train_tabular.with_options(task_runner=DaskTaskRunner(address=dask_address))(config=config)
+    children = get_client(get_settings().mlflow_tracking_uri).search_runs(
+        [summary.mlflow["experiment_id"]], f"tags.mlflow.parentRunId = '{summary.mlflow['parent_run_id']}'"
+    )
+    assert {c.data.tags["zygarde.algorithm"] for c in children} == set(ALGORITHMS)
+    longest = max(c.data.metrics["wall_seconds"] for c in children)
+    facts = summary.search_facts
+    assert facts["time_budget_seconds"] == 12
+    assert facts["budget_overshoot_seconds"] <= max(longest, 1.2) + 2.0, facts  # + the last child runs' logging
+    assert all(row["predict_us_per_row"] > 0 for row in summary.leaderboard)

@@ -183,9 +183,17 @@ def tabular_sampler(
     metric: str,
     greater_is_better: bool,
     engine: Engine = "dask",
+    time_budget: float | None = None,
 ) -> Sampler:
-    """The search's sampler: a fixed list (grid, random), or TPE over every algorithm's space at once with the
-    same budget as random search (``n_trials`` per algorithm)."""
+    """The search's sampler: a fixed list (grid, random), TPE over every algorithm's space at once with the
+    same budget as random search (``n_trials`` per algorithm), or ``auto``: every family, chosen by ECI."""
+    if algorithms == ["auto"]:
+        from zygarde.auto import AutoSampler
+
+        declared = {name: validate_space(name, spaces[name]) if name in spaces else algorithm.distributions
+                    for name, algorithm in ALGORITHMS.items()}  # fmt: skip
+        total = n_trials * len(declared) if time_budget is None else 10_000  # a budget decides when to stop
+        return AutoSampler(declared, total, metric, greater_is_better, seed, time_budget)
     if search != "tpe":
         return FixedSampler(plan_trials(algorithms, search, n_trials, seed, spaces, engine))  # type: ignore[arg-type]
     from zygarde.bayes import TPESampler

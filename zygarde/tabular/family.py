@@ -130,7 +130,8 @@ class TabularFamily:
                 raise ZygardeError("Spark's gbt cannot classify more than two classes; add rf to the algorithms.")
         objective = self._objective(data)
         sampler = tabular_sampler(algorithms, config.search, config.trials, config.seed, config.space,
-                                  objective.metric, objective.greater_is_better, config.engine)  # fmt: skip
+                                  objective.metric, objective.greater_is_better, config.engine,
+                                  config.time_budget)  # fmt: skip
         return Plan(objective, sampler, scored_on="cv on training split")
 
     def select(self, results: list[TrialResult], prepared: Prepared[TrialData, HeldOut]) -> TrialResult:
@@ -158,7 +159,8 @@ class TabularFamily:
         data, rows = prepared.search, prepared.evaluation
         metrics = score_model(model, rows.X, rows.y, data.task)
         rule = self.champion_rule(prepared)
-        board = leaderboard(results, rule.metric, rule.greater_is_better, prefix="cv_").to_dict(orient="records")
+        board = leaderboard(results, rule.metric, rule.greater_is_better, prefix="cv_",
+                            columns=("predict_us_per_row",)).to_dict(orient="records")  # fmt: skip
         best_json = {"algorithm": best.algorithm, "params": best.params, "trial_id": best.trial_id,
                      "child_run_id": best.run_id, "cv_metrics": best.cv_mean, "test_metrics": metrics,
                      "classes": rows.classes}  # fmt: skip

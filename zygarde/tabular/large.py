@@ -181,8 +181,8 @@ class LargeTabularFamily(TabularFamily):
 
     def _algorithms(self) -> list[str]:
         config = self.config
-        if "algorithms" not in config.model_fields_set:
-            return ["xgboost"]
+        if "algorithms" not in config.model_fields_set or config.algorithms == ["auto"]:
+            return ["xgboost"]  # what trains out of core
         others = [a for a in config.algorithms if a != "xgboost"]
         if others:
             raise ZygardeError(

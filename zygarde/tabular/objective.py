@@ -8,6 +8,7 @@ on the same worker. The scores are identical to cross-validating the whole pipel
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -137,12 +138,15 @@ class CrossValidationObjective:
         """Return (mean, std) of every metric over the folds."""
         estimator = self.build_estimator(spec)
         scorer = check_scoring(estimator, scoring={name: scorer for name, (scorer, _) in self.scorers.items()})
-        per_fold = [
-            scorer(clone(estimator).fit(fold.X_train, fold.y_train), fold.X_test, fold.y_test)
-            for fold in self.prepare_folds(data)
-        ]
+        per_fold, per_row = [], []
+        for fold in self.prepare_folds(data):
+            fitted = clone(estimator).fit(fold.X_train, fold.y_train)
+            started = time.perf_counter()
+            per_fold.append(scorer(fitted, fold.X_test, fold.y_test))
+            per_row.append(1e6 * (time.perf_counter() - started) / max(1, len(fold.y_test)))  # predict + score
         mean, std = {}, {}
         for name, (_, sign) in self.scorers.items():
             values = [sign * scores[name] for scores in per_fold]
             mean[name], std[name] = float(np.mean(values)), float(np.std(values))
+        mean["predict_us_per_row"], std["predict_us_per_row"] = float(np.mean(per_row)), float(np.std(per_row))
         return mean, std

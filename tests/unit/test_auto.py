@@ -1,0 +1,62 @@
+"""``--algorithms auto``: every family gets a first trial, then the one with the lowest estimated cost for
+improvement (FLAML's ECI) is tried most; no trial starts after the time budget."""
+
+from __future__ import annotations
+
+import time
+
+from scipy import stats
+
+from zygarde.auto import AutoSampler, FamilyProgress
+from zygarde.trials import TrialResult, TrialSpec
+
+SPACES = {"fast": {"x": stats.uniform(0, 1)}, "stuck": {"x": stats.uniform(0, 1)}, "slow": {"x": [1, 2]}}
+
+
+def _result(spec: TrialSpec, value: float, seconds: float) -> TrialResult:
+    result = TrialResult.of(spec)
+    result.cv_mean = {"score": value}
+    result.usage = {"wall_seconds": seconds}
+    return result
+
+
+def test_every_family_is_tried_first_then_the_improving_one_most() -> None:
+    sampler = AutoSampler(SPACES, total=60, metric="score", greater_is_better=True, seed=0)
+    first = [sampler.ask() for _ in range(3)]
+    assert [s.algorithm for s in first if s] == ["fast", "stuck", "slow"]
+    for spec in first:
+        sampler.tell(_result(spec, {"fast": 0.5, "stuck": 0.4, "slow": 0.3}[spec.algorithm], 1.0))
+    counts = {name: 0 for name in SPACES}
+    step = 0.5
+    while (spec := sampler.ask()) is not None:
+        counts[spec.algorithm] += 1
+        step += 0.01
+        value = {"fast": min(0.99, step), "stuck": 0.4, "slow": 0.3}[spec.algorithm]  # fast keeps improving
+        sampler.tell(_result(spec, value, {"slow": 20.0}.get(spec.algorithm, 1.0)))
+    assert sum(counts.values()) == 57 and sampler.finished
+    assert counts["fast"] > 3 * max(counts["stuck"], counts["slow"]), counts
+
+
+def test_eci_follows_the_papers_rule() -> None:
+    progress = FamilyProgress()
+    progress.told(0.5, 2.0, lambda a, b: a > b)
+    progress.told(0.6, 3.0, lambda a, b: a > b)  # improved after 3 s
+    progress.told(0.55, 4.0, lambda a, b: a > b)  # then 4 s without improving
+    assert (progress.spent, progress.at_best, progress.at_previous) == (9.0, 5.0, 2.0)
+    sampler = AutoSampler({"a": {"x": [1]}, "b": {"x": [2]}}, 10, "score", True, seed=0)
+    sampler.progress["a"] = progress
+    sampler.progress["b"].told(0.7, 1.0, lambda a, b: a > b)
+    eci = sampler.eci()
+    assert eci["a"] == max(9.0 - 5.0, 5.0 - 2.0, (0.7 - 0.6) / ((0.6 - 0.5) / 3.0))  # gap / rate wins: 3 s
+    assert eci["b"] == max(1.0 - 1.0, 1.0 - 0.0)  # the leader: its own ECI1 only
+
+
+def test_no_trial_starts_after_the_budget() -> None:
+    sampler = AutoSampler(SPACES, total=1000, metric="score", greater_is_better=True, seed=1, budget_seconds=0.3)
+    asked = []
+    while (spec := sampler.ask()) is not None:
+        asked.append(time.monotonic())
+        time.sleep(0.02)
+        sampler.tell(_result(spec, 0.5, 0.02))
+    assert asked and asked[-1] - sampler.started < 0.3 and sampler.finished
+    assert sampler.report()["time_budget_seconds"] == 0.3

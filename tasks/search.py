@@ -10,7 +10,7 @@ from prefect.cache_policies import NO_CACHE
 
 from zygarde.engine import PROGRESS_TOPIC, DaskEngine
 from zygarde.family import Family, Plan, Prepared
-from zygarde.tracking import RunContext, log_metrics
+from zygarde.tracking import RunContext, log_metrics, log_tags
 from zygarde.trials import SearchOutcome, TrialResult
 
 from ._stage import flow_cluster, stage
@@ -63,4 +63,8 @@ def search(plan: Plan, data: Any, run: RunContext) -> SearchOutcome:
         **facts,
     }
     log_metrics(run.tracking_uri, run.run_id, {**metrics, "trial_fit_seconds": outcome.fit_seconds})
+    rule = {"zygarde.selection_metric": plan.objective.metric,  # how `zygarde report` ranks the child runs
+            "zygarde.greater_is_better": str(plan.objective.greater_is_better).lower(),
+            "zygarde.metric_names": "cv" if plan.cv_names else "plain"}  # fmt: skip
+    log_tags(run.tracking_uri, run.run_id, rule)
     return outcome

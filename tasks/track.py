@@ -31,7 +31,8 @@ def open_run(family: Family, loaded: Any) -> RunContext:
         "prefect.flow_run_id": flow_run_id,
         "zygarde.seed": str(getattr(config, "seed", "")),
     }
-    run_name = f"{identity.dataset} {getattr(config, 'search', '')} search".replace("  ", " ")
+    search = "auto" if getattr(config, "algorithms", None) == ["auto"] else getattr(config, "search", "")
+    run_name = f"{identity.dataset} {search} search".replace("  ", " ")
     params = {**config.model_dump(), **identity.params}
     run_id = start_parent_run(uri, experiment_id, run_name, params, tags, run_key=flow_run_id or None)
     return RunContext(

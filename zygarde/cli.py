@@ -410,6 +410,25 @@ def predict(
     console.print(f"{record.rows} predictions by {record.model} v{record.version}{via} -> {record.output}")
 
 
+@app.command("report")
+def report_command(
+    run_id: Annotated[str, typer.Argument(help="The run's MLflow id (its summary's mlflow.parent_run_id).")],
+    out: Annotated[
+        Path | None, typer.Option(help="HTML file to write (default: <work dir>/reports/RUN_ID.html).")
+    ] = None,
+) -> None:
+    """One self-contained HTML page about a run: leaderboard, progress, families, time, CPU, memory, plots."""
+    from zygarde.search_report import write_report
+
+    uri = _existing_store()
+    target = out or get_settings().work_dir / "reports" / f"{run_id}.html"
+    try:
+        written = write_report(uri, run_id, target)
+    except ZygardeError as exc:
+        _fail(str(exc))
+    console.print(f"report: {written} (also logged to the run as report.html)", soft_wrap=True)
+
+
 models_app = typer.Typer(help="The model registry: names, champions and every alias move.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
-from mlflow.entities import Metric, Param
+from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
 
 from zygarde.locks import file_lock
@@ -100,6 +100,11 @@ def log_metrics(tracking_uri: str, run_id: str, metrics: dict[str, float]) -> No
     """Log a flat dict of metrics in one batch."""
     stamp = _now_ms()
     get_client(tracking_uri).log_batch(run_id, metrics=[Metric(k, float(v), stamp, 0) for k, v in metrics.items()])
+
+
+def log_tags(tracking_uri: str, run_id: str, tags: dict[str, str]) -> None:
+    """Set tags on a run in one batch."""
+    get_client(tracking_uri).log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
 
 
 def log_curves(tracking_uri: str, run_id: str, curves: dict[str, list[float]]) -> None:

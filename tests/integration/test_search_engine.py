@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 from distributed import Client
@@ -110,3 +112,33 @@ def test_auto_tries_every_family_and_keeps_to_its_time_budget(
     assert facts["time_budget_seconds"] == 12
     assert facts["budget_overshoot_seconds"] <= max(longest, 1.2) + 2.0, facts  # + the last child runs' logging
     assert all(row["predict_us_per_row"] > 0 for row in summary.leaderboard)
+    _the_report_opens_in_a_browser(summary.mlflow["parent_run_id"], len(children), Path(str(tmp_path)))
+
+
+def _the_report_opens_in_a_browser(run_id: str, trials: int, folder: Path) -> None:
+    """`zygarde report RUN_ID` as a user runs it, the page rendered by headless Chromium."""
+    import shutil
+    import subprocess
+
+    from tests.conftest import zygarde
+
+    made = zygarde("report", run_id, "--out", str(folder / "report.html"), env={"ZYGARDE_WORK_DIR": str(folder)})
+    assert made.code == 0 and "report.html" in made.output, made.output
+    page = (folder / "report.html").read_text()
+    assert "http://" not in page and "https://" not in page  # self-contained: nothing to fetch
+    browser = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    assert browser, "Chromium is needed to open the report (.ci/run installs it: apt-get install chromium)"
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={folder / 'chromium'}"]  # fmt: skip
+    dom = subprocess.run([browser, *flags, "--dump-dom", (folder / "report.html").as_uri()], capture_output=True,
+                         text=True, timeout=120).stdout  # fmt: skip
+    for heading in ("Test metrics (held-out rows)", f"Leaderboard: roc_auc ({trials} trials)", "Progress",
+                    "Families", "Time, CPU and memory per stage", "Plots (test split)"):  # fmt: skip
+        assert heading in dom, heading
+    assert dom.count("data:image/png;base64,") >= 4  # progress, families, confusion matrix, ROC
+    shot = folder / "report.png"
+    page_uri = (folder / "report.html").as_uri()
+    subprocess.run([browser, *flags, "--window-size=1200,2000", f"--screenshot={shot}", page_uri],
+                   capture_output=True, timeout=120, check=True)  # fmt: skip
+    assert shot.stat().st_size > 50_000  # a rendered page, not a blank one

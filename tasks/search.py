@@ -10,7 +10,8 @@ from prefect.cache_policies import NO_CACHE
 
 from zygarde.engine import PROGRESS_TOPIC, DaskEngine
 from zygarde.family import Family, Plan, Prepared
-from zygarde.tracking import RunContext, log_metrics, log_tags
+from zygarde.settings import get_settings
+from zygarde.tracking import RunContext, finished_trials, log_metrics, log_tags
 from zygarde.trials import SearchOutcome, TrialResult
 
 from ._stage import flow_cluster, stage
@@ -26,14 +27,26 @@ def plan_search(family: Family, prepared: Prepared[Any, Any]) -> Plan:
     name="search",
     task_run_name="search {plan.objective.metric} over {plan.sampler.total} trials",
     cache_policy=NO_CACHE,
+    retries=1,  # a retry (or `zygarde run --resume`) continues the search: finished trials are not run again
 )
 def search(plan: Plan, data: Any, run: RunContext) -> SearchOutcome:
-    """Score every trial the sampler asks for on the flow's Dask cluster, each an MLflow child run."""
+    """Score every trial the sampler asks for on the flow's Dask cluster, each an MLflow child run.
+
+    The trials an earlier attempt of this run finished (its FINISHED child runs) are not run again; a TPE
+    study is kept in a journal file beside the run (``<work dir>/runs/<run id>/study.journal``).
+    """
     logger = get_run_logger()
     started = time.perf_counter()
     total = plan.sampler.total
     done: list[TrialResult] = []
     trial_logger = run.trial_logger(scored_on=plan.scored_on, cv_names=plan.cv_names)
+    if hasattr(plan.sampler, "persist"):
+        journal = get_settings().work_dir / "runs" / run.run_id / "study.journal"
+        journal.parent.mkdir(parents=True, exist_ok=True)
+        plan.sampler.persist(str(journal))
+    finished = finished_trials(run.tracking_uri, run.experiment_id, run.run_id)
+    if finished:
+        logger.info("continuing: %d trials of this run were finished before", len(finished))
     with stage("search", run), flow_cluster() as client:
         if getattr(plan.objective, "uses_spark", False):  # each worker's session stops with the worker
             from zygarde.spark.session import stop_sessions_with_workers
@@ -49,7 +62,9 @@ def search(plan: Plan, data: Any, run: RunContext) -> SearchOutcome:
                 logger.info("%d/%d trials done", len(done), total)
 
         engine = DaskEngine(client)
-        results = engine.run(plan.objective, plan.sampler, data, logger=trial_logger, on_result=report)
+        results = engine.run(
+            plan.objective, plan.sampler, data, logger=trial_logger, on_result=report, completed=finished
+        )
     facts = {
         "search_cpu_seconds": sum(r.usage.get("cpu_seconds", 0.0) for r in results),  # the trials' own
         **engine.capacity,  # worker-seconds held: what an adaptive cluster saves

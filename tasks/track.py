@@ -12,12 +12,13 @@ from prefect.cache_policies import NO_CACHE
 
 from zygarde.family import Family
 from zygarde.settings import get_settings
-from zygarde.tracking import RunContext, end_run, ensure_experiment, start_parent_run, temp_dir
+from zygarde.tracking import RunContext, end_run, ensure_experiment, get_client, reopen_run, start_parent_run, temp_dir
 
 
 @task(name="open-run", task_run_name="open MLflow run", retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE)
 def open_run(family: Family, loaded: Any) -> RunContext:
-    """Create the experiment (if new) and the parent run, keyed by the flow run: a retry reuses it."""
+    """Create the experiment (if new) and the parent run, keyed by the flow run: a retry reuses it; with
+    ``resume``, reopen that run instead (same registry name and search parameters, checked)."""
     uri = get_settings().mlflow_tracking_uri
     config = family.config
     identity = family.identify(loaded)
@@ -33,8 +34,13 @@ def open_run(family: Family, loaded: Any) -> RunContext:
     }
     search = "auto" if getattr(config, "algorithms", None) == ["auto"] else getattr(config, "search", "")
     run_name = f"{identity.dataset} {search} search".replace("  ", " ")
-    params = {**config.model_dump(), **identity.params}
-    run_id = start_parent_run(uri, experiment_id, run_name, params, tags, run_key=flow_run_id or None)
+    params = {**config.model_dump(exclude={"resume"}), **identity.params}
+    resume = getattr(config, "resume", None)
+    if resume:  # the stopped run goes on: its experiment, its child runs
+        run_id = reopen_run(uri, resume, identity.registry_name, params)
+        experiment_id = get_client(uri).get_run(run_id).info.experiment_id
+    else:
+        run_id = start_parent_run(uri, experiment_id, run_name, params, tags, run_key=flow_run_id or None)
     return RunContext(
         tracking_uri=uri,
         experiment_id=experiment_id,

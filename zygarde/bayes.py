@@ -43,42 +43,79 @@ def _suggest(trial: Any, name: str, space: Any) -> Any:
 
 
 class TPESampler:
-    """Optuna's TPE over ``spaces`` (algorithm -> its space): ``total`` trials, seeded, one study."""
+    """Optuna's TPE over ``spaces`` (algorithm -> its space): ``total`` trials, seeded, one study.
 
-    def __init__(
-        self,
-        spaces: dict[str, SearchSpace],
-        total: int,
-        metric: str,
-        greater_is_better: bool,
-        seed: int,
-        *,
-        storage: Any = None,
-        study_name: str | None = None,
-    ) -> None:
-        import optuna
+    In memory by default; ``persist(path)`` (before the first ask) keeps the study in a journal file (Optuna's
+    ``JournalStorage``), so a search that crashed continues from it: its finished trials are neither asked nor
+    run again (``restore`` returns their results), and a trial the crash left RUNNING (Optuna would keep it so
+    forever, and TPE would avoid its region) is failed and its parameters are asked again first.
+    """
 
-        optuna.logging.set_verbosity(logging.WARNING)
+    STUDY = "search"  # one study per journal file, and one journal per run
+
+    def __init__(self, spaces: dict[str, SearchSpace], total: int, metric: str, greater_is_better: bool,
+                 seed: int) -> None:  # fmt: skip
         if not spaces or total < 1:
             raise ZygardeError(f"{option('search')} tpe needs at least one algorithm and {option('trials')} >= 1.")
         self.spaces, self.total, self.metric = spaces, total, metric
-        startup = max(2, min(10, total // 4))  # random draws before TPE models anything
+        self.greater_is_better, self.seed = greater_is_better, seed
+        self.journal: str | None = None
+        self._study: Any = None
+        self._live: dict[int, Any] = {}  # trial id (the Optuna trial number) -> Optuna trial, while it runs
+        self._tried: set[str] = set()
+        self._asked = 0
+        self._exhausted = False
+        self._restored: list[TrialResult] = []
+
+    def persist(self, journal: str) -> None:
+        """Keep the study in ``journal`` (created, or continued if it holds an earlier attempt)."""
+        if self._study is not None:
+            raise ZygardeError("A study's storage is chosen before its first ask.")
+        self.journal = journal
+
+    @property
+    def study(self) -> Any:
+        """The Optuna study (opened on first use; continuing the journal's, if there is one)."""
+        if self._study is None:
+            self._study = self._open()
+        return self._study
+
+    def _open(self) -> Any:
+        import optuna
+        from optuna.storages import JournalStorage
+        from optuna.storages.journal import JournalFileBackend
+        from optuna.trial import TrialState
+
+        optuna.logging.set_verbosity(logging.WARNING)
+        startup = max(2, min(10, self.total // 4))  # random draws before TPE models anything
         with warnings.catch_warnings():  # `group` is "experimental" in Optuna 5; it is what conditional spaces need
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             # multivariate + group: parameters modelled jointly within each algorithm's sub-space; independent
             # sampling of a conditional space stalled on a toy problem here (tests/unit/test_bayes.py)
-            tpe = optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup, multivariate=True, group=True)
-        self.study = optuna.create_study(
-            direction="maximize" if greater_is_better else "minimize",
-            sampler=tpe,
-            storage=storage,
-            study_name=study_name,
-            load_if_exists=study_name is not None,
-        )
-        self._live: dict[int, Any] = {}  # trial id -> Optuna trial, while it runs
-        self._tried: set[str] = set()
-        self._asked = 0
-        self._exhausted = False
+            tpe = optuna.samplers.TPESampler(seed=self.seed, n_startup_trials=startup, multivariate=True, group=True)
+        storage = JournalStorage(JournalFileBackend(self.journal)) if self.journal else None
+        study = optuna.create_study(direction="maximize" if self.greater_is_better else "minimize", sampler=tpe,
+                                    storage=storage, study_name=self.STUDY if storage else None,
+                                    load_if_exists=True)  # fmt: skip
+        for trial in study.get_trials(deepcopy=False):
+            attrs = trial.user_attrs
+            if trial.state == TrialState.RUNNING:  # left by a crash: failed, and its parameters asked again first
+                study.tell(trial.number, state=TrialState.FAIL)
+                study.enqueue_trial(trial.params, user_attrs={"requeued_from": trial.number})
+            elif "result" in attrs:  # finished: counts to the budget, not asked again
+                self._tried.add(attrs["key"])
+                self._asked += 1
+                self._restored.append(TrialResult(**attrs["result"]))
+        return study
+
+    def restore(self, done: dict[str, TrialResult]) -> list[TrialResult]:
+        """The results of the trials the journal says were finished (``done``: the run's logged trials, used
+        for their MLflow run ids)."""
+        _ = self.study
+        for result in self._restored:
+            logged = done.get(result.key)
+            result.run_id = logged.run_id if logged else None
+        return list(self._restored)
 
     @property
     def finished(self) -> bool:
@@ -104,16 +141,19 @@ class TPESampler:
             self._exhausted = True
             return None
         self._tried.add(key)
-        spec = TrialSpec(trial_id=self._asked, algorithm=algorithm, params=params)
+        trial.set_user_attr("key", key)
+        spec = TrialSpec(trial_id=trial.number, algorithm=algorithm, params=params)
         self._live[spec.trial_id] = trial
         self._asked += 1
         return spec
 
     def tell(self, result: TrialResult) -> None:
-        """The trial's score (its failure, if it failed or has no score)."""
+        """The trial's score (its failure, if it failed or has no score), its result kept with it."""
         from optuna.trial import TrialState
 
         trial = self._live.pop(result.trial_id)
+        kept = {k: v for k, v in result.__dict__.items() if k not in ("curves", "run_id")}
+        trial.set_user_attr("result", json.loads(json.dumps(kept, default=str)))
         value = result.cv_mean.get(self.metric)
         if result.error or value is None:
             self.study.tell(trial, state=TrialState.FAIL)

@@ -101,6 +101,10 @@ def run(
     ] = None,
     seed: Seed = None,
     space: Annotated[Path | None, typer.Option(help="YAML: {algorithm: {param: [values]}} replacing a space.")] = None,
+    resume: Annotated[
+        str | None,
+        typer.Option(help="MLflow run id of a search that stopped: continue it (same arguments); done trials are kept"),
+    ] = None,
     experiment: Experiment = None,
     profile: Profile = False,
     as_json: AsJson = False,
@@ -130,6 +134,7 @@ def run(
                 space=_read_space(space),
                 experiment=experiment,
                 profile=profile,
+                resume=resume,
             )
         )
         if memory_limit:  # the local cluster's workers share it

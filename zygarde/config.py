@@ -77,6 +77,11 @@ class TabularRunConfig(BaseModel):
     )
     profile: bool = Field(False, description="cProfile every stage; .prof and top-30 text logged to MLflow.")
     experiment: str | None = Field(None, description="MLflow experiment; default zygarde-<dataset>.")
+    resume: str | None = Field(
+        None,
+        description="MLflow run id of a search that stopped (a crash, a kill): continue it with the same "
+        "parameters; its finished trials are not run again, and logging goes on in the same run.",
+    )
 
     @model_validator(mode="before")
     @classmethod

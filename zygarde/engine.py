@@ -123,9 +123,19 @@ class DaskEngine:
         *,
         logger: TrialLogger | None = None,
         on_result: Callable[[TrialResult], None] | None = None,
+        completed: dict[str, TrialResult] | None = None,
     ) -> list[TrialResult]:
-        """Score what ``sampler`` asks for until it is finished; results in completion order."""
+        """Score what ``sampler`` asks for until it is finished; results in completion order.
+
+        ``completed``: trials an earlier attempt of this search finished (by trial key); a sampler that can
+        ``restore`` them does not hand them out again, and their results come first.
+        """
         client = self.client
+        restore = getattr(sampler, "restore", None)
+        restored = restore(completed or {}) if restore is not None else []
+        for result in restored:
+            if on_result is not None:
+                on_result(result)
         capacity = WorkerCapacity(client)
         shared = client.scatter(data, broadcast=True, hash=False)
         running = as_completed(loop=client.loop)  # not the default client: the task runner's is not one
@@ -143,12 +153,15 @@ class DaskEngine:
                 running.add(client.submit(execute_trial, objective, spec, shared, worker_logger, pure=False, key=key))
 
         fill()
+        if running.is_empty() and restored:
+            self.capacity = capacity.close()
+            return restored  # every trial was finished before
         if running.is_empty():
             raise ZygardeError(
                 "The search has no trials to run; check "
                 f"{option('algorithms')}, {option('search')} and {option('space')}."
             )
-        results: list[TrialResult] = []
+        results: list[TrialResult] = list(restored)
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="zygarde-trial-log") as writer:
             logged: list[Future[str | None]] = []
             for future in running:
@@ -160,7 +173,7 @@ class DaskEngine:
                 if on_result is not None:
                     on_result(result)
                 fill()
-            for result, run_id in zip(results if drain else [], logged, strict=True):
+            for result, run_id in zip(results[len(restored) :] if drain else [], logged, strict=True):
                 result.run_id = run_id.result()
         self.capacity = capacity.close()
         return results

@@ -15,7 +15,7 @@ from typing import Any, Literal, Protocol
 from sklearn.model_selection import ParameterGrid, ParameterSampler
 
 from zygarde.errors import ZygardeError, option
-from zygarde.trials import TrialResult, TrialSpec, rank
+from zygarde.trials import TrialResult, TrialSpec, rank, trial_key
 
 SearchKind = Literal["grid", "random"]
 SearchSpace = dict[str, Any]
@@ -61,6 +61,14 @@ class FixedSampler:
 
     def tell(self, result: TrialResult) -> None:
         """A fixed plan does not adapt."""
+
+    def restore(self, done: dict[str, TrialResult]) -> list[TrialResult]:
+        """Drop the planned trials a crashed attempt finished (by trial key); their results."""
+        finished = [done[key] for key in (trial_key(s.algorithm, s.trial_id, s.params) for s in self._pending)
+                    if key in done]  # fmt: skip
+        keys = {r.key for r in finished}
+        self._pending = deque(s for s in self._pending if trial_key(s.algorithm, s.trial_id, s.params) not in keys)
+        return finished
 
 
 class SuccessiveHalving:

@@ -91,6 +91,34 @@ def start_parent_run(
     return run.info.run_id
 
 
+RESUMABLE = ("dataset", "target", "task", "algorithms", "search", "trials", "cv", "test_size", "seed", "space")
+
+
+def reopen_run(tracking_uri: str, run_id: str, registry_name: str, params: dict[str, Any]) -> str:
+    """Reopen a parent run to continue its search: it must exist, be a zygarde run of the same registry name
+    and have the same search parameters (each that differs is named)."""
+    from mlflow.exceptions import MlflowException
+
+    from zygarde.errors import ZygardeError, option
+
+    client = get_client(tracking_uri)
+    try:
+        run = client.get_run(run_id)
+    except MlflowException:
+        raise ZygardeError(f"{option('resume')}: no run {run_id} in {tracking_uri}.") from None
+    if run.data.tags.get("zygarde.registry_name") != registry_name:
+        raise ZygardeError(
+            f"{option('resume')}: run {run_id} trained {run.data.tags.get('zygarde.registry_name', 'something else')}"
+            f", not {registry_name}; resume it with the data and target it was started with."
+        )
+    differs = [f"{k} was {run.data.params.get(k)}, now {_param_text(params[k])}" for k in RESUMABLE
+               if k in params and run.data.params.get(k) != _param_text(params[k])]  # fmt: skip
+    if differs:
+        raise ZygardeError(f"{option('resume')}: run {run_id} searched differently: " + "; ".join(differs) + ".")
+    client.update_run(run_id, status="RUNNING")
+    return run_id
+
+
 def end_run(tracking_uri: str, run_id: str, status: str = "FINISHED") -> None:
     """Close a run as FINISHED or FAILED."""
     get_client(tracking_uri).set_terminated(run_id, status=status)
@@ -181,11 +209,21 @@ class TrialLogger:
 
     def _log(self, result: TrialResult) -> str:
         client = get_client(self.tracking_uri)
+        key = result.key
+        found = client.search_runs(  # a trial logged before a crash (or by a worker that then died): no twin
+            [self.experiment_id],
+            f"tags.mlflow.parentRunId = '{self.parent_run_id}' and tags.`zygarde.trial_key` = '{key}'",
+            max_results=1,
+        )
+        if found:
+            return found[0].info.run_id
         run = client.create_run(
             self.experiment_id,
             run_name=f"{result.algorithm} #{result.trial_id}",
             tags={
                 "mlflow.parentRunId": self.parent_run_id,
+                "zygarde.trial_key": key,
+                "zygarde.params_json": json.dumps(result.params, sort_keys=True, default=str)[:5000],
                 "zygarde.algorithm": result.algorithm,
                 "zygarde.trial_id": str(result.trial_id),
                 "zygarde.worker": result.worker,
@@ -213,6 +251,31 @@ class TrialLogger:
         )
         client.set_terminated(run.info.run_id, status="FAILED" if result.error else "FINISHED")
         return run.info.run_id
+
+
+def finished_trials(tracking_uri: str, experiment_id: str, parent_run_id: str) -> dict[str, TrialResult]:
+    """The trials a run finished before (its FINISHED child runs), rebuilt as results, by trial key."""
+    client = get_client(tracking_uri)
+    runs = client.search_runs(
+        [experiment_id],
+        f"tags.mlflow.parentRunId = '{parent_run_id}' and attributes.status = 'FINISHED'",
+        max_results=50_000,
+    )
+    done = {}
+    for run in runs:
+        tags, metrics = run.data.tags, run.data.metrics
+        if "zygarde.trial_key" not in tags or "zygarde.params_json" not in tags:
+            continue
+        mean = {k[3:-5]: v for k, v in metrics.items() if k.startswith("cv_") and k.endswith("_mean")}
+        std = {k[3:-4]: v for k, v in metrics.items() if k.startswith("cv_") and k.endswith("_std")}
+        usage = {k: metrics[k] for k in ("wall_seconds", "cpu_seconds", "cpu_percent", "peak_rss_mb") if k in metrics}
+        result = TrialResult(int(tags["zygarde.trial_id"]), tags["zygarde.algorithm"], json.loads(
+            tags["zygarde.params_json"]), int(tags.get("zygarde.rung", 0)), cv_mean=mean, cv_std=std, usage=usage,
+            worker=tags.get("zygarde.worker", ""), run_id=run.info.run_id)  # fmt: skip
+        if not mean:  # metrics under their own names (no folds): every metric that is not a usage figure
+            result.cv_mean = {k: v for k, v in metrics.items() if k not in usage and not k.startswith("epoch_")}
+        done[tags["zygarde.trial_key"]] = result
+    return done
 
 
 def logs_from_workers(tracking_uri: str) -> bool:

@@ -30,6 +30,15 @@ class TrialSpec:
     budget: int | None = None
 
 
+def trial_key(algorithm: str, trial_id: int, params: dict[str, Any], rung: int = 0) -> str:
+    """What identifies a trial across a crash and a resume: its number, algorithm, rung and exact parameters."""
+    import hashlib
+    import json
+
+    digest = hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()[:12]
+    return f"{trial_id}:{algorithm}:{rung}:{digest}"
+
+
 @dataclass
 class TrialResult:
     """A scored trial: CV means/stds by metric name, its resource use, and where it ran."""
@@ -56,6 +65,11 @@ class TrialResult:
     def fit_seconds(self) -> float:
         """Seconds the trial spent fitting and scoring its folds."""
         return self.usage.get("wall_seconds", 0.0)
+
+    @property
+    def key(self) -> str:
+        """``trial_key`` of this trial."""
+        return trial_key(self.algorithm, self.trial_id, self.params, self.rung)
 
 
 class Objective(Protocol):

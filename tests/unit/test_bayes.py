@@ -89,3 +89,31 @@ def test_a_distribution_tpe_cannot_read_is_named() -> None:
     sampler = TPESampler({"a": {"x": stats.norm(0, 1)}}, 2, "score", True, seed=0)
     with pytest.raises(ZygardeError, match=r"a\.x is drawn from norm, which TPE cannot read"):
         sampler.ask()
+
+
+def test_a_journal_study_continues_after_a_crash_without_repeating_finished_trials(tmp_path: object) -> None:
+    from pathlib import Path
+
+    journal = str(Path(str(tmp_path)) / "study.journal")
+    first = TPESampler(SPACES, 6, "score", True, seed=3)
+    first.persist(journal)
+    finished = []
+    for _ in range(3):
+        spec = first.ask()
+        first.tell(_result(spec, _score(spec)))
+        finished.append(spec)
+    crashed = first.ask()  # running when the driver died: never told
+    again = TPESampler(SPACES, 6, "score", True, seed=3)
+    again.persist(journal)
+    restored = again.restore({})
+    assert [r.trial_id for r in restored] == [s.trial_id for s in finished]
+    assert [r.cv_mean["score"] for r in restored] == [_score(s) for s in finished]
+    requeued = again.ask()  # the crashed trial's parameters come back first, under a new number
+    assert (requeued.algorithm, requeued.params) == (crashed.algorithm, crashed.params)
+    assert requeued.trial_id not in {s.trial_id for s in finished} | {crashed.trial_id}
+    states = {t.number: t.state.name for t in again.study.trials}
+    assert states[crashed.trial_id] == "FAIL"
+    asked = [requeued] + [s for s in iter(again.ask, None)]
+    assert len(asked) == 3  # 6 in all: the 3 finished ones count
+    keys = {(s.algorithm, tuple(sorted(s.params.items()))) for s in [*finished, *asked]}
+    assert len(keys) == 6

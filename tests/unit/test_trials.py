@@ -57,3 +57,15 @@ def test_messages_name_options_as_the_command_line_spells_them_only_there() -> N
         assert errors.option("test_size") == "--test-size"
     finally:
         errors._SURFACE["name"] = "form"
+
+
+def test_a_fixed_plan_restores_the_trials_an_earlier_attempt_finished() -> None:
+    from zygarde.sampler import FixedSampler
+    from zygarde.trials import TrialResult, TrialSpec
+
+    specs = [TrialSpec(i, "rf", {"n": i}) for i in range(4)]
+    done = TrialResult(1, "rf", {"n": 1}, cv_mean={"roc_auc": 0.8})
+    stale = TrialResult(2, "rf", {"n": 99}, cv_mean={"roc_auc": 0.9})  # same number, other parameters: not it
+    sampler = FixedSampler(specs)
+    assert sampler.restore({done.key: done, stale.key: stale}) == [done]
+    assert [s.trial_id for s in iter(sampler.ask, None)] == [0, 2, 3]

@@ -105,3 +105,54 @@ def test_an_adaptive_cluster_grows_past_twice_its_start_because_the_window_follo
     assert len({r.worker for r in results}) == 4
     # worker-seconds: more than one worker's share of the wall, fewer than four workers for all of it
     assert 10 < engine.capacity["search_worker_seconds"] < 4 * 40
+
+
+def _marked_trial(spec: object, folder: str) -> tuple[dict[str, float], dict[str, float]]:
+    """A 1.5-s trial that leaves a file when it starts and another when it finishes (named by trial and pid)."""
+    import time
+
+    trial = spec.trial_id  # type: ignore[attr-defined]
+    (Path(folder) / f"start-{trial}-{os.getpid()}").touch()
+    time.sleep(1.5)
+    (Path(folder) / f"done-{trial}-{os.getpid()}").touch()
+    return {"score": float(trial)}, {}
+
+
+def test_a_worker_killed_mid_search_loses_no_trial_and_repeats_no_finished_one(
+    external_cluster: tuple[str, set[str]], tmp_path: Path
+) -> None:
+    import signal
+    import threading
+
+    from zygarde.engine import DaskEngine
+    from zygarde.sampler import FixedSampler
+    from zygarde.trials import TrialSpec
+
+    class Marked:
+        metric, greater_is_better = "score", True
+        __call__ = staticmethod(_marked_trial)
+
+    address, _ = external_cluster
+    killed: list[int] = []
+
+    def kill_a_busy_worker() -> None:  # the worker running trial 2, while it runs
+        import time
+
+        while not (busy := list(tmp_path.glob("start-2-*"))):
+            time.sleep(0.05)
+        killed.append(int(busy[0].name.rsplit("-", 1)[1]))
+        time.sleep(0.3)
+        os.kill(killed[0], signal.SIGKILL)
+
+    killer = threading.Thread(target=kill_a_busy_worker, daemon=True)
+    killer.start()
+    with Client(address) as client:
+        results = DaskEngine(client).run(Marked(), FixedSampler([TrialSpec(i, "mark", {}) for i in range(8)]),
+                                         str(tmp_path))  # fmt: skip
+    killer.join(timeout=5)
+    assert sorted(r.trial_id for r in results) == list(range(8)) and not any(r.error for r in results)
+    finished = [p.name.split("-")[1] for p in tmp_path.glob("done-*")]
+    assert sorted(finished, key=int) == [str(i) for i in range(8)]  # each finished exactly once
+    started = [p.name.split("-")[1] for p in tmp_path.glob("start-*")]
+    assert killed and not (tmp_path / f"done-2-{killed[0]}").exists()  # trial 2 was cut short there ...
+    assert len(started) == 9 and started.count("2") == 2  # ... and ran again, once, on a live worker

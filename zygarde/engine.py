@@ -12,7 +12,7 @@ import time
 import traceback
 import uuid
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Protocol
 
 from distributed import Client, as_completed, get_worker
@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # a worker that only runs trials never imports MLflow unless 
 
 log = logging.getLogger(__name__)
 PROGRESS_TOPIC = "zygarde-progress"
+MAX_ATTEMPTS = 3  # a trial whose input is lost with a worker runs again, up to this many more times
 
 
 class Engine(Protocol):
@@ -137,10 +138,17 @@ class DaskEngine:
             if on_result is not None:
                 on_result(result)
         capacity = WorkerCapacity(client)
-        shared = client.scatter(data, broadcast=True, hash=False)
+        shared = [client.scatter(data, broadcast=True, hash=False)]
         running = as_completed(loop=client.loop)  # not the default client: the task runner's is not one
         token = uuid.uuid4().hex[:8]
         drain = logger is not None and not logger.from_workers
+        specs: dict[str, tuple[TrialSpec, int]] = {}  # future key -> (its trial, its attempt)
+
+        def submit(spec: TrialSpec, attempt: int = 0) -> None:
+            key = f"trial-{spec.algorithm}-{spec.trial_id}-{token}" + (f"-{attempt}" if attempt else "")
+            worker_logger = None if drain else logger
+            running.add(client.submit(execute_trial, objective, spec, shared[0], worker_logger, pure=False, key=key))
+            specs[key] = (spec, attempt)
 
         def fill() -> None:
             window = self.max_in_flight or 2 * capacity.threads()  # re-read: an adaptive cluster grows
@@ -148,9 +156,7 @@ class DaskEngine:
                 spec = sampler.ask()
                 if spec is None:
                     return
-                key = f"trial-{spec.algorithm}-{spec.trial_id}-{token}"
-                worker_logger = None if drain else logger
-                running.add(client.submit(execute_trial, objective, spec, shared, worker_logger, pure=False, key=key))
+                submit(spec)
 
         fill()
         if running.is_empty() and restored:
@@ -165,7 +171,19 @@ class DaskEngine:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="zygarde-trial-log") as writer:
             logged: list[Future[str | None]] = []
             for future in running:
-                result = future.result()
+                spec, attempt = specs.pop(future.key)
+                try:
+                    result = future.result()
+                except CancelledError:
+                    # its input died with a worker: Dask's memory manager keeps one replica of the scattered
+                    # search view, and it can be on the worker that died. Scatter it again and rerun the trial.
+                    if attempt >= MAX_ATTEMPTS:
+                        raise ZygardeError(f"Trial {spec.trial_id} lost its workers {attempt + 1} times.") from None
+                    log.warning("trial %s lost its input with a worker; running it again", spec.trial_id)
+                    if shared[0].status != "finished":
+                        shared[0] = client.scatter(data, broadcast=True, hash=False)
+                    submit(spec, attempt + 1)
+                    continue
                 results.append(result)
                 sampler.tell(result)
                 if drain and logger is not None:

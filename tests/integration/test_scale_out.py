@@ -85,9 +85,8 @@ def _nap(spec: object, data: object) -> tuple[dict[str, float], dict[str, float]
 
 def test_an_adaptive_cluster_grows_past_twice_its_start_because_the_window_follows_it(prefect_api: str) -> None:
     """The window is re-read as workers join: sized once from the first worker, adapt stalls at about 2x."""
-    from distributed import LocalCluster
-
     from zygarde.engine import DaskEngine
+    from zygarde.orchestration import local_cluster
     from zygarde.sampler import FixedSampler
     from zygarde.trials import TrialSpec
 
@@ -95,11 +94,13 @@ def test_an_adaptive_cluster_grows_past_twice_its_start_because_the_window_follo
         metric, greater_is_better = "score", True
         __call__ = staticmethod(_nap)
 
-    with LocalCluster(n_workers=1, threads_per_worker=1, dashboard_address=None, host="127.0.0.1") as cluster:
+    with local_cluster(n_workers=1, threads_per_worker=1, dashboard_address=None) as cluster:
         cluster.adapt(minimum=1, maximum=4, interval="200ms", wait_count=50, target_duration="1s")
         with Client(cluster) as client:
             engine = DaskEngine(client)
             results = engine.run(Nap(), FixedSampler([TrialSpec(i, "nap", {}) for i in range(40)]), None)
+            trims = client.run(os.environ.get, "MALLOC_TRIM_THRESHOLD_")  # workers adapt added keep glibc's
+            assert set(trims.values()) == {None}, trims  # adaptive allocator too (see local_cluster)
     assert len(results) == 40 and all(r.error is None for r in results)
     assert engine.capacity["search_workers_max"] == 4, engine.capacity
     assert len({r.worker for r in results}) == 4

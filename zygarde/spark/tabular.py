@@ -22,7 +22,7 @@ from zygarde.errors import ZygardeError
 from zygarde.spark.algorithms import SPARK_ALGORITHMS
 from zygarde.spark.metrics import binary_auc
 from zygarde.spark.session import spark_session
-from zygarde.tabular.objective import CrossValidationObjective, TrialData
+from zygarde.tabular.objective import CrossValidationObjective, TrialData, fold_summary
 from zygarde.trials import TrialSpec
 
 ROW = "__row"  # keeps the rows' order through Spark
@@ -185,10 +185,7 @@ class SparkCrossValidationObjective(CrossValidationObjective):
         for train, test in self.folds().split(data.X, data.y):
             pipeline = self.fit(spec, data.X.iloc[train], data.y[train])
             per_fold.append(self.scores(pipeline, data.X.iloc[test], data.y[test]))
-        return (
-            {name: float(np.mean([f[name] for f in per_fold])) for name in per_fold[0]},
-            {name: float(np.std([f[name] for f in per_fold])) for name in per_fold[0]},
-        )
+        return fold_summary(per_fold)
 
     def scores(self, pipeline: Any, X: pd.DataFrame, y: np.ndarray) -> dict[str, float]:
         """The Dask engine's metrics, by the same definitions; binary ROC-AUC by Spark's exact evaluator."""

@@ -32,7 +32,7 @@ from zygarde.tabular.algorithms import tabular_sampler
 from zygarde.tabular.datasets import TabularDataset, TaskKind
 from zygarde.tabular.evaluate import prediction_figures, prediction_metrics
 from zygarde.tabular.family import TabularFamily, TabularSummary
-from zygarde.tabular.objective import LOWER_IS_BETTER
+from zygarde.tabular.objective import LOWER_IS_BETTER, fold_summary
 from zygarde.tabular.outofcore import (
     MAX_CLASSES,
     MemoryBudget,
@@ -129,10 +129,7 @@ class HoldoutObjective:
         for k in range(data.folds):
             booster = train_booster(data, f"train:{k}", spec.params, _threads())
             per_fold.append(prediction_metrics(*data.predict(booster, f"validation:{k}"), self.task))
-        return (
-            {name: float(np.mean([f[name] for f in per_fold])) for name in per_fold[0]},
-            {name: float(np.std([f[name] for f in per_fold])) for name in per_fold[0]},
-        )
+        return fold_summary(per_fold)
 
 
 def _threads() -> int:
@@ -275,28 +272,18 @@ class LargeTabularFamily(TabularFamily):
         rows = prepared.facts.get("rows_validation", 0)
         return Plan(objective, sampler, scored_on=f"validation part ({rows:,.0f} rows)", cv_names=False)
 
-    def select(self, results: list[TrialResult], prepared: Prepared[Any, Any]) -> TrialResult:
-        """Best validation score of the selection metric."""
-        from zygarde.trials import best_result
-
-        rule = self.champion_rule(prepared)
-        return best_result(results, rule.metric, rule.greater_is_better)
-
     def finalize(self, prepared: Prepared[Any, Any], best: TrialResult, client: Any) -> Trained:
         """The winner refitted out of core on train + validation, with the cluster's threads (idle by now)."""
         threads = sum(client.nthreads().values()) if client is not None else _threads()
         booster = train_booster(prepared.search, "fit", best.params, max(threads, _threads()))
         return Trained(wrap_booster(booster, prepared.search), facts={"refit_threads": threads})
 
-    def _test_predictions(self, model: Any, split: ParquetSplit) -> tuple[np.ndarray, np.ndarray]:
-        return split.predict(model.get_booster(), "test")
-
     def evaluate(
         self, model: Any, prepared: Prepared[Any, Any], best: TrialResult, results: list[TrialResult]
     ) -> Evaluation:
         """Test-part metrics and plots from predictions made batch by batch; the leaderboard by validation."""
         split = prepared.evaluation
-        y, output = self._test_predictions(model, split)
+        y, output = split.predict(model.get_booster(), "test")
         metrics = prediction_metrics(y, output, split.task)
         rule = self.champion_rule(prepared)
         board = leaderboard(

@@ -41,6 +41,15 @@ _REGRESSION = {"rmse": ("neg_root_mean_squared_error", -1), "mae": ("neg_mean_ab
 LOWER_IS_BETTER = {"rmse", "mae"}
 
 
+def fold_summary(per_fold: list[dict[str, float]]) -> tuple[dict[str, float], dict[str, float]]:
+    """(mean, std) of every metric over the folds' scores."""
+    names = per_fold[0]
+    return (
+        {name: float(np.mean([f[name] for f in per_fold])) for name in names},
+        {name: float(np.std([f[name] for f in per_fold])) for name in names},
+    )
+
+
 @dataclass(frozen=True)
 class PreparedFold:
     """One CV fold after preprocessing: fitted on ``X_train`` only, applied to both parts."""

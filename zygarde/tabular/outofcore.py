@@ -178,10 +178,6 @@ class ParquetSplit:
             frames.append(frame)
         return pd.concat(frames, ignore_index=True).head(n)
 
-    def labels(self, part: Part) -> np.ndarray:
-        """Every label of ``part``, in reading order (one float per row: small beside the features)."""
-        return np.concatenate([y for _, y in self.batches(part, columns=self.features[:1])])
-
     def predict(self, booster: Any, part: Part) -> tuple[np.ndarray, np.ndarray]:
         """(labels, predictions) of ``part``, batch by batch: probabilities (n, classes) or values (n,)."""
         ys, outputs = [], []
@@ -196,10 +192,10 @@ class ParquetSplit:
 
 def count_parts(split: ParquetSplit) -> dict[str, int]:
     """Rows of each part (one pass over the labels)."""
+    import pyarrow.parquet as pq
+
     counts = {"train": 0, "validation": 0, "test": 0}
     for index, path in enumerate(split.files):
-        import pyarrow.parquet as pq
-
         start = 0
         for batch in pq.ParquetFile(path).iter_batches(batch_size=split.batch_rows, columns=[split.target]):
             n = batch.num_rows
@@ -260,7 +256,7 @@ def external_matrix(split: ParquetSplit, part: Part, max_bin: int = 256, nthread
     split's scratch folder), reused by every trial that lands here."""
     import xgboost as xgb
 
-    key = (split.files, split.features, split.seed, split.test_size, split.validation_size, split.folds, part, max_bin)
+    key = (split, part, max_bin)
     if key not in _MATRICES:
         Path(split.scratch).mkdir(parents=True, exist_ok=True)
         cache = tempfile.mkdtemp(prefix="xgb-cache-", dir=split.scratch)

@@ -66,6 +66,7 @@ class TPESampler:
         self._asked = 0
         self._exhausted = False
         self._restored: list[TrialResult] = []
+        self._rng: Any = None  # for a random point when TPE repeats itself
 
     def persist(self, journal: str) -> None:
         """Keep the study in ``journal`` (created, or continued if it holds an earlier attempt)."""
@@ -128,7 +129,9 @@ class TPESampler:
 
         if self._asked >= self.total or self._exhausted:
             return None
-        for _ in range(MAX_REDRAWS):
+        for attempt in range(MAX_REDRAWS):
+            if attempt:  # TPE proposed a point already tried (it will, once it is sure of a small space's best)
+                self.study.enqueue_trial(self._random_point())
             trial = self.study.ask()
             algorithms = list(self.spaces)
             algorithm = algorithms[0] if len(algorithms) == 1 else trial.suggest_categorical("algorithm", algorithms)
@@ -146,6 +149,20 @@ class TPESampler:
         self._live[spec.trial_id] = trial
         self._asked += 1
         return spec
+
+    def _random_point(self) -> dict[str, Any]:
+        """A uniformly drawn point of the spaces, named as the study names its parameters."""
+        import numpy as np
+
+        if self._rng is None:
+            self._rng = np.random.default_rng(self.seed)
+        algorithm = list(self.spaces)[int(self._rng.integers(len(self.spaces)))]
+        point: dict[str, Any] = {"algorithm": algorithm} if len(self.spaces) > 1 else {}
+        for name, space in self.spaces[algorithm].items():
+            value = space[int(self._rng.integers(len(space)))] if isinstance(space, list) else space.rvs(
+                random_state=self._rng)  # fmt: skip
+            point[f"{algorithm}.{name}"] = value.item() if hasattr(value, "item") else value
+        return point
 
     def tell(self, result: TrialResult) -> None:
         """The trial's score (its failure, if it failed or has no score), its result kept with it."""

@@ -135,6 +135,8 @@ class DaskEngine:
         restore = getattr(sampler, "restore", None)
         restored = restore(completed or {}) if restore is not None else []
         for result in restored:
+            if result.run_id is None and logger is not None:  # told to the journal, not yet tracked: now
+                result.run_id = logger.log(result)
             if on_result is not None:
                 on_result(result)
         capacity = WorkerCapacity(client)

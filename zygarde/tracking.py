@@ -215,24 +215,12 @@ class TrialLogger:
             f"tags.mlflow.parentRunId = '{self.parent_run_id}' and tags.`zygarde.trial_key` = '{key}'",
             max_results=1,
         )
-        if found:
+        if found and found[0].info.status in ("FINISHED", "FAILED"):
             return found[0].info.run_id
-        run = client.create_run(
-            self.experiment_id,
-            run_name=f"{result.algorithm} #{result.trial_id}",
-            tags={
-                "mlflow.parentRunId": self.parent_run_id,
-                "zygarde.trial_key": key,
-                "zygarde.params_json": json.dumps(result.params, sort_keys=True, default=str)[:5000],
-                "zygarde.algorithm": result.algorithm,
-                "zygarde.trial_id": str(result.trial_id),
-                "zygarde.worker": result.worker,
-                "zygarde.split": self.scored_on,
-                "zygarde.rung": str(result.rung),
-                **({"zygarde.budget": str(result.budget)} if result.budget is not None else {}),
-                **({"zygarde.error": result.error[:5000]} if result.error else {}),
-            },
-        )
+        # one left half-written (a crash between its creation and its end) is completed, with the same values
+        run_id = found[0].info.run_id if found else client.create_run(
+            self.experiment_id, run_name=f"{result.algorithm} #{result.trial_id}",
+            tags={"mlflow.parentRunId": self.parent_run_id, "zygarde.trial_key": key}).info.run_id  # fmt: skip
         stamp = _now_ms()
         metrics = {
             **{f"cv_{k}_mean" if self.cv_names else k: v for k, v in result.cv_mean.items()},
@@ -245,12 +233,25 @@ class TrialLogger:
             for step, value in enumerate(values)
         ]
         client.log_batch(
-            run.info.run_id,
+            run_id,
             metrics=[Metric(k, float(v), stamp, 0) for k, v in metrics.items()] + curves,
             params=[Param(k, _param_text(v)) for k, v in result.params.items()],
+            tags=[RunTag(k, v) for k, v in self._tags(result).items()],
         )
-        client.set_terminated(run.info.run_id, status="FAILED" if result.error else "FINISHED")
-        return run.info.run_id
+        client.set_terminated(run_id, status="FAILED" if result.error else "FINISHED")
+        return run_id
+
+    def _tags(self, result: TrialResult) -> dict[str, str]:
+        return {
+            "zygarde.params_json": json.dumps(result.params, sort_keys=True, default=str)[:5000],
+            "zygarde.algorithm": result.algorithm,
+            "zygarde.trial_id": str(result.trial_id),
+            "zygarde.worker": result.worker,
+            "zygarde.split": self.scored_on,
+            "zygarde.rung": str(result.rung),
+            **({"zygarde.budget": str(result.budget)} if result.budget is not None else {}),
+            **({"zygarde.error": result.error[:5000]} if result.error else {}),
+        }
 
 
 def finished_trials(tracking_uri: str, experiment_id: str, parent_run_id: str) -> dict[str, TrialResult]:

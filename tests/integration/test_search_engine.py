@@ -53,6 +53,44 @@ def test_every_trial_is_a_child_run_with_its_scores(
     assert sum(r.error is not None for r in results) == 1
 
 
+def test_a_crash_between_the_journal_and_the_store_leaves_no_trial_untracked(
+    dask_address: str, tracking_uri: str, diabetes: pd.DataFrame, tmp_path: Path
+) -> None:
+    """A kill after a result reached the study's journal and before its child run was complete: on resume the
+    trial is not run again, and its child run is written (one the kill left RUNNING is completed, not twinned)."""
+    from zygarde.bayes import TPESampler
+    from zygarde.engine import execute_trial
+    from zygarde.tracking import finished_trials
+
+    experiment = ensure_experiment(tracking_uri, "crash-between")
+    parent = start_parent_run(tracking_uri, experiment, "parent", {}, {})
+    logger = TrialLogger(tracking_uri, experiment, parent)
+    objective = CrossValidationObjective("classification", 2, 3, 0)
+    data = TrialData(diabetes.drop(columns="Outcome"), diabetes["Outcome"].to_numpy())
+    spaces = {"rf": {"n_estimators": [5, 10, 20], "max_depth": [2, 3, 4]}}
+    journal = str(tmp_path / "study.journal")
+    first = TPESampler(spaces, 4, "roc_auc", True, seed=0)
+    first.persist(journal)
+    told = [execute_trial(objective, first.ask(), data, None) for _ in range(2)]
+    for result in told:
+        first.tell(result)  # in the journal; the store never heard of the first, the second was cut short:
+    mlflow = get_client(tracking_uri)
+    mlflow.create_run(experiment, tags={"mlflow.parentRunId": parent, "zygarde.trial_key": told[1].key})
+
+    again = TPESampler(spaces, 4, "roc_auc", True, seed=0)
+    again.persist(journal)
+    with Client(dask_address) as client:
+        results = DaskEngine(client).run(
+            objective, again, data, logger=logger, completed=finished_trials(tracking_uri, experiment, parent)
+        )
+    children = mlflow.search_runs([experiment], f"tags.mlflow.parentRunId = '{parent}'", max_results=100)
+    assert len(results) == len(children) == 4 and {c.info.status for c in children} == {"FINISHED"}
+    assert {c.data.tags["zygarde.trial_key"] for c in children} == {r.key for r in results}
+    assert {r.trial_id for r in told} <= {r.trial_id for r in results[:2]}  # restored, not run again
+    assert all("cv_roc_auc_mean" in c.data.metrics for c in children)
+    assert set(finished_trials(tracking_uri, experiment, parent)) == {r.key for r in results}  # a next resume's view
+
+
 def test_sqlite_stores_are_written_by_one_thread_servers_by_the_workers() -> None:
     assert not logs_from_workers("sqlite:////tmp/x/mlflow.db")
     assert logs_from_workers("http://127.0.0.1:5000")

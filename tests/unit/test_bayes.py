@@ -117,3 +117,15 @@ def test_a_journal_study_continues_after_a_crash_without_repeating_finished_tria
     assert len(asked) == 3  # 6 in all: the 3 finished ones count
     keys = {(s.algorithm, tuple(sorted(s.params.items()))) for s in [*finished, *asked]}
     assert len(keys) == 6
+
+
+def test_a_small_space_is_covered_when_tpe_keeps_proposing_its_best_point() -> None:
+    """Once TPE is sure of a small space's best point it proposes it again and again: a random point is asked
+    instead, so the search is not cut short while untried points are left."""
+    space = {"rf": {"n_estimators": [5, 10, 20], "max_depth": [2, 3, 4]}}
+    sampler = TPESampler(space, 7, "score", True, seed=0)
+    asked = []
+    while (spec := sampler.ask()) is not None:
+        sampler.tell(_result(spec, spec.params["max_depth"] / 10))
+        asked.append(tuple(spec.params.items()))
+    assert len(asked) == 7 == len(set(asked))

@@ -19,7 +19,7 @@ from ._stage import flow_cluster, stage
 
 @task(name="plan-search", task_run_name="plan {family.config.search} search", cache_policy=NO_CACHE)
 def plan_search(family: Family, prepared: Prepared[Any, Any]) -> Plan:
-    """The objective and the sampler (grid, random, successive halving) of the search."""
+    """The objective and the sampler (grid, random, TPE, successive halving, auto) of the search."""
     return family.plan(prepared)
 
 
@@ -65,6 +65,10 @@ def search(plan: Plan, data: Any, run: RunContext) -> SearchOutcome:
         results = engine.run(
             plan.objective, plan.sampler, data, logger=trial_logger, on_result=report, completed=finished
         )
+    if hasattr(plan.sampler, "outcome"):  # successive halving: where each trial's race ended, on its child run
+        for trial_id, last in {r.trial_id: r for r in results}.items():  # a trial's last rung completes last
+            if last.run_id:
+                log_tags(run.tracking_uri, last.run_id, {"zygarde.halving": plan.sampler.outcome(trial_id)})
     facts = {
         "search_cpu_seconds": sum(r.usage.get("cpu_seconds", 0.0) for r in results),  # the trials' own
         **engine.capacity,  # worker-seconds held: what an adaptive cluster saves

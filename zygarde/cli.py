@@ -82,7 +82,9 @@ def run(
             help="dask (scikit-learn, XGBoost) | spark (MLlib, xgboost.spark); default ZYGARDE_ENGINE or dask"
         ),
     ] = None,
-    search: Annotated[str, typer.Option(help="grid | random | tpe (Bayesian optimisation, Optuna)")] = "random",
+    search: Annotated[
+        str, typer.Option(help="grid | random | tpe (Bayesian optimisation, Optuna) | asha (successive halving)")
+    ] = "random",
     trials: Annotated[int, typer.Option(help="Random search: configurations per algorithm.")] = 10,
     cv: Annotated[
         int | None, typer.Option(help="Cross-validation folds (default 5; out of core: a hold-out part unless given)")

@@ -47,16 +47,18 @@ class TabularRunConfig(BaseModel):
         description="Seconds the search may take (with algorithms auto): no trial starts after it, and the "
         "budget, not trials, decides when the search ends.",
     )
-    search: Literal["grid", "random", "tpe"] = Field(
+    search: Literal["grid", "random", "tpe", "asha"] = Field(
         "random",
-        description="Whole grid; random draws per algorithm; or tpe: Bayesian optimisation (Optuna's TPE) over "
-        "every algorithm at once, each trial chosen from the scores so far.",
+        description="Whole grid; random draws per algorithm; tpe: Bayesian optimisation (Optuna's TPE) over "
+        "every algorithm at once, each trial chosen from the scores so far; or asha: random draws raced by "
+        "asynchronous successive halving, each trial growing its trees, stages or rounds (rows for linear) "
+        "rung by rung, the best third going on.",
     )
     trials: int = Field(
         10,
         ge=1,
         le=10_000,
-        description="Random and tpe search: configurations per algorithm (tpe: in all, x algorithms).",
+        description="Random, tpe and asha search: configurations per algorithm (tpe: in all, x algorithms).",
     )
     engine: Literal["dask", "spark"] = Field(
         "dask",
@@ -128,7 +130,17 @@ class TabularRunConfig(BaseModel):
                     f"{option('algorithms')}: xgboost.spark needs a classic Spark session, and ZYGARDE_SPARK_MASTER "
                     f"is the Spark Connect address {master}: leave xgboost out, or use a spark:// master"
                 )
+        if self.search == "asha" and (self.engine != "dask" or self.algorithms == ["auto"]):
+            raise ValueError(
+                f"{option('search')}: asha grows scikit-learn and XGBoost models on the dask engine, one family at "
+                f"a time: use it with {option('engine')} dask and named {option('algorithms')}"
+            )
         for name, params in self.space.items():
+            if self.search == "asha" and ALGORITHMS.get(name) and ALGORITHMS[name].resource.param in params:
+                raise ValueError(
+                    f"{option('space')}: {name}.{ALGORITHMS[name].resource.param} is what asha grows rung by rung "
+                    f"(up to {ALGORITHMS[name].resource.maximum}); leave it out of the space"
+                )
             if name not in ALGORITHMS:
                 raise ValueError(f"{option('space')}: unknown algorithm {name!r}; choose from {', '.join(ALGORITHMS)}")
             try:

@@ -46,11 +46,34 @@ class Engine(Protocol):
 
 def execute_trial(objective: Objective, spec: TrialSpec, data: Any, logger: TrialLogger | None) -> TrialResult:
     """Run one trial where it lands (a Dask worker), measure it, and log it as a child run if given a logger."""
+    return _measured(lambda: objective(spec, data), spec, logger)
+
+
+def execute_rung(
+    objective: Objective, spec: TrialSpec, data: Any, logger: TrialLogger | None, previous: tuple[Any, Any] | None
+) -> tuple[TrialResult, Any]:
+    """One rung of a trial that grows (``objective.grow``): its result, and the state the next rung continues
+    from (``previous``: what the trial's last rung returned; None to start from scratch)."""
+    kept: list[Any] = [None]
+
+    def rung() -> tuple[Any, ...]:
+        *scored, kept[0] = objective.grow(spec, data, previous[1] if previous is not None else None)  # type: ignore[attr-defined]
+        return tuple(scored)
+
+    return _measured(rung, spec, logger), kept[0]
+
+
+def first(pair: tuple[Any, Any]) -> Any:
+    """The first of a pair (a rung's result, leaving its state where it was computed)."""
+    return pair[0]
+
+
+def _measured(score: Callable[[], tuple[Any, ...]], spec: TrialSpec, logger: TrialLogger | None) -> TrialResult:
     result = TrialResult.of(spec, worker=_worker_address())
     monitor = ResourceMonitor()
     try:
         with monitor:
-            scored = objective(spec, data)
+            scored = score()
         result.cv_mean, result.cv_std = scored[0], scored[1]
         if len(scored) > 2:
             result.curves = scored[2]
@@ -146,10 +169,21 @@ class DaskEngine:
         drain = logger is not None and not logger.from_workers
         specs: dict[str, tuple[TrialSpec, int]] = {}  # future key -> (its trial, its attempt)
 
+        grows = callable(getattr(objective, "grow", None))
+        states: dict[int, Any] = {}  # trial id -> the future holding its last rung's (result, state), on its worker
+
         def submit(spec: TrialSpec, attempt: int = 0) -> None:
-            key = f"trial-{spec.algorithm}-{spec.trial_id}-{token}" + (f"-{attempt}" if attempt else "")
+            key = f"trial-{spec.algorithm}-{spec.trial_id}-{spec.rung}-{token}" + (f"-{attempt}" if attempt else "")
             worker_logger = None if drain else logger
-            running.add(client.submit(execute_trial, objective, spec, shared[0], worker_logger, pure=False, key=key))
+            if grows and spec.budget is not None:  # a rung: continue from the trial's state (lost: from scratch)
+                previous = states.pop(spec.trial_id, None) if not attempt else None
+                held = client.submit(execute_rung, objective, spec, shared[0], worker_logger, previous, pure=False,
+                                     key=f"{key}-state")  # fmt: skip
+                states[spec.trial_id] = held
+                future = client.submit(first, held, pure=False, key=key)  # only the result travels here
+            else:
+                future = client.submit(execute_trial, objective, spec, shared[0], worker_logger, pure=False, key=key)
+            running.add(future)
             specs[key] = (spec, attempt)
 
         def fill() -> None:

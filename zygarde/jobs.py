@@ -68,8 +68,10 @@ class JobSpec(BaseModel):
     spaces: dict[str, dict[str, list[Any]]] = Field(
         default_factory=dict, description="Tabular: {algorithm: {param: [values]}} replacing declared spaces."
     )
-    search: Literal["grid", "random", "tpe"] = Field(
-        "random", description="Whole grid, random draws per algorithm, or tpe (Bayesian; tabular jobs)."
+    search: Literal["grid", "random", "tpe", "asha"] = Field(
+        "random",
+        description="Whole grid, random draws per algorithm, tpe (Bayesian) or asha (successive halving); "
+        "tpe and asha: tabular jobs.",
     )
     trials: int = Field(10, ge=1, le=10_000, description="The search budget: random configurations per algorithm.")
     seed: int = Field(42, description="Seed of splits, folds, sampling and estimators.")

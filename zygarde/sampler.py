@@ -1,9 +1,9 @@
 """What to try next: samplers speak ask/tell, so any engine can run the trials they hand out.
 
-``FixedSampler`` hands out a list planned up front (grid or random search). ``SuccessiveHalving`` races
-configurations on growing budgets: it hands out a rung, waits for its results, and promotes the best
-1/``eta`` (ranked by ``trials.rank``, the rule every family selects by) to the next budget. The search issue
-adds Optuna's ask/tell behind the same protocol.
+``FixedSampler`` hands out a list planned up front (grid or random search). ``ASHA`` races configurations
+on growing budgets (trees, boosting rounds, epochs, rows), promoting the best 1/``eta`` of each rung
+(ranked by ``trials.rank``, the rule every family selects by) as soon as it can. ``bayes.TPESampler`` and
+``auto.AutoSampler`` are Optuna's TPE and the choice of family under a time budget, behind the same protocol.
 """
 
 from __future__ import annotations
@@ -71,55 +71,89 @@ class FixedSampler:
         return finished
 
 
-class SuccessiveHalving:
-    """Race ``specs`` on ``budgets``: all at the first, the best 1/``eta`` of each rung at the next.
+class ASHA:
+    """Asynchronous successive halving (Li et al., 2020) over growing budgets: every configuration starts on
+    its first rung, and whenever a worker is free the best not-yet-promoted trial in the top 1/``eta`` of a
+    rung (highest rung first) goes on to the next; otherwise a new configuration starts. No rung waits for its
+    last result, so a slow trial holds up nobody.
 
-    A promoted configuration is trained again from scratch on its larger budget (as sklearn's successive
-    halving does), so rungs share no state; its trial id is new, its parameters the same.
+    ``budgets``: each algorithm's rungs (trees, rounds, epochs, percent of rows), compared rung by rung. A
+    promoted trial keeps its id and continues: the engine hands it the state its last rung left (the grown
+    forests, boosters or network), so survivors are not trained again from scratch.
     """
 
-    def __init__(
-        self, specs: list[TrialSpec], budgets: list[int], metric: str, greater_is_better: bool, eta: int = 3
-    ) -> None:
-        if not budgets or any(b < 1 for b in budgets):
-            raise ZygardeError(f"Successive halving needs budgets of at least 1, got {budgets}.")
+    def __init__(self, specs: list[TrialSpec], budgets: dict[str, list[int]], metric: str, greater_is_better: bool,
+                 eta: int = 3) -> None:  # fmt: skip
+        for algorithm, steps in budgets.items():
+            if not steps or steps[0] < 1 or sorted(set(steps)) != steps:
+                raise ZygardeError(f"Successive halving needs increasing budgets of at least 1, got {steps} "
+                                   f"for {algorithm}.")  # fmt: skip
+        if eta < 2:
+            raise ZygardeError(f"Successive halving keeps 1/eta of each rung: eta must be at least 2, got {eta}.")
         self.budgets, self.metric, self.greater_is_better, self.eta = budgets, metric, greater_is_better, eta
-        self.total = halving_trials(len(specs), len(budgets), eta)
-        self._rung, self._next_id, self._out = 0, 0, 0
-        self._queue: deque[TrialSpec] = deque()
-        self._told: list[TrialResult] = []
-        self._enqueue(specs)
+        self.total = sum(halving_trials(sum(s.algorithm == name for s in specs), len(steps), eta)
+                         for name, steps in budgets.items() if any(s.algorithm == name for s in specs))  # fmt: skip
+        self._new = deque(TrialSpec(s.trial_id, s.algorithm, s.params, 0, budgets[s.algorithm][0]) for s in specs)
+        rungs = max(len(steps) for steps in budgets.values())
+        self._rungs: list[list[TrialResult]] = [[] for _ in range(rungs)]  # results told, per rung
+        self._promoted: list[set[int]] = [set() for _ in range(rungs)]  # trial ids promoted out of each rung
+        self._out = 0
 
-    def _enqueue(self, specs: list[TrialSpec]) -> None:
-        for spec in specs:
-            budget = self.budgets[self._rung]
-            self._queue.append(TrialSpec(self._next_id, spec.algorithm, spec.params, self._rung, budget))
-            self._next_id += 1
+    def _candidates(self, rung: int) -> list[TrialResult]:
+        """The top 1/eta of a rung's results so far, those with a rung above; once nothing is left to arrive,
+        at least its best (so a small search still ends on the full budget)."""
+        told = self._rungs[rung]
+        quota = len(told) // self.eta or (1 if not self._new and not self._out else 0)
+        top = rank(told, self.metric, self.greater_is_better)[:quota]
+        return [r for r in top if rung + 1 < len(self.budgets[r.algorithm])]
+
+    def _promotable(self) -> TrialSpec | None:
+        for rung in reversed(range(len(self._rungs) - 1)):
+            for result in self._candidates(rung):
+                if result.trial_id not in self._promoted[rung]:
+                    self._promoted[rung].add(result.trial_id)
+                    budget = self.budgets[result.algorithm][rung + 1]
+                    return TrialSpec(result.trial_id, result.algorithm, result.params, rung + 1, budget)
+        return None
 
     @property
     def finished(self) -> bool:
-        """True after the last rung, or when a rung left no survivor."""
-        return not self._queue and self._out == 0 and not self._told
+        """True when no configuration is left to start, none runs, and no rung has a trial to promote."""
+        if self._new or self._out:
+            return False
+        return all(r.trial_id in self._promoted[rung] for rung in range(len(self._rungs) - 1)
+                   for r in self._candidates(rung))  # fmt: skip
 
     def ask(self) -> TrialSpec | None:
-        """The next trial of the current rung; None while the rung's last results are outstanding."""
-        if not self._queue:
-            return None
-        self._out += 1
-        return self._queue.popleft()
+        """A promotion if a rung has one, else a new configuration; None when neither (yet)."""
+        spec = self._promotable() or (self._new.popleft() if self._new else None)
+        if spec is not None:
+            self._out += 1
+        return spec
 
     def tell(self, result: TrialResult) -> None:
-        """Record a result; when the rung is complete, promote its best to the next budget."""
+        """A rung's result (a failed trial ranks last: it is never promoted)."""
         self._out -= 1
-        self._told.append(result)
-        if self._queue or self._out:
-            return
-        ranked = rank(self._told, self.metric, self.greater_is_better)
-        survivors = ranked[: max(1, len(ranked) // self.eta)]
-        self._told = []
-        self._rung += 1
-        if self._rung < len(self.budgets):
-            self._enqueue([TrialSpec(r.trial_id, r.algorithm, r.params) for r in survivors])
+        self._rungs[result.rung].append(result)
+
+    def report(self) -> dict[str, float]:
+        """Configurations started and how many reached each rung (search facts, logged to the parent run)."""
+        reached = {f"halving_rung_{k}_trials": float(len(told)) for k, told in enumerate(self._rungs) if k}
+        return {"halving_configurations": float(len(self._rungs[0])), **reached}
+
+    def outcome(self, trial_id: int) -> str:
+        """Where a trial's race ended: stopped after a rung, or on the full budget."""
+        last = max((r for told in self._rungs for r in told if r.trial_id == trial_id), key=lambda r: r.rung)
+        steps = self.budgets[last.algorithm]
+        if last.rung == len(steps) - 1:
+            return f"ran the full budget ({steps[-1]})"
+        return f"stopped after rung {last.rung} (budget {steps[last.rung]} of {steps[-1]})"
+
+
+def rung_budgets(maximum: int, minimum: int, eta: int = 3, rungs: int = 3) -> list[int]:
+    """Budgets of ``rungs`` rungs up to ``maximum``, each 1/``eta`` of the next, none under ``minimum``
+    (deduplicated): with eta 3 a configuration is judged first on a ninth of the full budget."""
+    return sorted({max(min(minimum, maximum), round(maximum / eta**k)) for k in range(rungs)})
 
 
 def halving_trials(n_configs: int, rungs: int, eta: int = 3) -> int:

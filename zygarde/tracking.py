@@ -19,7 +19,7 @@ from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
 
 from zygarde.locks import file_lock
-from zygarde.trials import TrialResult
+from zygarde.trials import TrialResult, trial_key
 
 _MAX_PARAM_CHARS = 6000
 RUN_KEY_TAG = "zygarde.run_key"
@@ -209,32 +209,36 @@ class TrialLogger:
 
     def _log(self, result: TrialResult) -> str:
         client = get_client(self.tracking_uri)
-        key = result.key
+        key = trial_key(result.algorithm, result.trial_id, result.params)  # the trial, whatever its rung
         found = client.search_runs(  # a trial logged before a crash (or by a worker that then died): no twin
             [self.experiment_id],
             f"tags.mlflow.parentRunId = '{self.parent_run_id}' and tags.`zygarde.trial_key` = '{key}'",
             max_results=1,
         )
-        if found and found[0].info.status in ("FINISHED", "FAILED"):
+        logged_rung = int(found[0].data.tags.get("zygarde.rung", 0)) if found else -1
+        if found and found[0].info.status in ("FINISHED", "FAILED") and logged_rung >= result.rung:
             return found[0].info.run_id
-        # one left half-written (a crash between its creation and its end) is completed, with the same values
+        # one left half-written (a crash between its creation and its end) is completed, with the same values;
+        # a successive-halving rung above the one logged goes on in the same run, at the step of its budget
         run_id = found[0].info.run_id if found else client.create_run(
             self.experiment_id, run_name=f"{result.algorithm} #{result.trial_id}",
             tags={"mlflow.parentRunId": self.parent_run_id, "zygarde.trial_key": key}).info.run_id  # fmt: skip
-        stamp = _now_ms()
+        logged_steps = int(found[0].data.tags.get("zygarde.budget", 0)) if found and logged_rung < result.rung else 0
+        stamp, step = _now_ms(), result.budget or 0
         metrics = {
             **{f"cv_{k}_mean" if self.cv_names else k: v for k, v in result.cv_mean.items()},
             **{f"cv_{k}_std": v for k, v in result.cv_std.items()},
             **result.usage,
         }
         curves = [
-            Metric(f"epoch_{name}", float(value), stamp, step)
+            Metric(f"epoch_{name}", float(value), stamp, epoch)
             for name, values in result.curves.items()
-            for step, value in enumerate(values)
+            for epoch, value in enumerate(values)
+            if epoch >= logged_steps  # the epochs of this rung (earlier rungs logged theirs)
         ]
         client.log_batch(
             run_id,
-            metrics=[Metric(k, float(v), stamp, 0) for k, v in metrics.items()] + curves,
+            metrics=[Metric(k, float(v), stamp, step) for k, v in metrics.items()] + curves,
             params=[Param(k, _param_text(v)) for k, v in result.params.items()],
             tags=[RunTag(k, v) for k, v in self._tags(result).items()],
         )

@@ -109,6 +109,13 @@ def rank(
     return sorted(pool, key=lambda r: (sign * r.cv_mean[metric], r.trial_id))
 
 
+def on_top_rung(results: list[TrialResult]) -> Eligibility:
+    """Configurations compare on the same budget: of a successive-halving search, only results of the highest
+    rung reached may win (every result, when the search had no rungs)."""
+    top = max((r.rung for r in results if r.error is None), default=0)
+    return lambda r: None if r.rung == top else "a lower rung"
+
+
 def best_result(
     results: list[TrialResult], metric: str, greater_is_better: bool, eligible: Eligibility | None = None
 ) -> TrialResult:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -91,6 +93,33 @@ def test_a_crash_between_the_journal_and_the_store_leaves_no_trial_untracked(
     assert set(finished_trials(tracking_uri, experiment, parent)) == {r.key for r in results}  # a next resume's view
 
 
+@dataclass(frozen=True)
+class _SaysIfItContinued(CrossValidationObjective):
+    def grow(self, spec: TrialSpec, data: TrialData, state: Any) -> tuple[Any, ...]:
+        mean, std, grown = super().grow(spec, data, state)
+        return {**mean, "continued": float(state is not None)}, std, grown
+
+
+def test_a_promoted_trial_continues_from_the_state_its_last_rung_left_on_a_worker(
+    dask_address: str, diabetes: pd.DataFrame
+) -> None:
+    import sys
+
+    import cloudpickle
+
+    from zygarde.sampler import ASHA
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the workers cannot import the tests
+    objective = _SaysIfItContinued("classification", 2, 3, 0)
+    data = TrialData(diabetes.drop(columns="Outcome"), diabetes["Outcome"].to_numpy())
+    specs = [TrialSpec(i, "rf", {"max_depth": depth}) for i, depth in enumerate([2, 3, 4, 5, 6, 8, 10, 12, 3])]
+    specs.append(TrialSpec(9, "rf", {"max_depth": -1}))  # fails on its first rung; the race goes on
+    with Client(dask_address) as client:
+        results = DaskEngine(client).run(objective, ASHA(specs, {"rf": [4, 12, 36]}, "roc_auc", True), data)
+    assert {r.rung for r in results} == {0, 1, 2} and sum(r.error is not None for r in results) == 1
+    assert all(r.cv_mean["continued"] == float(r.rung > 0) for r in results if r.error is None)
+
+
 def test_sqlite_stores_are_written_by_one_thread_servers_by_the_workers() -> None:
     assert not logs_from_workers("sqlite:////tmp/x/mlflow.db")
     assert logs_from_workers("http://127.0.0.1:5000")
@@ -126,6 +155,36 @@ def test_a_tpe_search_runs_in_the_flow_with_unique_trials_as_child_runs(
     drawn = {(c.data.tags["zygarde.algorithm"], tuple(sorted(c.data.params.items()))) for c in children}
     assert len(drawn) == 8 and all("cv_roc_auc_mean" in c.data.metrics for c in children)
     assert summary.best_algorithm in ("rf", "xgboost") and 0.6 < summary.test_metrics["roc_auc"] <= 1
+
+
+def test_an_asha_search_grows_its_trials_one_child_run_each_and_registers_the_full_budget(
+    dask_address: str, tmp_path: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from prefect_dask import DaskTaskRunner
+
+    from zygarde.config import parse_config
+    from zygarde.flows.tabular import train_tabular
+    from zygarde.settings import get_settings
+
+    monkeypatch.setenv("ZYGARDE_WORK_DIR", str(tmp_path))
+    config = parse_config(search="asha", algorithms=["rf", "linear"], trials=4, cv=3, seed=1, experiment="asha-e2e")
+    summary = train_tabular.with_options(task_runner=DaskTaskRunner(address=dask_address))(config=config)
+    mlflow = get_client(get_settings().mlflow_tracking_uri)
+    children = mlflow.search_runs(
+        [summary.mlflow["experiment_id"]], f"tags.mlflow.parentRunId = '{summary.mlflow['parent_run_id']}'"
+    )
+    assert len(children) == 8 < summary.n_trials  # one child run per configuration, a result per rung
+    outcomes = [c.data.tags["zygarde.halving"] for c in children]
+    assert sum(o.startswith("ran the full budget") for o in outcomes) >= 1, outcomes  # one race, both families
+    assert any(o.startswith("stopped after rung 0") for o in outcomes), outcomes
+    full = next(c for c in children if c.data.tags["zygarde.rung"] == "2")
+    steps = [m.step for m in mlflow.get_metric_history(full.info.run_id, "cv_roc_auc_mean")]
+    assert steps == ([33, 100, 300] if full.data.tags["zygarde.algorithm"] == "rf" else [11, 33, 100])  # trees, rows
+    if summary.best_algorithm == "rf":
+        assert summary.best_params["n_estimators"] == 300
+    assert all(row.get("rung") == 2 for row in summary.leaderboard)  # compared on the full budget only
+    metrics = mlflow.get_run(summary.mlflow["parent_run_id"]).data.metrics
+    assert metrics["halving_configurations"] == 8 and metrics["halving_rung_2_trials"] >= 1
 
 
 def test_auto_tries_every_family_and_keeps_to_its_time_budget(

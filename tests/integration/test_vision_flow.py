@@ -67,14 +67,16 @@ def test_vision_flow_quarantines_races_trains_and_registers(
     assert summary.quarantined["count"] == 2
     assert {Path(f["path"]).name for f in summary.quarantined["files"]} == {"broken.png", "empty.png"}
     assert summary.n_test == 30 and summary.class_names == ["shirt", "tshirt"]
-    assert summary.n_trials == 3 + 1  # successive halving: 3 configurations at 1 epoch, the best at 2
+    assert summary.n_trials == 3 + 1  # successive halving: 3 configurations at 1 epoch, the best on to 2
     assert 0.0 <= summary.test_metrics["accuracy"] <= 1.0 and "recall_tshirt" in summary.test_metrics
     client = get_client(get_settings().mlflow_tracking_uri)
     parent = summary.mlflow["parent_run_id"]
     children = client.search_runs([summary.mlflow["experiment_id"]], f"tags.mlflow.parentRunId = '{parent}'")
-    assert len(children) == summary.n_trials
-    curve = client.get_metric_history(children[0].info.run_id, "epoch_val_accuracy")
-    assert [m.step for m in curve] == list(range(len(curve))) and curve
+    assert len(children) == 3  # one child run per configuration; the promoted one trained on, in its own run
+    promoted = next(c for c in children if c.data.tags["zygarde.rung"] == "1")
+    curve = client.get_metric_history(promoted.info.run_id, "epoch_val_accuracy")
+    assert [m.step for m in curve] == [0, 1]  # its second epoch continued the first: each epoch logged once
+    assert promoted.data.tags["zygarde.halving"] == "ran the full budget (2)"
     metrics = client.get_run(parent).data.metrics
     assert metrics["final_processes"] == 2 and metrics["n_quarantined"] == 2
     assert metrics["final_train_rows"] == summary.n_train + summary.n_val  # the refit sees the validation rows

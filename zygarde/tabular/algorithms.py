@@ -19,20 +19,38 @@ from sklearn.ensemble import (
 from sklearn.linear_model import SGDClassifier, SGDRegressor
 
 from zygarde.errors import ZygardeError, option
-from zygarde.sampler import FixedSampler, Sampler, SearchKind, SearchSpace, expand_space, numbered
+from zygarde.sampler import ASHA, FixedSampler, Sampler, SearchKind, SearchSpace, expand_space, numbered, rung_budgets
 from zygarde.tabular.datasets import TaskKind
 from zygarde.trials import TrialSpec
 
 
 @dataclass(frozen=True)
+class Resource:
+    """What successive halving hands a trial more of: ``param`` (trees, stages, boosting rounds, iterations),
+    grown in place from one rung to the next, or, with ``param`` None, the percentage of each training fold's
+    rows (refitted on more rows: for an estimator that cannot continue). The first rung is a ninth of
+    ``maximum`` and never under ``minimum``."""
+
+    param: str | None
+    maximum: int
+    minimum: int
+
+    def params(self, budget: int | None) -> dict[str, int]:
+        """The estimator parameter a budget sets (none for rows, or without a budget)."""
+        return {self.param: budget} if budget and self.param else {}
+
+
+@dataclass(frozen=True)
 class Algorithm:
-    """One algorithm family: how to build it and which parameters to search (estimator's own names)."""
+    """One algorithm family: how to build it, which parameters to search (estimator's own names), and the
+    resource successive halving grows."""
 
     name: str
     title: str
     build: Callable[[TaskKind, int], BaseEstimator]
     grid: SearchSpace
     distributions: SearchSpace
+    resource: Resource
 
 
 def _random_forest(task: TaskKind, seed: int) -> BaseEstimator:
@@ -82,6 +100,7 @@ ALGORITHMS: dict[str, Algorithm] = {
             "min_samples_leaf": stats.randint(1, 10),
             "max_features": ["sqrt", 0.3, 0.5, 0.8],
         },
+        resource=Resource("n_estimators", 300, 30),
     ),
     "gbt": Algorithm(
         name="gbt",
@@ -94,6 +113,7 @@ ALGORITHMS: dict[str, Algorithm] = {
             "max_depth": [2, 3, 4],
             "subsample": stats.uniform(0.6, 0.4),
         },
+        resource=Resource("n_estimators", 200, 30),
     ),
     "xgboost": Algorithm(
         name="xgboost",
@@ -113,6 +133,7 @@ ALGORITHMS: dict[str, Algorithm] = {
             "colsample_bytree": stats.uniform(0.5, 0.5),
             "min_child_weight": stats.randint(1, 10),
         },
+        resource=Resource("n_estimators", 300, 30),
     ),
     "linear": Algorithm(
         name="linear",
@@ -120,6 +141,7 @@ ALGORITHMS: dict[str, Algorithm] = {
         build=_linear,
         grid={"alpha": [1e-5, 1e-4, 1e-3, 1e-2], "l1_ratio": [0.0, 0.15, 0.5, 1.0]},
         distributions={"alpha": stats.loguniform(1e-6, 1e-1), "l1_ratio": stats.uniform(0.0, 1.0)},
+        resource=Resource(None, 100, 10),
     ),
     "hgb": Algorithm(
         name="hgb",
@@ -133,6 +155,7 @@ ALGORITHMS: dict[str, Algorithm] = {
             "min_samples_leaf": stats.randint(5, 50),
             "l2_regularization": stats.loguniform(1e-4, 1.0),
         },
+        resource=Resource("max_iter", 300, 30),
     ),
 }
 
@@ -186,7 +209,8 @@ def tabular_sampler(
     time_budget: float | None = None,
 ) -> Sampler:
     """The search's sampler: a fixed list (grid, random), TPE over every algorithm's space at once with the
-    same budget as random search (``n_trials`` per algorithm), or ``auto``: every family, chosen by ECI."""
+    same budget as random search (``n_trials`` per algorithm), ASHA over ``n_trials`` random configurations per
+    algorithm (three rungs of its resource), or ``auto``: every family, chosen by ECI."""
     if algorithms == ["auto"]:
         from zygarde.auto import AutoSampler
 
@@ -194,6 +218,11 @@ def tabular_sampler(
                     for name, algorithm in ALGORITHMS.items()}  # fmt: skip
         total = n_trials * len(declared) if time_budget is None else 10_000  # a budget decides when to stop
         return AutoSampler(declared, total, metric, greater_is_better, seed, time_budget)
+    if search == "asha":
+        budgets = {name: rung_budgets(ALGORITHMS[name].resource.maximum, ALGORITHMS[name].resource.minimum)
+                   for name in algorithms}  # fmt: skip
+        return ASHA(plan_trials(algorithms, "random", n_trials, seed, spaces, engine, grown=True), budgets, metric,
+                    greater_is_better)  # fmt: skip
     if search != "tpe":
         return FixedSampler(plan_trials(algorithms, search, n_trials, seed, spaces, engine))  # type: ignore[arg-type]
     from zygarde.bayes import TPESampler
@@ -214,13 +243,19 @@ def plan_trials(
     seed: int,
     spaces: dict[str, SearchSpace] | None = None,
     engine: Engine = "dask",
+    *,
+    grown: bool = False,
 ) -> list[TrialSpec]:
-    """Expand each algorithm's space into trials: the whole grid, or ``n_trials`` random draws per algorithm."""
+    """Expand each algorithm's space into trials: the whole grid, or ``n_trials`` random draws per algorithm
+    (``grown``: without the resource successive halving grows)."""
     spaces = spaces or {}
     drawn: list[tuple[str, dict[str, Any]]] = []
     for name in algorithms:
         algorithm = get_algorithm(name, engine)
         user_space = validate_space(name, spaces[name], engine) if name in spaces else None
-        params = expand_space(algorithm.grid, algorithm.distributions, user_space, search, n_trials, seed)
+        distributions = algorithm.distributions
+        if grown:
+            distributions = {k: v for k, v in distributions.items() if k != algorithm.resource.param}
+        params = expand_space(algorithm.grid, distributions, user_space, search, n_trials, seed)
         drawn += [(name, p) for p in params]
     return numbered(drawn)

@@ -15,12 +15,12 @@ from zygarde.errors import ZygardeError
 from zygarde.family import ChampionRule, Evaluation, Identity, Plan, Prepared, Reference, Trained, digest, slug
 from zygarde.settings import get_settings
 from zygarde.summary import FlowSummary
-from zygarde.tabular.algorithms import tabular_sampler
+from zygarde.tabular.algorithms import get_algorithm, tabular_sampler
 from zygarde.tabular.datasets import BUILTIN_DATASETS, TabularDataset, load_dataset
 from zygarde.tabular.evaluate import HeldOut, score_model, test_figures
 from zygarde.tabular.objective import CrossValidationObjective, TrialData
 from zygarde.tabular.preprocess import split_holdout
-from zygarde.trials import TrialResult, best_result, leaderboard
+from zygarde.trials import TrialResult, best_result, leaderboard, on_top_rung
 from zygarde.validation import ValidationReport, expect, load_suite, run_suite, with_baseline
 
 
@@ -135,9 +135,10 @@ class TabularFamily:
         return Plan(objective, sampler, scored_on="cv on training split")
 
     def select(self, results: list[TrialResult], prepared: Prepared[TrialData, HeldOut]) -> TrialResult:
-        """Best CV mean of the selection metric (ROC-AUC, or RMSE for regression)."""
+        """Best CV mean of the selection metric (ROC-AUC, or RMSE for regression); of a successive-halving
+        search, on the highest rung reached (configurations compare on the same budget)."""
         rule = self.champion_rule(prepared)
-        return best_result(results, rule.metric, rule.greater_is_better)
+        return best_result(results, rule.metric, rule.greater_is_better, on_top_rung(results))
 
     def finalize(self, prepared: Prepared[TrialData, Any], best: TrialResult, client: Any) -> Trained:
         """Refit the winner's pipeline on the whole training split (Spark: in this process's session)."""
@@ -159,8 +160,8 @@ class TabularFamily:
         data, rows = prepared.search, prepared.evaluation
         metrics = score_model(model, rows.X, rows.y, data.task)
         rule = self.champion_rule(prepared)
-        board = leaderboard(results, rule.metric, rule.greater_is_better, prefix="cv_",
-                            columns=("predict_us_per_row",)).to_dict(orient="records")  # fmt: skip
+        board = leaderboard(results, rule.metric, rule.greater_is_better, prefix="cv_", columns=("predict_us_per_row",),
+                            eligible=on_top_rung(results)).to_dict(orient="records")  # fmt: skip
         best_json = {"algorithm": best.algorithm, "params": best.params, "trial_id": best.trial_id,
                      "child_run_id": best.run_id, "cv_metrics": best.cv_mean, "test_metrics": metrics,
                      "classes": rows.classes}  # fmt: skip
@@ -223,7 +224,7 @@ class TabularFamily:
             "task": dataset.task,
             "selection_metric": self.champion_rule(prepared).metric,
             "best_algorithm": best.algorithm,
-            "best_params": best.params,
+            "best_params": {**best.params, **get_algorithm(best.algorithm).resource.params(best.budget)},
             "cv_metrics": best.cv_mean,
             "test_metrics": evaluation.metrics,
             "leaderboard": evaluation.json["leaderboard.json"],

@@ -178,6 +178,12 @@ class LargeTabularFamily(TabularFamily):
 
     def _algorithms(self) -> list[str]:
         config = self.config
+        if config.search == "asha":
+            raise ZygardeError(
+                f"{option('search')}: asha keeps each trial's growing models in memory, and {self.table.source} "
+                f"trains out of core (about {human(self.table.in_memory_bytes())} in pandas against a budget of "
+                f"{human(self.budget.total)}): use {option('search')} random or tpe."
+            )
         if "algorithms" not in config.model_fields_set or config.algorithms == ["auto"]:
             return ["xgboost"]  # what trains out of core
         others = [a for a in config.algorithms if a != "xgboost"]

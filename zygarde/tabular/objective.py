@@ -111,8 +111,10 @@ class CrossValidationObjective:
         return self.metric not in LOWER_IS_BETTER
 
     def build_estimator(self, spec: TrialSpec) -> BaseEstimator:
-        """The trial's estimator, seeded, with its parameters set."""
-        return get_algorithm(spec.algorithm).build(self.task, self.seed).set_params(**spec.params)
+        """The trial's estimator, seeded, with its parameters set (and its successive-halving budget: the trees,
+        stages or rounds it reached)."""
+        algorithm = get_algorithm(spec.algorithm)
+        return algorithm.build(self.task, self.seed).set_params(**spec.params, **algorithm.resource.params(spec.budget))
 
     def build_pipeline(self, spec: TrialSpec, X: pd.DataFrame) -> Pipeline:
         """Preprocessor + estimator: what the winner is refitted and registered as."""
@@ -146,16 +148,57 @@ class CrossValidationObjective:
     def __call__(self, spec: TrialSpec, data: TrialData) -> tuple[dict[str, float], dict[str, float]]:
         """Return (mean, std) of every metric over the folds."""
         estimator = self.build_estimator(spec)
-        scorer = check_scoring(estimator, scoring={name: scorer for name, (scorer, _) in self.scorers.items()})
-        per_fold, per_row = [], []
-        for fold in self.prepare_folds(data):
-            fitted = clone(estimator).fit(fold.X_train, fold.y_train)
-            started = time.perf_counter()
-            per_fold.append(scorer(fitted, fold.X_test, fold.y_test))
-            per_row.append(1e6 * (time.perf_counter() - started) / max(1, len(fold.y_test)))  # predict + score
-        mean, std = {}, {}
-        for name, (_, sign) in self.scorers.items():
-            values = [sign * scores[name] for scores in per_fold]
-            mean[name], std[name] = float(np.mean(values)), float(np.std(values))
-        mean["predict_us_per_row"], std["predict_us_per_row"] = float(np.mean(per_row)), float(np.std(per_row))
-        return mean, std
+        return fold_summary([self._score(clone(estimator).fit(f.X_train, f.y_train), f)
+                              for f in self.prepare_folds(data)])  # fmt: skip
+
+    def grow(
+        self, spec: TrialSpec, data: TrialData, state: list[Any] | None
+    ) -> tuple[dict[str, float], dict[str, float], list[Any] | None]:
+        """One rung of successive halving: (mean, std, state). Each fold's model is grown to ``spec.budget``
+        from the one the trial's last rung left in ``state`` (more trees or stages by ``warm_start``, more
+        boosting rounds from the booster); an estimator that cannot continue is refitted on ``spec.budget``
+        percent of each training fold's rows (a seeded subset, nested across rungs). ``state`` None: from scratch.
+        """
+        resource = get_algorithm(spec.algorithm).resource
+        folds = self.prepare_folds(data)
+        if resource.param is None:
+            estimator = self.build_estimator(spec)
+            scores = []
+            for fold in folds:
+                order = np.random.default_rng(self.seed).permutation(len(fold.y_train))
+                rows = np.sort(order[: max(2 * self.n_classes, len(order) * int(spec.budget or 100) // 100)])
+                scores.append(self._score(clone(estimator).fit(_rows(fold.X_train, rows), fold.y_train[rows]), fold))
+            return (*fold_summary(scores), None)
+        fresh = TrialSpec(spec.trial_id, spec.algorithm, spec.params)
+        models = state or [self.build_estimator(fresh) for _ in folds]
+        budget = int(spec.budget or 0)
+        grown = [_grow(model, resource.param, budget, fold) for model, fold in zip(models, folds, strict=True)]
+        return (*fold_summary([self._score(model, fold) for model, fold in zip(grown, folds, strict=True)]), grown)
+
+    def _score(self, fitted: BaseEstimator, fold: PreparedFold) -> dict[str, float]:
+        """Every metric of a fitted model on a fold's test part, and its predict + score time per row."""
+        scorer = check_scoring(fitted, scoring={name: scorer for name, (scorer, _) in self.scorers.items()})
+        started = time.perf_counter()
+        scores = scorer(fitted, fold.X_test, fold.y_test)
+        per_row = 1e6 * (time.perf_counter() - started) / max(1, len(fold.y_test))
+        return {
+            **{name: sign * scores[name] for name, (_, sign) in self.scorers.items()},
+            "predict_us_per_row": per_row,
+        }
+
+
+def _rows(X: Any, rows: np.ndarray) -> Any:
+    return X.iloc[rows] if hasattr(X, "iloc") else X[rows]
+
+
+def _grow(model: BaseEstimator, param: str, budget: int, fold: PreparedFold) -> BaseEstimator:
+    """``model`` with ``param`` grown to ``budget`` on the fold (fitted from scratch if it was never fitted)."""
+    booster = getattr(model, "_Booster", None)  # XGBoost, fitted: continue its booster
+    if booster is not None:
+        done = booster.num_boosted_rounds()
+        more = clone(model).set_params(**{param: budget - done})
+        more.fit(fold.X_train, fold.y_train, xgb_model=booster)
+        return more.set_params(**{param: budget})
+    if hasattr(model, "warm_start") and hasattr(model, "n_features_in_"):  # scikit-learn, fitted: add to it
+        return model.set_params(warm_start=True, **{param: budget}).fit(fold.X_train, fold.y_train)
+    return model.set_params(**{param: budget}).fit(fold.X_train, fold.y_train)

@@ -11,10 +11,10 @@ from pydantic import BaseModel
 
 from zygarde.config import VisionRunConfig
 from zygarde.family import ChampionRule, Evaluation, Identity, Plan, Prepared, Trained, digest, slug
-from zygarde.sampler import SuccessiveHalving
+from zygarde.sampler import ASHA
 from zygarde.settings import get_settings
 from zygarde.summary import FlowSummary
-from zygarde.trials import TrialResult, TrialSpec, best_result, leaderboard
+from zygarde.trials import TrialResult, TrialSpec, best_result, leaderboard, on_top_rung
 from zygarde.validation import ValidationReport, run_suite
 from zygarde.vision.data import HeldOutImages, ImageData, split_images
 from zygarde.vision.evaluate import accuracy, confusion_figure, probabilities, sample_figure, score_predictions
@@ -124,20 +124,20 @@ class VisionFamily:
         return Prepared(data, test, facts, {"preprocess/normalisation.json": normalisation})
 
     def plan(self, prepared: Prepared[ImageData, Any]) -> Plan:
-        """Configurations raced by successive halving on epochs (rungs at a quarter, a half, all)."""
+        """Configurations raced by asynchronous successive halving on epochs (rungs at a quarter, a half, all):
+        a promoted network trains on from where its last rung stopped."""
         config, n_train = self.config, len(prepared.search.train_y)
         specs = plan_vision_trials(config.search, config.trials, config.seed, n_train, config.arch)
         if config.batch_size is not None:
             check_batch_size(config.batch_size, n_train)
             specs = [TrialSpec(s.trial_id, s.algorithm, {**s.params, "batch_size": config.batch_size}) for s in specs]
         objective = VisionObjective(seed=config.seed, epochs=config.epochs)
-        sampler = SuccessiveHalving(specs, epoch_budgets(config.epochs), objective.metric, True)
+        sampler = ASHA(specs, {config.arch: epoch_budgets(config.epochs)}, objective.metric, True)
         return Plan(objective, sampler, scored_on=SCORED_ON, cv_names=False)
 
     def select(self, results: list[TrialResult], prepared: Prepared[Any, Any]) -> TrialResult:
         """The best validation accuracy on the highest rung reached: configurations compare on the same budget."""
-        top = max((r.rung for r in results if r.error is None), default=0)
-        return best_result(results, "val_accuracy", True, lambda r: None if r.rung == top else "a lower rung")
+        return best_result(results, "val_accuracy", True, on_top_rung(results))
 
     def finalize(self, prepared: Prepared[ImageData, Any], best: TrialResult, client: Any) -> Trained:
         """Refit the winner on training + validation rows for the epochs its search run needed to peak,

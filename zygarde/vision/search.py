@@ -15,11 +15,12 @@ from zygarde.sampler import SearchKind, expand_space, numbered
 from zygarde.trials import TrialSpec
 from zygarde.vision.data import ImageData
 from zygarde.vision.model import build_model
-from zygarde.vision.train import pick_device, train_model
+from zygarde.vision.train import Trainer, pick_device
 
 
 def epoch_budgets(epochs: int) -> list[int]:
-    """Successive-halving rungs up to ``epochs``: a quarter, a half, all (deduplicated)."""
+    """Successive-halving rungs up to ``epochs``: a quarter, a half, all (deduplicated). A coarser first rung
+    than a ninth: a network that learns slowly is not judged on one epoch when it has a dozen."""
     return sorted({max(1, epochs // 4), max(1, epochs // 2), epochs})
 
 
@@ -64,7 +65,7 @@ def plan_vision_trials(
 
 @dataclass(frozen=True)
 class VisionObjective:
-    """Train the trial's CNN for ``params['epochs']`` (early stopping on validation accuracy); score on validation."""
+    """Train the trial's CNN for its budget of epochs; score it on the validation images at its best epoch."""
 
     seed: int
     epochs: int = 6  # a trial's budget when the sampler gives none
@@ -74,12 +75,20 @@ class VisionObjective:
     def __call__(
         self, spec: TrialSpec, data: ImageData
     ) -> tuple[dict[str, float], dict[str, float], dict[str, list[float]]]:
-        """Return (final metrics, {}, per-epoch curves)."""
+        """Return (metrics at the best epoch, {}, per-epoch curves), trained from scratch."""
+        return self.grow(spec, data, None)[:3]
+
+    def grow(
+        self, spec: TrialSpec, data: ImageData, state: Trainer | None
+    ) -> tuple[dict[str, float], dict[str, float], dict[str, list[float]], Trainer]:
+        """One rung of successive halving: train on from ``state`` (the trial's last rung; None: a new network)
+        up to ``spec.budget`` epochs. No early stopping inside a rung: the rungs decide who goes on."""
         torch.set_num_threads(1)  # one Dask worker thread, one core
-        torch.manual_seed(self.seed)
-        params = {**spec.params, "epochs": spec.budget or self.epochs}
-        model = build_model(params, data.channels, len(data.class_names), data.size).to(pick_device())
-        history = train_model(model, data, params, self.seed)
+        if state is None:
+            torch.manual_seed(self.seed)
+            model = build_model(spec.params, data.channels, len(data.class_names), data.size).to(pick_device())
+            state = Trainer(model, spec.params, self.seed)
+        history = state.train(data, spec.budget or self.epochs, early_stopping=False)
         best = history.best_epoch
         metrics = {name: values[best] for name, values in history.curves.items()}
         metrics |= {
@@ -87,4 +96,4 @@ class VisionObjective:
             "epochs_run": len(history.curves["val_loss"]),
             "best_epoch": best + 1,  # epochs to reach the best validation accuracy
         }
-        return metrics, {}, history.curves
+        return metrics, {}, history.curves, state

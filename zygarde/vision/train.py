@@ -77,6 +77,80 @@ def check_batch_size(batch_size: int, n_train: int) -> None:
         )
 
 
+class Trainer:
+    """AdamW + cross-entropy on ``model``, epoch after epoch, keeping the weights of its best validation epoch.
+
+    ``train(data, epochs)`` trains up to epoch ``epochs`` and can be called again with more: the optimizer, the
+    seeded generator and the curves carry on (what a successive-halving rung continues from). Every rank draws
+    the same permutation and augmentation for each global batch of ``batch_size`` and trains on its own equal
+    slice; wrapped in DDP, the averaged gradients are those of the whole batch.
+    """
+
+    def __init__(self, model: nn.Module, params: dict[str, Any], seed: int, *, rank: int = 0, world: int = 1) -> None:
+        self.model, self.params, self.rank, self.world = model, params, rank, world
+        self.optimizer = torch.optim.AdamW(model.parameters(), lr=params["lr"],
+                                           weight_decay=params.get("weight_decay", 0.0))  # fmt: skip
+        self.generator = torch.Generator().manual_seed(seed)
+        self.history, self.best, self.best_state = History(), -1.0, None
+        self.seen, self.busy = 0, 0.0
+
+    @property
+    def epochs(self) -> int:
+        """Epochs trained so far."""
+        return len(self.history.curves.get("val_accuracy", []))
+
+    def train(self, data: ImageData, epochs: int, *, early_stopping: bool = True,
+              on_epoch: Callable[[int, dict[str, float]], None] | None = None) -> History:  # fmt: skip
+        """Train until epoch ``epochs`` (sooner with ``early_stopping``: ``patience`` epochs without a better
+        validation accuracy). Without early stopping the last epoch counts as the best (the final refit)."""
+        batch_size, patience = int(self.params["batch_size"]), int(self.params.get("patience", 2))
+        check_batch_size(batch_size, len(data.train_y))
+        model, history = self.model, self.history
+        device = next(model.parameters()).device  # batches follow the model: a GPU when it was put on one
+        mean, std = data.mean.view(1, -1, 1, 1).to(device), data.std.view(1, -1, 1, 1).to(device)
+        for epoch in range(self.epochs, epochs):
+            model.train()
+            order = torch.randperm(len(data.train_y), generator=self.generator)
+            total_loss, correct, count = 0.0, 0, 0
+            started = time.perf_counter()
+            for start in range(0, len(order) - batch_size + 1, batch_size):  # whole batches only
+                batch = order[start : start + batch_size]
+                images = data.train_x[batch].to(device).float() / 255
+                if self.params.get("augment", False):
+                    images = augment(images, self.generator)
+                mine = slice(self.rank * batch_size // self.world, (self.rank + 1) * batch_size // self.world)
+                x, y = (images[mine] - mean) / std, data.train_y[batch][mine].to(device)
+                logits = model(x)
+                loss = functional.cross_entropy(logits, y)
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                self.optimizer.step()
+                total_loss += float(loss.detach()) * len(y)
+                correct += int((logits.argmax(1) == y).sum())
+                count += len(y)
+            self.busy += time.perf_counter() - started
+            self.seen += count
+            val_logits = evaluate_logits(model, data.val_x, data)
+            values = {
+                "train_loss": total_loss / max(count, 1),
+                "train_accuracy": correct / max(count, 1),
+                "val_loss": float(functional.cross_entropy(val_logits, data.val_y)),
+                "val_accuracy": float((val_logits.argmax(1) == data.val_y).float().mean()),
+            }
+            history.add(**values)
+            if on_epoch is not None:
+                on_epoch(epoch, values)
+            if not self.params.get("early_stopping", True):
+                history.best_epoch = epoch
+            elif values["val_accuracy"] > self.best:
+                self.best, history.best_epoch = values["val_accuracy"], epoch
+                self.best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            elif early_stopping and epoch - history.best_epoch >= patience:
+                break
+        history.images_per_second = self.seen / self.busy if self.busy else 0.0
+        return history
+
+
 def train_model(
     model: nn.Module,
     data: ImageData,
@@ -87,63 +161,12 @@ def train_model(
     world: int = 1,
     on_epoch: Callable[[int, dict[str, float]], None] | None = None,
 ) -> History:
-    """AdamW + cross-entropy, early stopping on validation accuracy (patience ``patience`` epochs); with
-    ``early_stopping: False`` it trains exactly ``epochs`` and keeps the last weights (the final refit).
-
-    Every rank draws the same permutation and augmentation for each global batch of ``batch_size`` and
-    trains on its own equal slice; wrapped in DDP, the averaged gradients are those of the whole batch.
-    The model ends with the weights of its best validation epoch.
-    """
-    epochs, batch_size = int(params["epochs"]), int(params["batch_size"])
-    check_batch_size(batch_size, len(data.train_y))
-    optimizer = torch.optim.AdamW(model.parameters(), lr=params["lr"], weight_decay=params.get("weight_decay", 0.0))
-    device = next(model.parameters()).device  # batches follow the model: a GPU when it was put on one
-    mean, std = data.mean.view(1, -1, 1, 1).to(device), data.std.view(1, -1, 1, 1).to(device)
-    history, best, best_state, patience = History(), -1.0, None, int(params.get("patience", 2))
-    generator = torch.Generator().manual_seed(seed)
-    seen, busy = 0, 0.0
-    for epoch in range(epochs):
-        model.train()
-        order = torch.randperm(len(data.train_y), generator=generator)
-        total_loss, correct, count = 0.0, 0, 0
-        started = time.perf_counter()
-        for start in range(0, len(order) - batch_size + 1, batch_size):  # whole batches only
-            batch = order[start : start + batch_size]
-            images = data.train_x[batch].to(device).float() / 255
-            if params.get("augment", False):
-                images = augment(images, generator)
-            mine = slice(rank * batch_size // world, (rank + 1) * batch_size // world)
-            x, y = (images[mine] - mean) / std, data.train_y[batch][mine].to(device)
-            logits = model(x)
-            loss = functional.cross_entropy(logits, y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            total_loss += float(loss.detach()) * len(y)
-            correct += int((logits.argmax(1) == y).sum())
-            count += len(y)
-        busy += time.perf_counter() - started
-        seen += count
-        val_logits = evaluate_logits(model, data.val_x, data)
-        values = {
-            "train_loss": total_loss / max(count, 1),
-            "train_accuracy": correct / max(count, 1),
-            "val_loss": float(functional.cross_entropy(val_logits, data.val_y)),
-            "val_accuracy": float((val_logits.argmax(1) == data.val_y).float().mean()),
-        }
-        history.add(**values)
-        if on_epoch is not None:
-            on_epoch(epoch, values)
-        if not params.get("early_stopping", True):
-            history.best_epoch = epoch
-        elif values["val_accuracy"] > best:
-            best, history.best_epoch = values["val_accuracy"], epoch
-            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        elif epoch - history.best_epoch >= patience:
-            break
-    history.images_per_second = seen / busy if busy else 0.0
-    if best_state is not None:
-        model.load_state_dict(best_state)
+    """Train ``model`` in place for ``params['epochs']`` (``Trainer``, early stopping unless
+    ``early_stopping: False``); the model ends with the weights of its best validation epoch."""
+    trainer = Trainer(model, params, seed, rank=rank, world=world)
+    history = trainer.train(data, int(params["epochs"]), on_epoch=on_epoch)
+    if trainer.best_state is not None:
+        model.load_state_dict(trainer.best_state)
     return history
 
 

@@ -1,0 +1,131 @@
+"""Asynchronous successive halving: the right trials are promoted on a deterministic toy objective, a failed
+trial is never promoted and stops nothing, and a trial grown rung by rung scores as one fitted from scratch."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from zygarde.errors import ZygardeError
+from zygarde.sampler import ASHA, rung_budgets
+from zygarde.tabular.objective import CrossValidationObjective, TrialData
+from zygarde.trials import TrialResult, TrialSpec
+
+BUDGETS = {"toy": [1, 3, 9]}
+
+
+def _quality(spec: TrialSpec) -> float:
+    return spec.params["q"] * spec.budget  # a fixed order of the configurations, on every rung
+
+
+def _told(spec: TrialSpec, failing: set[int] = frozenset()) -> TrialResult:  # type: ignore[assignment]
+    result = TrialResult.of(spec)
+    if spec.trial_id in failing:
+        result.error = "ValueError: a bad configuration"
+    else:
+        result.cv_mean = {"score": _quality(spec)}
+    return result
+
+
+def _run_one_at_a_time(sampler: ASHA, failing: set[int] = frozenset()) -> list[TrialSpec]:  # type: ignore[assignment]
+    asked = []
+    while (spec := sampler.ask()) is not None:
+        asked.append(spec)
+        sampler.tell(_told(spec, failing))
+    assert sampler.finished
+    return asked
+
+
+def test_the_best_third_of_each_rung_goes_on_and_keeps_its_id() -> None:
+    specs = [TrialSpec(i, "toy", {"q": q}) for i, q in enumerate([5, 1, 9, 3, 7, 2, 8, 4, 6])]
+    asked = _run_one_at_a_time(ASHA(specs, BUDGETS, "score", True))
+    by_rung = {rung: [s.trial_id for s in asked if s.rung == rung] for rung in range(3)}
+    assert sorted(by_rung[0]) == list(range(9))
+    assert sorted(by_rung[1]) == [2, 4, 6]  # q 9, 7, 8: the top third of rung 0
+    assert by_rung[2] == [2]  # q 9: the top third of rung 1
+    assert [s.budget for s in asked if s.trial_id == 2] == [1, 3, 9]
+
+
+def test_promotion_is_asynchronous_a_rung_does_not_wait_for_its_last_result() -> None:
+    specs = [TrialSpec(i, "toy", {"q": q}) for i, q in enumerate([5, 1, 9, 3, 7, 2, 8, 4, 6])]
+    sampler = ASHA(specs, BUDGETS, "score", True)
+    first = [sampler.ask() for _ in range(3)]
+    for spec in first:
+        sampler.tell(_told(spec))
+    promoted = sampler.ask()  # 3 results on rung 0 while 6 configurations have not started
+    assert (promoted.trial_id, promoted.rung, promoted.budget) == (2, 1, 3)
+
+
+def test_a_failed_trial_is_never_promoted_and_the_race_goes_on() -> None:
+    specs = [TrialSpec(i, "toy", {"q": q}) for i, q in enumerate([5, 1, 9, 3, 7, 2, 8, 4, 6])]
+    asked = _run_one_at_a_time(ASHA(specs, BUDGETS, "score", True), failing={2})
+    rung_1 = {s.trial_id for s in asked if s.rung == 1}
+    assert {4, 6, 8} <= rung_1 and 2 not in rung_1  # q 7, 8, 6 in place of 9 (and q 5, the best of the first 3)
+    assert [s.trial_id for s in asked if s.rung == 2] == [6]
+
+
+def test_lower_is_better_and_the_outcome_of_each_trial() -> None:
+    specs = [TrialSpec(i, "toy", {"q": q}) for i, q in enumerate([5, 1, 9])]
+    sampler = ASHA(specs, BUDGETS, "score", False)
+    asked = _run_one_at_a_time(sampler)
+    assert [s.trial_id for s in asked if s.rung == 2] == [1]  # 3 configurations: the best goes all the way
+    assert sampler.outcome(1) == "ran the full budget (9)"
+    assert sampler.outcome(0) == "stopped after rung 0 (budget 1 of 9)"
+    assert sampler.report() == {"halving_configurations": 3.0, "halving_rung_1_trials": 1.0,
+                                "halving_rung_2_trials": 1.0}  # fmt: skip
+
+
+def test_budgets_are_a_ninth_a_third_and_all_never_under_the_floor() -> None:
+    assert rung_budgets(300, 30) == [33, 100, 300]
+    assert rung_budgets(200, 30) == [30, 67, 200]  # a ninth would be 22 trees: the floor keeps 30
+    assert rung_budgets(100, 10) == [11, 33, 100]
+    with pytest.raises(ZygardeError, match="increasing budgets"):
+        ASHA([TrialSpec(0, "toy", {})], {"toy": [3, 1]}, "score", True)
+
+
+@pytest.fixture(scope="module")
+def data() -> TrialData:
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(400, 6)), columns=[f"x{i}" for i in range(6)])
+    y = (X["x0"] + 0.5 * X["x1"] - X["x2"] + rng.normal(scale=0.8, size=400) > 0).astype(int).to_numpy()
+    return TrialData(X, y)
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "params"),
+    [
+        ("rf", {"max_depth": 4}),
+        ("gbt", {"max_depth": 2, "learning_rate": 0.1}),
+        ("hgb", {"max_leaf_nodes": 7}),
+        ("xgboost", {"max_depth": 3, "learning_rate": 0.1}),
+    ],
+)
+def test_a_grown_trial_scores_as_one_fitted_from_scratch(data: TrialData, algorithm: str, params: dict) -> None:
+    objective = CrossValidationObjective("classification", 2, 3, 0)
+    low, _, state = objective.grow(TrialSpec(0, algorithm, params, 0, 10), data, None)
+    first = [_first_tree(model) for model in state]
+    grown, _, state = objective.grow(TrialSpec(0, algorithm, params, 1, 30), data, state)
+    scratch, _ = objective(TrialSpec(0, algorithm, params, 1, 30), data)
+    assert grown["roc_auc"] == pytest.approx(scratch["roc_auc"], abs=1e-9)
+    assert grown["roc_auc"] != low["roc_auc"]  # it did grow
+    param = "max_iter" if algorithm == "hgb" else "n_estimators"
+    assert all(model.get_params()[param] == 30 for model in state)
+    if algorithm != "xgboost":  # scikit-learn's warm start kept the first rung's trees: continued, not refitted
+        assert [_first_tree(model) for model in state] == first
+
+
+def _first_tree(model: object) -> object:
+    if hasattr(model, "get_booster"):
+        return model.get_booster().get_dump()[0]
+    trees = getattr(model, "estimators_", None)
+    return id(np.ravel(trees)[0]) if trees is not None else id(model._predictors[0][0])
+
+
+def test_a_model_that_cannot_continue_sees_more_rows_each_rung(data: TrialData) -> None:
+    objective = CrossValidationObjective("classification", 2, 3, 0)
+    spec = TrialSpec(0, "linear", {"alpha": 1e-3, "l1_ratio": 0.5}, 0, 11)
+    small, _, state = objective.grow(spec, data, None)
+    full, _, _ = objective.grow(TrialSpec(0, "linear", spec.params, 2, 100), data, state)
+    assert state is None and small["roc_auc"] != full["roc_auc"]
+    assert full["roc_auc"] == pytest.approx(objective(TrialSpec(0, "linear", spec.params), data)[0]["roc_auc"])

@@ -21,16 +21,17 @@ RENDEZVOUS_TIMEOUT = timedelta(seconds=120)
 
 
 def augment(batch: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """Random crop (reflect-padded by 1/8 of the side) and horizontal flip, per image, from ``generator``."""
+    """Random crop (reflect-padded by 1/8 of the side) and horizontal flip, per image, from ``generator`` (a CPU
+    generator: the same draws whatever device ``batch`` is on)."""
     n, _, size, _ = batch.shape
     pad = max(1, size // 8)
     padded = functional.pad(batch, (pad, pad, pad, pad), mode="reflect")
     dx = torch.randint(0, 2 * pad + 1, (n,), generator=generator)
     dy = torch.randint(0, 2 * pad + 1, (n,), generator=generator)
     flip = torch.rand(n, generator=generator) < 0.5
-    rows = (dy[:, None] + torch.arange(size)[None]).view(n, 1, size, 1)
+    rows = (dy[:, None] + torch.arange(size)[None]).view(n, 1, size, 1).to(batch.device)
     cols = (dx[:, None] + torch.arange(size)[None]).view(n, 1, 1, size)
-    cols = torch.where(flip.view(n, 1, 1, 1), cols.flip(-1), cols)
+    cols = torch.where(flip.view(n, 1, 1, 1), cols.flip(-1), cols).to(batch.device)  # drawn on the CPU: any device
     channels = batch.shape[1]
     index_rows = rows.expand(n, channels, size, padded.shape[-1])
     cropped_rows = padded.gather(2, index_rows)

@@ -1,17 +1,31 @@
-"""Search strategies side by side: TPE against random search on the same budget, median over seeds.
+"""Search strategies side by side, median over seeds, on a generated table where one trial takes seconds:
+
+- TPE against random search on the same budget: trials TPE needs to reach random's best CV ROC-AUC.
+- ASHA against full-budget random search: wall clock to reach random's best score.
 
 A generated table (`zygarde make-data`: 60,000 rows x 20 features, a fifth informative) where one XGBoost
 trial (3-fold CV on one thread, its declared space) takes about 2 s here, so the search's own overheads do
-not swamp the comparison. Per seed, random search (`--search random --trials N`) and TPE (`--search tpe`)
-each run N trials through `DaskEngine` on a LocalCluster of 2 one-thread workers (the window and the
-completion order of a real search: TPE is told each result as it completes, 4 trials in flight). Printed per
-seed: random's best CV ROC-AUC, the trials TPE needed to reach it (in the order TPE's results completed),
-and the ratio; then the median ratio over the seeds. Target (issue 13): at most 0.5.
+not swamp the comparison. Every search runs through `DaskEngine` on one LocalCluster of 2 one-thread workers
+(the window and the completion order of a real search: 4 trials in flight, samplers told each result as it
+completes).
 
-Not measured here yet (issue 13 builds them next): ASHA against full-budget random search, resume after a
-kill, elastic 1 -> 4 workers.
+TPE (`--search tpe`) vs random (`--search random`), N trials each: printed per seed, random's best CV ROC-AUC,
+the trials TPE needed to reach it (in the order TPE's results completed) and the ratio; then the median.
+Target (issue 13): at most 0.5.
 
-Run: .venv/bin/python benchmarks/search_strategies.py [--trials 30] [--seeds 5] [--rows 60000]
+ASHA (`--search asha`) vs random search at the full budget: the same N configurations of XGBoost's space
+without its number of rounds; random fits each with 300 rounds, ASHA races them on 33, 100 and 300 rounds (a
+promoted trial continues its boosters), with one bracket and with Hyperband's three. Printed per seed: the
+seconds random search took to find its best (the completion of its best trial); for each ASHA, the seconds it
+took to report a score at least as good, and within one standard error of it (its CV std / sqrt(folds): any
+rung counts, each rung's score being a real K-fold score of a model with that many rounds), the ratio of the
+latter to random's, and the whole searches' wall clock. The median ratio is the three-bracket one's. Target
+(issue 13): at most 1/3.
+
+Not measured here: resume after a kill (tests/integration/test_resume.py checks its correctness), elastic
+1 -> 4 workers (needs 4+ cores; this machine has 2).
+
+Run: .venv/bin/python benchmarks/search_strategies.py [--only tpe|asha] [--trials 30] [--seeds 5] [--rows 60000]
 """
 
 from __future__ import annotations
@@ -26,12 +40,12 @@ from distributed import Client, LocalCluster
 
 from zygarde.bayes import TPESampler
 from zygarde.engine import DaskEngine
-from zygarde.sampler import FixedSampler
+from zygarde.sampler import ASHA, FixedSampler
 from zygarde.synthetic import make_table
 from zygarde.tables import read_table
 from zygarde.tabular.algorithms import ALGORITHMS, plan_trials
 from zygarde.tabular.objective import CrossValidationObjective, TrialData
-from zygarde.trials import TrialResult
+from zygarde.trials import TrialResult, TrialSpec
 
 
 def best_so_far(results: list[TrialResult]) -> list[float]:
@@ -43,8 +57,64 @@ def best_so_far(results: list[TrialResult]) -> list[float]:
     return curve
 
 
+def timed(engine: DaskEngine, objective: CrossValidationObjective, sampler: object, data: TrialData
+          ) -> tuple[list[TrialResult], list[float], float]:  # fmt: skip
+    """Results in completion order, the second each completed at, and the whole wall clock."""
+    started, stamps = time.perf_counter(), []
+    results = engine.run(objective, sampler, data, on_result=lambda _: stamps.append(time.perf_counter() - started))
+    return results, stamps, time.perf_counter() - started
+
+
+def tpe_against_random(engine: DaskEngine, objective: CrossValidationObjective, data: TrialData, seed: int,
+                       trials: int) -> float:  # fmt: skip
+    """One seed of TPE vs random; its ratio (trials to reach random's best / the budget)."""
+    space = {"xgboost": ALGORITHMS["xgboost"].distributions}
+    random, _, random_wall = timed(engine, objective, FixedSampler(plan_trials(["xgboost"], "random", trials, seed)),
+                                   data)  # fmt: skip
+    tpe, _, tpe_wall = timed(engine, objective, TPESampler(space, trials, "roc_auc", True, seed), data)
+    target = best_so_far(random)[-1]
+    reached = next((i + 1 for i, value in enumerate(best_so_far(tpe)) if value >= target), None)
+    ratio = (reached or float("inf")) / trials
+    seconds = statistics.mean(r.fit_seconds for r in random)
+    print(f"tpe seed {seed}: random best {target:.4f} ({random_wall:.0f} s, {seconds:.1f} s a trial); "
+          f"TPE best {best_so_far(tpe)[-1]:.4f} ({tpe_wall:.0f} s), reached random's best after "
+          f"{reached if reached else 'never in'} {trials if not reached else ''} trials: ratio {ratio:.2f}",
+          flush=True)  # fmt: skip
+    return ratio
+
+
+def asha_against_random(engine: DaskEngine, objective: CrossValidationObjective, data: TrialData, seed: int,
+                        trials: int) -> float:  # fmt: skip
+    """One seed of ASHA (one bracket, and Hyperband's three) vs full-budget random search on the same
+    configurations; the ratio of seconds to reach random's best within one standard error, three brackets."""
+    configs = plan_trials(["xgboost"], "random", trials, seed, grown=True)
+    full = [TrialSpec(s.trial_id, s.algorithm, s.params, budget=300) for s in configs]
+    random, random_at, random_wall = timed(engine, objective, FixedSampler(full), data)
+    curve = best_so_far(random)
+    target, found = curve[-1], random_at[curve.index(curve[-1])]
+    best = max((r for r in random if r.error is None), key=lambda r: r.cv_mean["roc_auc"])
+    error = best.cv_std["roc_auc"] / objective.cv**0.5  # one standard error of random's best CV score
+    line = [f"asha seed {seed}: random best {target:.4f} (SE {error:.4f}) found after {found:.0f} s (all {trials}: "
+            f"{random_wall:.0f} s)"]  # fmt: skip
+    ratio = float("inf")
+    for brackets in (1, 3):
+        sampler = ASHA(configs, {"xgboost": [33, 100, 300]}, "roc_auc", True, brackets=brackets)
+        asha, asha_at, asha_wall = timed(engine, objective, sampler, data)
+        pairs = list(zip(asha_at, best_so_far(asha), strict=True))
+        strict = next((at for at, value in pairs if value >= target), None)
+        close = next((at for at, value in pairs if value >= target - error), None)
+        ratio = (close or float("inf")) / found
+        line.append(f"{brackets} bracket{'s' * (brackets > 1)}: best {pairs[-1][1]:.4f}, reached random's best "
+                    f"{f'after {strict:.0f} s' if strict else 'never'}, within one SE after "
+                    f"{f'{close:.0f} s' if close else 'never'}: ratio {ratio:.2f}; all {len(asha)} rungs "
+                    f"{asha_wall:.0f} s ({asha_wall / random_wall:.2f} of random's)")  # fmt: skip
+    print("; ".join(line), flush=True)
+    return ratio
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", choices=["tpe", "asha"])
     parser.add_argument("--trials", type=int, default=30)
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--rows", type=int, default=60_000)
@@ -53,28 +123,20 @@ def main() -> None:
         table = read_table(Path(make_table(Path(scratch) / "t", args.rows, 20, seed=7).path))
     data = TrialData(table.drop(columns="label"), table["label"].to_numpy())
     objective = CrossValidationObjective("classification", 2, 3, 0)
-    space = {"xgboost": ALGORITHMS["xgboost"].distributions}
-    ratios = []
+    studies = {"tpe": tpe_against_random, "asha": asha_against_random}
+    ratios: dict[str, list[float]] = {name: [] for name in studies if args.only in (None, name)}
     with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster, Client(cluster) as client:
         engine = DaskEngine(client)
         for seed in range(args.seeds):
-            started = time.perf_counter()
-            random = engine.run(objective, FixedSampler(plan_trials(["xgboost"], "random", args.trials, seed)), data)
-            random_wall = time.perf_counter() - started
-            started = time.perf_counter()
-            tpe = engine.run(objective, TPESampler(space, args.trials, "roc_auc", True, seed), data)
-            tpe_wall = time.perf_counter() - started
-            target = best_so_far(random)[-1]
-            reached = next((i + 1 for i, value in enumerate(best_so_far(tpe)) if value >= target), None)
-            ratio = (reached or float("inf")) / args.trials
-            ratios.append(ratio)
-            seconds = statistics.mean(r.fit_seconds for r in random)
-            print(f"seed {seed}: random best {target:.4f} ({random_wall:.0f} s, {seconds:.1f} s a trial); "
-                  f"TPE best {best_so_far(tpe)[-1]:.4f} ({tpe_wall:.0f} s), reached random's best after "
-                  f"{reached if reached else 'never in'} {args.trials if not reached else ''} trials: "
-                  f"ratio {ratio:.2f}", flush=True)  # fmt: skip
-    print(f"median trials-to-random's-best ratio (TPE / random budget) over {args.seeds} seeds: "
-          f"{statistics.median(ratios):.2f} (target <= 0.5)")  # fmt: skip
+            for name in ratios:
+                ratios[name].append(studies[name](engine, objective, data, seed, args.trials))
+    if "tpe" in ratios:
+        print(f"median trials-to-random's-best ratio (TPE / random budget) over {args.seeds} seeds: "
+              f"{statistics.median(ratios['tpe']):.2f} (target <= 0.5)")  # fmt: skip
+    if "asha" in ratios:
+        print(f"median seconds-to-random's-best-within-one-SE ratio (ASHA, 3 brackets / full-budget random) over "
+              f"{args.seeds} seeds: "
+              f"{statistics.median(ratios['asha']):.2f} (target <= 0.33)")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -9,7 +9,8 @@ on growing budgets (trees, boosting rounds, epochs, rows), promoting the best 1/
 from __future__ import annotations
 
 import warnings
-from collections import deque
+from collections import Counter, deque
+from collections.abc import Iterator
 from typing import Any, Literal, Protocol
 
 from sklearn.model_selection import ParameterGrid, ParameterSampler
@@ -73,77 +74,100 @@ class FixedSampler:
 
 class ASHA:
     """Asynchronous successive halving (Li et al., 2020) over growing budgets: every configuration starts on
-    its first rung, and whenever a worker is free the best not-yet-promoted trial in the top 1/``eta`` of a
-    rung (highest rung first) goes on to the next; otherwise a new configuration starts. No rung waits for its
-    last result, so a slow trial holds up nobody.
+    its bracket's first rung, and whenever a worker is free the best not-yet-promoted trial in the top
+    1/``eta`` of a rung (highest rung first) goes on to the next; otherwise a new configuration starts. No rung
+    waits for its last result, so a slow trial holds up nobody.
 
     ``budgets``: each algorithm's rungs (trees, rounds, epochs, percent of rows), compared rung by rung. A
     promoted trial keeps its id and continues: the engine hands it the state its last rung left (the grown
     forests, boosters or network), so survivors are not trained again from scratch.
+
+    ``brackets`` > 1 hedges as Hyperband does against a first rung that misjudges slow learners (boosting with
+    a small learning rate is behind after a ninth of its rounds and ahead at the end): configurations are dealt
+    to brackets in Hyperband's proportions (eta^(S-b) / (S-b+1) for bracket b of S+1 rungs: 9:4.5:3 for three),
+    bracket b starting on rung b, so the last bracket runs its configurations on the full budget. Trials race
+    within their bracket.
     """
 
     def __init__(self, specs: list[TrialSpec], budgets: dict[str, list[int]], metric: str, greater_is_better: bool,
-                 eta: int = 3) -> None:  # fmt: skip
+                 eta: int = 3, brackets: int = 1) -> None:  # fmt: skip
         for algorithm, steps in budgets.items():
             if not steps or steps[0] < 1 or sorted(set(steps)) != steps:
                 raise ZygardeError(f"Successive halving needs increasing budgets of at least 1, got {steps} "
                                    f"for {algorithm}.")  # fmt: skip
         if eta < 2:
             raise ZygardeError(f"Successive halving keeps 1/eta of each rung: eta must be at least 2, got {eta}.")
-        self.budgets, self.metric, self.greater_is_better, self.eta = budgets, metric, greater_is_better, eta
-        self.total = sum(halving_trials(sum(s.algorithm == name for s in specs), len(steps), eta)
-                         for name, steps in budgets.items() if any(s.algorithm == name for s in specs))  # fmt: skip
-        self._new = deque(TrialSpec(s.trial_id, s.algorithm, s.params, 0, budgets[s.algorithm][0]) for s in specs)
         rungs = max(len(steps) for steps in budgets.values())
-        self._rungs: list[list[TrialResult]] = [[] for _ in range(rungs)]  # results told, per rung
-        self._promoted: list[set[int]] = [set() for _ in range(rungs)]  # trial ids promoted out of each rung
-        self._out = 0
+        if not 1 <= brackets <= rungs:
+            raise ZygardeError(f"Successive halving over {rungs} rungs has 1 to {rungs} brackets, got {brackets}.")
+        self.budgets, self.metric, self.greater_is_better, self.eta = budgets, metric, greater_is_better, eta
+        weights = [eta ** (rungs - 1 - b) / (rungs - b) for b in range(brackets)]  # Hyperband's n per bracket
+        dealt = [0] * brackets
+        self._bracket: dict[int, int] = {}
+        new = []
+        for spec in specs:  # smooth weighted round robin: each bracket gets its share, interleaved
+            bracket = min(range(brackets), key=lambda b: ((dealt[b] + 1) / weights[b], b))
+            dealt[bracket] += 1
+            self._bracket[spec.trial_id] = bracket
+            start = min(bracket, len(budgets[spec.algorithm]) - 1)
+            new.append(TrialSpec(spec.trial_id, spec.algorithm, spec.params, start, budgets[spec.algorithm][start]))
+        self._new = deque(new)
+        groups = Counter((s.algorithm, s.rung) for s in new)  # each a race of its own size
+        self.total = sum(halving_trials(n, len(budgets[name]) - start, eta) for (name, start), n in groups.items())
+        self._told: dict[tuple[int, int], list[TrialResult]] = {}  # (bracket, rung) -> results told
+        self._promoted: dict[tuple[int, int], set[int]] = {}  # (bracket, rung) -> trial ids promoted out of it
+        self._rungs, self._brackets, self._out = rungs, brackets, 0
 
-    def _candidates(self, rung: int) -> list[TrialResult]:
+    def _candidates(self, bracket: int, rung: int) -> list[TrialResult]:
         """The top 1/eta of a rung's results so far, those with a rung above; once nothing is left to arrive,
         at least its best (so a small search still ends on the full budget)."""
-        told = self._rungs[rung]
+        told = self._told.get((bracket, rung), [])
         quota = len(told) // self.eta or (1 if not self._new and not self._out else 0)
         top = rank(told, self.metric, self.greater_is_better)[:quota]
         return [r for r in top if rung + 1 < len(self.budgets[r.algorithm])]
 
-    def _promotable(self) -> TrialSpec | None:
-        for rung in reversed(range(len(self._rungs) - 1)):
-            for result in self._candidates(rung):
-                if result.trial_id not in self._promoted[rung]:
-                    self._promoted[rung].add(result.trial_id)
-                    budget = self.budgets[result.algorithm][rung + 1]
-                    return TrialSpec(result.trial_id, result.algorithm, result.params, rung + 1, budget)
-        return None
+    def _waiting(self) -> Iterator[tuple[tuple[int, int], TrialResult]]:
+        """Trials that may go on and have not, highest rung first."""
+        for rung in reversed(range(self._rungs - 1)):
+            for bracket in range(min(rung, self._brackets - 1) + 1):
+                promoted = self._promoted.setdefault((bracket, rung), set())
+                yield from (((bracket, rung), r) for r in self._candidates(bracket, rung) if r.trial_id not in promoted)
 
     @property
     def finished(self) -> bool:
         """True when no configuration is left to start, none runs, and no rung has a trial to promote."""
-        if self._new or self._out:
-            return False
-        return all(r.trial_id in self._promoted[rung] for rung in range(len(self._rungs) - 1)
-                   for r in self._candidates(rung))  # fmt: skip
+        return not self._new and not self._out and next(self._waiting(), None) is None
 
     def ask(self) -> TrialSpec | None:
         """A promotion if a rung has one, else a new configuration; None when neither (yet)."""
-        spec = self._promotable() or (self._new.popleft() if self._new else None)
-        if spec is not None:
-            self._out += 1
+        waiting = next(self._waiting(), None)
+        if waiting is not None:
+            (bracket, rung), result = waiting
+            self._promoted[(bracket, rung)].add(result.trial_id)
+            budget = self.budgets[result.algorithm][rung + 1]
+            spec = TrialSpec(result.trial_id, result.algorithm, result.params, rung + 1, budget)
+        elif self._new:
+            spec = self._new.popleft()
+        else:
+            return None
+        self._out += 1
         return spec
 
     def tell(self, result: TrialResult) -> None:
         """A rung's result (a failed trial ranks last: it is never promoted)."""
         self._out -= 1
-        self._rungs[result.rung].append(result)
+        self._told.setdefault((self._bracket[result.trial_id], result.rung), []).append(result)
 
     def report(self) -> dict[str, float]:
-        """Configurations started and how many reached each rung (search facts, logged to the parent run)."""
-        reached = {f"halving_rung_{k}_trials": float(len(told)) for k, told in enumerate(self._rungs) if k}
-        return {"halving_configurations": float(len(self._rungs[0])), **reached}
+        """Configurations, brackets, and the trials that ran on each rung (search facts, on the parent run)."""
+        per_rung = [sum(len(told) for (_, rung), told in self._told.items() if rung == k) for k in range(self._rungs)]
+        return {"halving_configurations": float(len(self._bracket) - len(self._new)),
+                "halving_brackets": float(self._brackets),
+                **{f"halving_rung_{k}_trials": float(n) for k, n in enumerate(per_rung)}}  # fmt: skip
 
     def outcome(self, trial_id: int) -> str:
         """Where a trial's race ended: stopped after a rung, or on the full budget."""
-        last = max((r for told in self._rungs for r in told if r.trial_id == trial_id), key=lambda r: r.rung)
+        last = max((r for told in self._told.values() for r in told if r.trial_id == trial_id), key=lambda r: r.rung)
         steps = self.budgets[last.algorithm]
         if last.rung == len(steps) - 1:
             return f"ran the full budget ({steps[-1]})"

@@ -181,8 +181,9 @@ def build_report(record: RunRecord, plots: dict[str, bytes]) -> str:
                   "<h2>Families</h2>", _table(by_family), _family_figure(record)]  # fmt: skip
         if trials["rung"].max() > 0:
             rungs = trials.groupby("rung").agg(trials=("trial", "size"), best=(column, "max")).reset_index()
-            parts += ["<h2>Rungs</h2>", "<p class='note'>trials started on each rung; the rest stopped</p>",
-                      _table(rungs)]  # fmt: skip
+            note = ("successive halving: trials by the highest rung they reached (their score there); each trial's "
+                    "child run holds its score at every rung, at the step of its budget")  # fmt: skip
+            parts += ["<h2>Rungs</h2>", f"<p class='note'>{note}</p>", _table(rungs)]
         failed = trials.loc[trials["error"] != "", ["trial", "family", "error"]]
         parts += ["<h2>Failed trials</h2>", _table(failed)]
         usage = trials[[c for c in ("trial", "family", "wall_seconds", "cpu_seconds", "cpu_percent", "peak_rss_mb")

@@ -177,14 +177,16 @@ def test_an_asha_search_grows_its_trials_one_child_run_each_and_registers_the_fu
     outcomes = [c.data.tags["zygarde.halving"] for c in children]
     assert sum(o.startswith("ran the full budget") for o in outcomes) >= 1, outcomes  # one race, both families
     assert any(o.startswith("stopped after rung 0") for o in outcomes), outcomes
-    full = next(c for c in children if c.data.tags["zygarde.rung"] == "2")
-    steps = [m.step for m in mlflow.get_metric_history(full.info.run_id, "cv_roc_auc_mean")]
-    assert steps == ([33, 100, 300] if full.data.tags["zygarde.algorithm"] == "rf" else [11, 33, 100])  # trees, rows
+    climbs = [[m.step for m in mlflow.get_metric_history(c.info.run_id, "cv_roc_auc_mean")]
+              for c in children if c.data.tags["zygarde.rung"] == "2"]  # fmt: skip
+    assert all(steps[-1] in (300, 100) for steps in climbs)  # the full budget: 300 trees, or 100% of rows
+    assert [33, 100, 300] in climbs or [11, 33, 100] in climbs, climbs  # one climbed from the first rung
+    assert [300] in climbs or [100] in climbs, climbs  # one started on the full budget (Hyperband's last bracket)
     if summary.best_algorithm == "rf":
         assert summary.best_params["n_estimators"] == 300
     assert all(row.get("rung") == 2 for row in summary.leaderboard)  # compared on the full budget only
     metrics = mlflow.get_run(summary.mlflow["parent_run_id"]).data.metrics
-    assert metrics["halving_configurations"] == 8 and metrics["halving_rung_2_trials"] >= 1
+    assert metrics["halving_configurations"] == 8 and metrics["halving_brackets"] == 3
 
 
 def test_auto_tries_every_family_and_keeps_to_its_time_budget(

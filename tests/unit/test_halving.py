@@ -3,6 +3,8 @@ trial is never promoted and stops nothing, and a trial grown rung by rung scores
 
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -72,8 +74,35 @@ def test_lower_is_better_and_the_outcome_of_each_trial() -> None:
     assert [s.trial_id for s in asked if s.rung == 2] == [1]  # 3 configurations: the best goes all the way
     assert sampler.outcome(1) == "ran the full budget (9)"
     assert sampler.outcome(0) == "stopped after rung 0 (budget 1 of 9)"
-    assert sampler.report() == {"halving_configurations": 3.0, "halving_rung_1_trials": 1.0,
-                                "halving_rung_2_trials": 1.0}  # fmt: skip
+    assert sampler.report() == {"halving_configurations": 3.0, "halving_brackets": 1.0, "halving_rung_0_trials": 3.0,
+                                "halving_rung_1_trials": 1.0, "halving_rung_2_trials": 1.0}  # fmt: skip
+
+
+def test_brackets_deal_configurations_as_hyperband_and_hedge_against_a_misleading_first_rung() -> None:
+    """Every configuration's rank on the first rungs is the reverse of its rank on the full budget (slow learners
+    win): one bracket keeps the worst; Hyperband's brackets also run some on the full budget and do better."""
+    specs = [TrialSpec(i, "toy", {"q": i}) for i in range(17)]
+
+    def race(brackets: int) -> tuple[list[TrialSpec], float]:
+        sampler, asked, full = ASHA(specs, BUDGETS, "score", True, brackets=brackets), [], []
+        while (spec := sampler.ask()) is not None:
+            asked.append(spec)
+            result = TrialResult.of(spec)
+            result.cv_mean = {"score": spec.params["q"] if spec.budget == 9 else -spec.params["q"]}
+            full += [result.cv_mean["score"]] if spec.budget == 9 else []
+            sampler.tell(result)
+        assert sampler.finished and len(asked) == sampler.total
+        return asked, max(full)
+
+    asked, hedged = race(3)
+    starts: dict[int, int] = {}
+    for spec in asked:
+        starts.setdefault(spec.trial_id, spec.rung)
+    assert sorted(Counter(starts.values()).items()) == [(0, 10), (1, 4), (2, 3)]  # Hyperband's 9 : 4.5 : 3
+    _, single = race(1)
+    assert single == 0 and hedged > 10  # one bracket ends with q 0, the worst; the brackets find a top-6 one
+    with pytest.raises(ZygardeError, match="1 to 3 brackets"):
+        ASHA(specs, BUDGETS, "score", True, brackets=4)
 
 
 def test_budgets_are_a_ninth_a_third_and_all_never_under_the_floor() -> None:
@@ -129,3 +158,19 @@ def test_a_model_that_cannot_continue_sees_more_rows_each_rung(data: TrialData) 
     full, _, _ = objective.grow(TrialSpec(0, "linear", spec.params, 2, 100), data, state)
     assert state is None and small["roc_auc"] != full["roc_auc"]
     assert full["roc_auc"] == pytest.approx(objective(TrialSpec(0, "linear", spec.params), data)[0]["roc_auc"])
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"engine": "spark", "algorithms": ["rf"]}, "--search: asha grows scikit-learn and XGBoost models on the dask"),
+        ({"algorithms": ["auto"]}, "use it with --engine dask and named --algorithms"),
+        ({"space": {"rf": {"n_estimators": [10, 20]}}}, "--space: rf.n_estimators is what asha grows rung by rung"),
+    ],
+)
+def test_asha_refuses_what_it_cannot_grow_naming_the_parameter(values: dict, message: str) -> None:
+    from zygarde.config import parse_config
+
+    with pytest.raises(ZygardeError) as raised:
+        parse_config(search="asha", **values)
+    assert message.replace("--", "") in str(raised.value)  # a form's spelling of the fields

@@ -161,6 +161,10 @@ ALGORITHMS: dict[str, Algorithm] = {
 
 
 Engine = Literal["dask", "spark"]
+# Hyperband's brackets for tabular ASHA: boosting with a small learning rate ranks low after a ninth of its rounds
+# and high at the end (measured: benchmarks/search_strategies.py), so a third of the configurations start on
+# the second rung or the full budget
+HALVING_BRACKETS = 3
 
 
 def get_algorithm(name: str, engine: Engine = "dask") -> Any:
@@ -222,7 +226,7 @@ def tabular_sampler(
         budgets = {name: rung_budgets(ALGORITHMS[name].resource.maximum, ALGORITHMS[name].resource.minimum)
                    for name in algorithms}  # fmt: skip
         return ASHA(plan_trials(algorithms, "random", n_trials, seed, spaces, engine, grown=True), budgets, metric,
-                    greater_is_better)  # fmt: skip
+                    greater_is_better, brackets=HALVING_BRACKETS)  # fmt: skip
     if search != "tpe":
         return FixedSampler(plan_trials(algorithms, search, n_trials, seed, spaces, engine))  # type: ignore[arg-type]
     from zygarde.bayes import TPESampler

@@ -1,0 +1,129 @@
+"""Resume: the extra wall clock of a search killed mid-way (`kill -9` of its process and Dask workers) and
+continued, over the same search uninterrupted. Each attempt is a process of its own driving a TPE search of
+XGBoost on a generated table (about 2 s a trial, 2 one-thread Dask workers), with its study in a journal file
+and its trials as child runs in a SQLite MLflow store, as `zygarde run --search tpe` keeps them; the kill comes
+when K trials are finished, and the second attempt continues with what `--resume` uses (the journal, and the
+finished child runs). Timed: the search itself in each process (its Dask cluster's start-up is not counted:
+both attempts and the uninterrupted run pay it alike per process). Printed: the uninterrupted search, the killed
+attempt up to the kill, the resumed attempt, the extra (killed + resumed - uninterrupted) and a trial's mean
+time, the trials finished before the kill and restored; then the median over the repeats. Target (issue 13):
+extra < one trial.
+
+Run: .venv/bin/python benchmarks/resume.py [--trials 12] [--kill-after 5] [--rows 60000] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def attempt(folder: Path, trials: int, parent: str | None) -> None:
+    """One attempt of the search (a process of its own): writes its start, then its results, under ``folder``."""
+    from distributed import Client
+
+    from zygarde.bayes import TPESampler
+    from zygarde.engine import DaskEngine
+    from zygarde.orchestration import local_cluster
+    from zygarde.tables import read_table
+    from zygarde.tabular.algorithms import ALGORITHMS
+    from zygarde.tabular.objective import CrossValidationObjective, TrialData
+    from zygarde.tracking import TrialLogger, ensure_experiment, finished_trials, start_parent_run
+
+    table = read_table(folder / "table.parquet")
+    data = TrialData(table.drop(columns="label"), table["label"].to_numpy())
+    uri = f"sqlite:///{folder / 'mlflow.db'}"
+    experiment = ensure_experiment(uri, "resume")
+    parent = parent or start_parent_run(uri, experiment, "search", {}, {})
+    sampler = TPESampler({"xgboost": ALGORITHMS["xgboost"].distributions}, trials, "roc_auc", True, seed=0)
+    sampler.persist(str(folder / f"{parent}.journal"))
+    with local_cluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster, Client(cluster) as client:
+        engine = DaskEngine(client)
+        (folder / "started").write_text(json.dumps({"at": time.time(), "parent": parent}))
+        started = time.perf_counter()
+        results = engine.run(CrossValidationObjective("classification", 2, 3, 0), sampler, data,
+                             logger=TrialLogger(uri, experiment, parent),
+                             completed=finished_trials(uri, experiment, parent))  # fmt: skip
+        wall = time.perf_counter() - started
+    (folder / "done").write_text(json.dumps({"wall": wall, "n": len(results), "parent": parent,
+                                             "fit": [r.fit_seconds for r in results]}))  # fmt: skip
+
+
+def _finished(folder: Path) -> int:
+    from mlflow import MlflowClient
+
+    try:
+        runs = MlflowClient(f"sqlite:///{folder / 'mlflow.db'}").search_runs(["1"], "attributes.status = 'FINISHED'")
+    except Exception:  # the store is still being created
+        return 0
+    return sum("mlflow.parentRunId" in r.data.tags for r in runs)
+
+
+def _spawn(folder: Path, trials: int, parent: str | None = None) -> subprocess.Popen[bytes]:
+    for name in ("started", "done"):
+        (folder / name).unlink(missing_ok=True)
+    args = [sys.executable, __file__, "--attempt", str(folder), "--trials", str(trials)]
+    return subprocess.Popen(args + (["--parent", parent] if parent else []), start_new_session=True,
+                            stderr=subprocess.DEVNULL)  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trials", type=int, default=12)
+    parser.add_argument("--kill-after", type=int, default=5)
+    parser.add_argument("--rows", type=int, default=60_000)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--attempt", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--parent", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.attempt:
+        attempt(args.attempt, args.trials, args.parent)
+        return
+    from zygarde.synthetic import make_table
+    from zygarde.tables import read_table
+
+    shares = []
+    with tempfile.TemporaryDirectory(prefix="zygarde-resume-") as scratch:
+        table = read_table(Path(make_table(Path(scratch) / "t", args.rows, 20, seed=7).path))
+        for repeat in range(args.repeats):
+            shares.append(_once(Path(scratch) / str(repeat), table, args.trials, args.kill_after))
+    print(f"median extra over {args.repeats} repeats: {statistics.median(shares):.2f} of a trial (target < 1)")
+
+
+def _once(root: Path, table: object, trials: int, kill_after: int) -> float:
+    """One uninterrupted search and one killed and resumed; the extra wall clock, in trials."""
+    whole, broken = root / "whole", root / "broken"
+    for folder in (whole, broken):
+        folder.mkdir(parents=True)
+        table.to_parquet(folder / "table.parquet")  # type: ignore[attr-defined]
+    _spawn(whole, trials).wait()
+    uninterrupted = json.loads((whole / "done").read_text())
+    first = _spawn(broken, trials)
+    while _finished(broken) < kill_after:
+        time.sleep(0.1)
+    os.killpg(first.pid, signal.SIGKILL)  # the attempt and its Dask workers, at once
+    killed_at = time.time()
+    first.wait()
+    started = json.loads((broken / "started").read_text())
+    before = _finished(broken)
+    _spawn(broken, trials, started["parent"]).wait()
+    resumed = json.loads((broken / "done").read_text())
+    trial = sum(uninterrupted["fit"]) / len(uninterrupted["fit"])
+    lost = killed_at - started["at"]
+    extra = lost + resumed["wall"] - uninterrupted["wall"]
+    print(f"uninterrupted: {trials} trials in {uninterrupted['wall']:.1f} s ({trial:.1f} s a trial); killed after "
+          f"{lost:.1f} s with {before} trials finished; resumed: {resumed['n']} trials ({before} restored) in "
+          f"{resumed['wall']:.1f} s; extra {extra:.1f} s = {extra / trial:.2f} of a trial", flush=True)  # fmt: skip
+    return extra / trial
+
+
+if __name__ == "__main__":
+    main()

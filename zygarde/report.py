@@ -17,11 +17,13 @@ def print_tabular(summary: dict[str, Any]) -> None:
     holdout = bool(summary.get("validation_metrics"))  # out of core: one validation part, no folds
     where = "the validation part" if holdout else "the training split"
     prefix = "validation" if holdout else "cv"
-    table = Table(title=f"Leaderboard: {prefix} {metric} on {where} ({summary['n_trials']} trials)")
+    rungs = any("budget" in row for row in summary["leaderboard"])  # successive halving: the last rung's results
+    table = Table(title=f"Leaderboard: {prefix} {metric} on {where} ({summary['n_trials']} trials"
+                        f"{', rung by rung; compared on the full budget' if rungs else ''})")  # fmt: skip
     timed = any(row.get("predict_us_per_row", float("nan")) == row.get("predict_us_per_row") for row in
                 summary["leaderboard"])  # fmt: skip
-    columns = ("#", "algorithm", f"{prefix} {metric}", *([] if holdout else ["± std"]), "fit s",
-               *(["µs/row"] if timed else []), "params")  # fmt: skip
+    columns = ("#", "algorithm", *(["budget"] if rungs else []), f"{prefix} {metric}", *([] if holdout else ["± std"]),
+               "fit s", *(["µs/row"] if timed else []), "params")  # fmt: skip
     for column in columns:
         table.add_column(column)
     for row in summary["leaderboard"]:
@@ -29,6 +31,7 @@ def print_tabular(summary: dict[str, Any]) -> None:
         table.add_row(
             str(row["trial"]),
             row["algorithm"],
+            *([str(row["budget"])] if rungs else []),
             f"{row[f'{prefix}_{metric}']:.4f}",
             *spread,
             f"{row['fit_seconds']:.2f}",
@@ -90,6 +93,11 @@ def print_footer(out: Console, summary: dict[str, Any]) -> None:
             if over > 0
             else f"time budget {budget:.0f} s: the search ran out of configurations first"
         )
+    if "halving_configurations" in facts:
+        top = max(int(k.split("_")[2]) for k in facts if k.startswith("halving_rung_"))
+        out.print(f"successive halving: {facts['halving_configurations']:.0f} configurations in "
+                  f"{facts['halving_brackets']:.0f} brackets; {facts[f'halving_rung_{top}_trials']:.0f} ran the full "
+                  "budget (each trial's rungs: its MLflow child run)")  # fmt: skip
     uri = summary["mlflow"]["tracking_uri"]
     out.print(
         "\nOpen the UIs:\n"

@@ -174,3 +174,21 @@ def test_asha_refuses_what_it_cannot_grow_naming_the_parameter(values: dict, mes
     with pytest.raises(ZygardeError) as raised:
         parse_config(search="asha", **values)
     assert message.replace("--", "") in str(raised.value)  # a form's spelling of the fields
+
+
+def test_the_terminal_shows_each_winners_budget_and_how_the_race_went(capsys: pytest.CaptureFixture[str]) -> None:
+    from zygarde.report import print_tabular
+
+    row = {"trial": 4, "algorithm": "xgboost", "rung": 2, "budget": 300, "cv_roc_auc": 0.84, "cv_roc_auc_std": 0.02,
+           "fit_seconds": 0.2, "predict_us_per_row": 30.0, "params": "max_depth=2"}  # fmt: skip
+    facts = {"halving_configurations": 12.0, "halving_brackets": 3.0, "halving_rung_0_trials": 9.0,
+             "halving_rung_1_trials": 5.0, "halving_rung_2_trials": 4.0}  # fmt: skip
+    summary = {"selection_metric": "roc_auc", "leaderboard": [row], "n_trials": 18, "test_metrics": {"roc_auc": 0.8},
+               "best_algorithm": "xgboost", "best_params": {"max_depth": 2, "n_estimators": 300},
+               "model": {"name": "m", "version": "1", "became_champion": True, "reason": "first"},
+               "search_wall_seconds": 1.0, "trial_fit_seconds": 2.0, "wall_seconds": 3.0, "search_facts": facts,
+               "mlflow": {"tracking_uri": "sqlite:///x.db", "experiment_id": "1"}}  # fmt: skip
+    print_tabular(summary)
+    shown = " ".join(capsys.readouterr().out.split())
+    assert "compared on the full budget" in shown and "│ 300 │" in shown
+    assert "successive halving: 12 configurations in 3 brackets; 4 ran the full budget" in shown

@@ -13,17 +13,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import tempfile
 import time
-from pathlib import Path
 
+from _generated import generated
 from distributed import Client
 
 from zygarde.engine import DaskEngine
 from zygarde.orchestration import local_cluster
 from zygarde.sampler import FixedSampler
-from zygarde.synthetic import make_table
-from zygarde.tables import read_table
 from zygarde.tabular.algorithms import plan_trials
 from zygarde.tabular.objective import CrossValidationObjective, TrialData
 
@@ -48,9 +45,7 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=16)
     parser.add_argument("--rows", type=int, default=10_000)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="zygarde-elastic-") as scratch:
-        table = read_table(Path(make_table(Path(scratch) / "t", args.rows, 20, seed=7).path))
-    data = TrialData(table.drop(columns="label"), table["label"].to_numpy())
+    data = generated(args.rows)
     print(f"{os.cpu_count()} cores; {args.trials} Random Forest trials, 3-fold CV on {args.rows} rows", flush=True)
     runs = {}
     for label, start, most in (("fixed 1 worker", 1, 1), ("adaptive 1 -> 4", 1, 4), ("fixed 4 workers", 4, 4)):

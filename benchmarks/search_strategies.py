@@ -32,17 +32,14 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import tempfile
 import time
-from pathlib import Path
 
+from _generated import generated
 from distributed import Client, LocalCluster
 
 from zygarde.bayes import TPESampler
 from zygarde.engine import DaskEngine
 from zygarde.sampler import ASHA, FixedSampler
-from zygarde.synthetic import make_table
-from zygarde.tables import read_table
 from zygarde.tabular.algorithms import ALGORITHMS, plan_trials
 from zygarde.tabular.objective import CrossValidationObjective, TrialData
 from zygarde.trials import TrialResult, TrialSpec
@@ -119,9 +116,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--rows", type=int, default=60_000)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="zygarde-strategies-") as scratch:
-        table = read_table(Path(make_table(Path(scratch) / "t", args.rows, 20, seed=7).path))
-    data = TrialData(table.drop(columns="label"), table["label"].to_numpy())
+    data = generated(args.rows)
     objective = CrossValidationObjective("classification", 2, 3, 0)
     studies = {"tpe": tpe_against_random, "asha": asha_against_random}
     ratios: dict[str, list[float]] = {name: [] for name in studies if args.only in (None, name)}

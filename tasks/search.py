@@ -33,7 +33,8 @@ def search(plan: Plan, data: Any, run: RunContext) -> SearchOutcome:
     """Score every trial the sampler asks for on the flow's Dask cluster, each an MLflow child run.
 
     The trials an earlier attempt of this run finished (its FINISHED child runs) are not run again; a TPE
-    study is kept in a journal file beside the run (``<work dir>/runs/<run id>/study.journal``).
+    study, or successive halving's rung results, are kept in a journal file beside the run
+    (``<work dir>/runs/<run id>/study.journal``).
     """
     logger = get_run_logger()
     started = time.perf_counter()

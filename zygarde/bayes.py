@@ -60,6 +60,9 @@ class TPESampler:
         self.spaces, self.total, self.metric = spaces, total, metric
         self.greater_is_better, self.seed = greater_is_better, seed
         self.journal: str | None = None
+        self._reset()
+
+    def _reset(self) -> None:
         self._study: Any = None
         self._live: dict[int, Any] = {}  # trial id (the Optuna trial number) -> Optuna trial, while it runs
         self._tried: set[str] = set()
@@ -69,10 +72,12 @@ class TPESampler:
         self._rng: Any = None  # for a random point when TPE repeats itself
 
     def persist(self, journal: str) -> None:
-        """Keep the study in ``journal`` (created, or continued if it holds an earlier attempt)."""
-        if self._study is not None:
+        """Keep the study in ``journal`` (created, or continued if it holds an earlier attempt: also when this
+        sampler ran that attempt, as a retried task does; what it held in memory is replaced by the journal's)."""
+        if self._study is not None and self.journal != journal:
             raise ZygardeError("A study's storage is chosen before its first ask.")
         self.journal = journal
+        self._reset()
 
     @property
     def study(self) -> Any:

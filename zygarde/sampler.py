@@ -8,9 +8,11 @@ on growing budgets (trees, boosting rounds, epochs, rows), promoting the best 1/
 
 from __future__ import annotations
 
+import json
 import warnings
 from collections import Counter, deque
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from sklearn.model_selection import ParameterGrid, ParameterSampler
@@ -111,12 +113,19 @@ class ASHA:
             self._bracket[spec.trial_id] = bracket
             start = min(bracket, len(budgets[spec.algorithm]) - 1)
             new.append(TrialSpec(spec.trial_id, spec.algorithm, spec.params, start, budgets[spec.algorithm][start]))
-        self._new = deque(new)
+        self._configurations = new
         groups = Counter((s.algorithm, s.rung) for s in new)  # each a race of its own size
         self.total = sum(halving_trials(n, len(budgets[name]) - start, eta) for (name, start), n in groups.items())
+        self._rungs, self._brackets = rungs, brackets
+        self.journal: str | None = None
+        self._reset()
+
+    def _reset(self) -> None:
+        self._new = deque(self._configurations)
         self._told: dict[tuple[int, int], list[TrialResult]] = {}  # (bracket, rung) -> results told
         self._promoted: dict[tuple[int, int], set[int]] = {}  # (bracket, rung) -> trial ids promoted out of it
-        self._rungs, self._brackets, self._out = rungs, brackets, 0
+        self._out = 0
+        self._restored: list[TrialResult] = []
 
     def _candidates(self, bracket: int, rung: int) -> list[TrialResult]:
         """The top 1/eta of a rung's results so far, those with a rung above; once nothing is left to arrive,
@@ -154,9 +163,50 @@ class ASHA:
         return spec
 
     def tell(self, result: TrialResult) -> None:
-        """A rung's result (a failed trial ranks last: it is never promoted)."""
+        """A rung's result (a failed trial ranks last: it is never promoted); appended to the journal, if kept."""
         self._out -= 1
-        self._told.setdefault((self._bracket[result.trial_id], result.rung), []).append(result)
+        self._record(result)
+        if self.journal is not None:
+            kept = {k: v for k, v in result.__dict__.items() if k not in ("curves", "run_id")}
+            with open(self.journal, "a", encoding="utf-8") as journal:
+                journal.write(json.dumps(kept, default=str) + "\n")
+
+    def _record(self, result: TrialResult) -> None:
+        bracket = self._bracket[result.trial_id]
+        self._told.setdefault((bracket, result.rung), []).append(result)
+        if result.rung > min(bracket, len(self.budgets[result.algorithm]) - 1):  # came by a promotion
+            self._promoted.setdefault((bracket, result.rung - 1), set()).add(result.trial_id)
+        self._new = deque(s for s in self._new if s.trial_id != result.trial_id)
+
+    def persist(self, journal: str) -> None:
+        """Keep every rung's result in ``journal`` (JSON lines), and continue from the results an earlier attempt
+        of this search left there: they are neither asked nor run again (``restore`` returns them). A trial the
+        crash interrupted is asked again; a promoted one grows again from scratch (its models died with it)."""
+        if (self._out or any(self._told.values())) and self.journal != journal:
+            raise ZygardeError("A search's journal is chosen before its first ask.")
+        self.journal = journal
+        self._reset()  # a retried task's sampler: what it held in memory is replaced by the journal's
+        if Path(journal).exists():
+            text = Path(journal).read_text(encoding="utf-8")
+            if text and not text.endswith("\n"):  # a last line the crash cut short: ended, so the next one is whole
+                with open(journal, "a", encoding="utf-8") as ended:
+                    ended.write("\n")
+            for line in text.splitlines():
+                if line.strip():  # a line cut short by the crash is not a result
+                    try:
+                        result = TrialResult(**json.loads(line))
+                    except (ValueError, TypeError):
+                        continue
+                    self._record(result)
+                    self._restored.append(result)
+
+    def restore(self, done: dict[str, TrialResult]) -> list[TrialResult]:
+        """The rung results the journal holds, lowest rung first (``done``: the run's logged trials by trial key,
+        for their MLflow run ids)."""
+        for result in self._restored:
+            logged = done.get(trial_key(result.algorithm, result.trial_id, result.params))
+            result.run_id = logged.run_id if logged is not None and logged.rung >= result.rung else None
+        return sorted(self._restored, key=lambda r: r.rung)
 
     def report(self) -> dict[str, float]:
         """Configurations, brackets, and the trials that ran on each rung (search facts, on the parent run)."""

@@ -136,21 +136,30 @@ def test_workers_keep_glibcs_adaptive_allocator(dask_address: str) -> None:
     assert set(threads.values()) == {"1"}  # the rest of the nanny's environment stays
 
 
-def test_a_tpe_search_runs_in_the_flow_with_unique_trials_as_child_runs(
-    dask_address: str, tmp_path: object, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _tabular_flow(dask_address: str, work_dir: object, monkeypatch: pytest.MonkeyPatch, **values: Any
+                  ) -> tuple[Any, list[Any]]:  # fmt: skip
+    """The tabular flow on the session's cluster, in a work dir of its own: its summary and its child runs."""
     from prefect_dask import DaskTaskRunner
 
     from zygarde.config import parse_config
     from zygarde.flows.tabular import train_tabular
     from zygarde.settings import get_settings
 
-    monkeypatch.setenv("ZYGARDE_WORK_DIR", str(tmp_path))
-    config = parse_config(search="tpe", algorithms=["rf", "xgboost"], trials=4, cv=3, seed=2, experiment="tpe-e2e")
-    summary = train_tabular.with_options(task_runner=DaskTaskRunner(address=dask_address))(config=config)
+    monkeypatch.setenv("ZYGARDE_WORK_DIR", str(work_dir))
+    summary = train_tabular.with_options(task_runner=DaskTaskRunner(address=dask_address))(
+        config=parse_config(cv=3, **values)
+    )
     children = get_client(get_settings().mlflow_tracking_uri).search_runs(
         [summary.mlflow["experiment_id"]], f"tags.mlflow.parentRunId = '{summary.mlflow['parent_run_id']}'"
     )
+    return summary, children
+
+
+def test_a_tpe_search_runs_in_the_flow_with_unique_trials_as_child_runs(
+    dask_address: str, tmp_path: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    summary, children = _tabular_flow(dask_address, tmp_path, monkeypatch, search="tpe", algorithms=["rf", "xgboost"],
+                                      trials=4, seed=2, experiment="tpe-e2e")  # fmt: skip
     assert summary.n_trials == len(children) == 8
     drawn = {(c.data.tags["zygarde.algorithm"], tuple(sorted(c.data.params.items()))) for c in children}
     assert len(drawn) == 8 and all("cv_roc_auc_mean" in c.data.metrics for c in children)
@@ -160,19 +169,11 @@ def test_a_tpe_search_runs_in_the_flow_with_unique_trials_as_child_runs(
 def test_an_asha_search_grows_its_trials_one_child_run_each_and_registers_the_full_budget(
     dask_address: str, tmp_path: object, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from prefect_dask import DaskTaskRunner
-
-    from zygarde.config import parse_config
-    from zygarde.flows.tabular import train_tabular
     from zygarde.settings import get_settings
 
-    monkeypatch.setenv("ZYGARDE_WORK_DIR", str(tmp_path))
-    config = parse_config(search="asha", algorithms=["rf", "linear"], trials=4, cv=3, seed=1, experiment="asha-e2e")
-    summary = train_tabular.with_options(task_runner=DaskTaskRunner(address=dask_address))(config=config)
+    summary, children = _tabular_flow(dask_address, tmp_path, monkeypatch, search="asha", algorithms=["rf", "linear"],
+                                      trials=4, seed=1, experiment="asha-e2e")  # fmt: skip
     mlflow = get_client(get_settings().mlflow_tracking_uri)
-    children = mlflow.search_runs(
-        [summary.mlflow["experiment_id"]], f"tags.mlflow.parentRunId = '{summary.mlflow['parent_run_id']}'"
-    )
     assert len(children) == 8 < summary.n_trials  # one child run per configuration, a result per rung
     outcomes = [c.data.tags["zygarde.halving"] for c in children]
     assert sum(o.startswith("ran the full budget") for o in outcomes) >= 1, outcomes  # one race, both families
@@ -192,19 +193,10 @@ def test_an_asha_search_grows_its_trials_one_child_run_each_and_registers_the_fu
 def test_auto_tries_every_family_and_keeps_to_its_time_budget(
     dask_address: str, tmp_path: object, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from prefect_dask import DaskTaskRunner
-
-    from zygarde.config import parse_config
-    from zygarde.flows.tabular import train_tabular
-    from zygarde.settings import get_settings
     from zygarde.tabular.algorithms import ALGORITHMS
 
-    monkeypatch.setenv("ZYGARDE_WORK_DIR", str(tmp_path))
-    config = parse_config(algorithms=["auto"], time_budget=12, cv=3, seed=4, experiment="auto-e2e")
-    summary = train_tabular.with_options(task_runner=DaskTaskRunner(address=dask_address))(config=config)
-    children = get_client(get_settings().mlflow_tracking_uri).search_runs(
-        [summary.mlflow["experiment_id"]], f"tags.mlflow.parentRunId = '{summary.mlflow['parent_run_id']}'"
-    )
+    summary, children = _tabular_flow(dask_address, tmp_path, monkeypatch, algorithms=["auto"], time_budget=12, seed=4,
+                                      experiment="auto-e2e")  # fmt: skip
     assert {c.data.tags["zygarde.algorithm"] for c in children} == set(ALGORITHMS)
     longest = max(c.data.metrics["wall_seconds"] for c in children)
     facts = summary.search_facts

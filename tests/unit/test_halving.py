@@ -4,6 +4,7 @@ trial is never promoted and stops nothing, and a trial grown rung by rung scores
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -192,3 +193,32 @@ def test_the_terminal_shows_each_winners_budget_and_how_the_race_went(capsys: py
     shown = " ".join(capsys.readouterr().out.split())
     assert "compared on the full budget" in shown and "│ 300 │" in shown
     assert "successive halving: 12 configurations in 3 brackets; 4 ran the full budget" in shown
+
+
+def test_a_race_killed_mid_way_continues_from_its_journal_without_repeating_a_rung(tmp_path: Path) -> None:
+    specs = [TrialSpec(i, "toy", {"q": q}) for i, q in enumerate([5, 1, 9, 3, 7, 2, 8, 4, 6])]
+    whole = [(s.trial_id, s.rung) for s in _run_one_at_a_time(ASHA(specs, BUDGETS, "score", True))]
+
+    journal = str(tmp_path / "study.journal")
+    first = ASHA(specs, BUDGETS, "score", True)
+    first.persist(journal)
+    for _ in range(8):
+        spec = first.ask()
+        first.tell(_told(spec))
+    interrupted = first.ask()  # running when the driver died: never told
+    with open(journal, "a", encoding="utf-8") as cut:
+        cut.write('{"trial_id": 3, "algor')  # a line the crash cut short
+
+    again = ASHA(specs, BUDGETS, "score", True)
+    again.persist(journal)
+    restored = again.restore({})
+    assert len(restored) == 8 and [r.rung for r in restored] == sorted(r.rung for r in restored)
+    resumed = _run_one_at_a_time(again)
+    assert (resumed[0].trial_id, resumed[0].rung) == (interrupted.trial_id, interrupted.rung)  # asked again first
+    assert sorted([(r.trial_id, r.rung) for r in restored] + [(s.trial_id, s.rung) for s in resumed]) == sorted(whole)
+
+    retried = ASHA(specs, BUDGETS, "score", True)  # a retried task: the same sampler object persists again
+    retried.persist(journal)
+    retried.ask()
+    retried.persist(journal)
+    assert len(retried.restore({})) == len(whole) and retried.ask() is None and retried.finished

@@ -3,11 +3,13 @@
 - TPE against random search on the same budget: trials TPE needs to reach random's best CV ROC-AUC.
 - ASHA against full-budget random search: wall clock to reach random's best score.
 
-A generated table (`zygarde make-data`: 60,000 rows x 20 features, a fifth informative) where one XGBoost
-trial (3-fold CV on one thread, its declared space) takes about 2 s here, so the search's own overheads do
-not swamp the comparison. Every search runs through `DaskEngine` on one LocalCluster of 2 one-thread workers
-(the window and the completion order of a real search: 4 trials in flight, samplers told each result as it
-completes).
+A generated table of 60,000 rows x 20 features where one XGBoost trial (3-fold CV on one thread, its declared
+space) takes about 2 s here, so the search's own overheads do not swamp the comparison: `--table linear`
+(`zygarde make-data`'s, a fifth of the features informative: every configuration scores within a few
+thousandths, a race on noise) or `--table interacting` (products, a threshold and a sine of seven features:
+configurations differ by more than their CV error). Every search runs through `DaskEngine` on one
+LocalCluster of 2 one-thread workers (the window and the completion order of a real search: 4 trials in
+flight, samplers told each result as it completes).
 
 TPE (`--search tpe`) vs random (`--search random`), N trials each: printed per seed, random's best CV ROC-AUC,
 the trials TPE needed to reach it (in the order TPE's results completed) and the ratio; then the median.
@@ -22,10 +24,10 @@ rung counts, each rung's score being a real K-fold score of a model with that ma
 latter to random's, and the whole searches' wall clock. The median ratio is the three-bracket one's. Target
 (issue 13): at most 1/3.
 
-Not measured here: resume after a kill (tests/integration/test_resume.py checks its correctness), elastic
-1 -> 4 workers (needs 4+ cores; this machine has 2).
+Resume after a kill and elastic workers: benchmarks/resume.py and benchmarks/elastic.py.
 
-Run: .venv/bin/python benchmarks/search_strategies.py [--only tpe|asha] [--trials 30] [--seeds 5] [--rows 60000]
+Run: .venv/bin/python benchmarks/search_strategies.py [--only tpe|asha] [--table linear|interacting]
+     [--trials 30] [--seeds 5] [--rows 60000]
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ import argparse
 import statistics
 import time
 
-from _generated import generated
+from _generated import generated, interacting
 from distributed import Client, LocalCluster
 
 from zygarde.bayes import TPESampler
@@ -115,8 +117,10 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=30)
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--rows", type=int, default=60_000)
+    parser.add_argument("--table", choices=["linear", "interacting"], default="linear")
     args = parser.parse_args()
-    data = generated(args.rows)
+    data = generated(args.rows) if args.table == "linear" else interacting(args.rows)
+    print(f"{args.table} table, {args.rows} rows x 20 features", flush=True)
     objective = CrossValidationObjective("classification", 2, 3, 0)
     studies = {"tpe": tpe_against_random, "asha": asha_against_random}
     ratios: dict[str, list[float]] = {name: [] for name in studies if args.only in (None, name)}

@@ -86,6 +86,9 @@ def run(
         str, typer.Option(help="grid | random | tpe (Bayesian optimisation, Optuna) | asha (successive halving)")
     ] = "random",
     trials: Annotated[int, typer.Option(help="Random search: configurations per algorithm.")] = 10,
+    brackets: Annotated[
+        int, typer.Option(help="asha: Hyperband's brackets, 1-3 (3: a hedge for slow learners; 1: quicker)")
+    ] = 3,
     cv: Annotated[
         int | None, typer.Option(help="Cross-validation folds (default 5; out of core: a hold-out part unless given)")
     ] = None,
@@ -128,6 +131,7 @@ def run(
                 engine=engine or settings.engine,
                 search=search,
                 trials=trials,
+                brackets=brackets,
                 **({"cv": cv} if cv is not None else {}),
                 test_size=test_size,
                 memory_limit=memory_limit or settings.memory_limit,

@@ -60,6 +60,13 @@ class TabularRunConfig(BaseModel):
         le=10_000,
         description="Random, tpe and asha search: configurations per algorithm (tpe: in all, x algorithms).",
     )
+    brackets: int = Field(
+        3,
+        ge=1,
+        le=3,
+        description="asha: Hyperband's brackets. 3 deals a third of the configurations to brackets starting on "
+        "the second rung and on the full budget (a hedge for slow learners); 1 is plain ASHA, quicker.",
+    )
     engine: Literal["dask", "spark"] = Field(
         "dask",
         description="Where trials fit: scikit-learn/XGBoost on Dask workers, or Spark (MLlib rf, gbt; "

@@ -95,9 +95,10 @@ def print_footer(out: Console, summary: dict[str, Any]) -> None:
         )
     if "halving_configurations" in facts:
         top = max(int(k.split("_")[2]) for k in facts if k.startswith("halving_rung_"))
-        out.print(f"successive halving: {facts['halving_configurations']:.0f} configurations in "
-                  f"{facts['halving_brackets']:.0f} brackets; {facts[f'halving_rung_{top}_trials']:.0f} ran the full "
-                  "budget (each trial's rungs: its MLflow child run)")  # fmt: skip
+        brackets = int(facts["halving_brackets"])
+        out.print(f"successive halving: {facts['halving_configurations']:.0f} configurations in {brackets} "
+                  f"bracket{'s' * (brackets > 1)}; {facts[f'halving_rung_{top}_trials']:.0f} ran the full budget "
+                  "(each trial's rungs: its MLflow child run)")  # fmt: skip
     uri = summary["mlflow"]["tracking_uri"]
     out.print(
         "\nOpen the UIs:\n"

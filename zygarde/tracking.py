@@ -91,7 +91,8 @@ def start_parent_run(
     return run.info.run_id
 
 
-RESUMABLE = ("dataset", "target", "task", "algorithms", "search", "trials", "cv", "test_size", "seed", "space")
+RESUMABLE = ("dataset", "target", "task", "algorithms", "search", "trials", "brackets", "cv", "test_size", "seed",
+             "space")  # fmt: skip
 
 
 def reopen_run(tracking_uri: str, run_id: str, registry_name: str, params: dict[str, Any]) -> str:
@@ -111,8 +112,8 @@ def reopen_run(tracking_uri: str, run_id: str, registry_name: str, params: dict[
             f"{option('resume')}: run {run_id} trained {run.data.tags.get('zygarde.registry_name', 'something else')}"
             f", not {registry_name}; resume it with the data and target it was started with."
         )
-    differs = [f"{k} was {run.data.params.get(k)}, now {_param_text(params[k])}" for k in RESUMABLE
-               if k in params and run.data.params.get(k) != _param_text(params[k])]  # fmt: skip
+    differs = [f"{k} was {run.data.params[k]}, now {_param_text(params[k])}" for k in RESUMABLE
+               if k in params and k in run.data.params and run.data.params[k] != _param_text(params[k])]  # fmt: skip
     if differs:
         raise ZygardeError(f"{option('resume')}: run {run_id} searched differently: " + "; ".join(differs) + ".")
     client.update_run(run_id, status="RUNNING")

@@ -54,7 +54,7 @@ def test_served_flow_shows_its_form_and_a_run_started_through_the_api_completes(
     form = deployment.parameter_openapi_schema["definitions"]["TabularRunConfig"]["properties"]
     assert {"dataset", "target", "algorithms", "search", "trials", "cv", "seed", "space", "profile"} <= set(form)
     assert form["trials"]["minimum"] == 1 and form["search"]["enum"] == ["grid", "random", "tpe", "asha"]
-    assert {"memory_limit", "time_budget", "resume"} <= set(form)
+    assert {"memory_limit", "time_budget", "resume", "brackets"} <= set(form)
     assert form["engine"]["enum"] == ["dask", "spark"] and form["dataset"]["examples"] == ["diabetes"]
     job = _registered("train-job/job").parameter_openapi_schema["definitions"]
     drift = _registered("monitor-drift/monitor-drift").parameter_openapi_schema

@@ -167,6 +167,7 @@ def test_a_model_that_cannot_continue_sees_more_rows_each_rung(data: TrialData) 
         ({"engine": "spark", "algorithms": ["rf"]}, "--search: asha grows scikit-learn and XGBoost models on the dask"),
         ({"algorithms": ["auto"]}, "use it with --engine dask and named --algorithms"),
         ({"space": {"rf": {"n_estimators": [10, 20]}}}, "--space: rf.n_estimators is what asha grows rung by rung"),
+        ({"brackets": 4}, "--brackets: Input should be less than or equal to 3"),
     ],
 )
 def test_asha_refuses_what_it_cannot_grow_naming_the_parameter(values: dict, message: str) -> None:

@@ -161,10 +161,6 @@ ALGORITHMS: dict[str, Algorithm] = {
 
 
 Engine = Literal["dask", "spark"]
-# Hyperband's brackets for tabular ASHA: boosting with a small learning rate ranks low after a ninth of its rounds
-# and high at the end (measured: benchmarks/search_strategies.py), so a third of the configurations start on
-# the second rung or the full budget
-HALVING_BRACKETS = 3
 
 
 def get_algorithm(name: str, engine: Engine = "dask") -> Any:
@@ -211,10 +207,12 @@ def tabular_sampler(
     greater_is_better: bool,
     engine: Engine = "dask",
     time_budget: float | None = None,
+    brackets: int = 3,
 ) -> Sampler:
     """The search's sampler: a fixed list (grid, random), TPE over every algorithm's space at once with the
     same budget as random search (``n_trials`` per algorithm), ASHA over ``n_trials`` random configurations per
-    algorithm (three rungs of its resource), or ``auto``: every family, chosen by ECI."""
+    algorithm (three rungs of its resource, dealt to ``brackets`` of Hyperband's brackets), or ``auto``: every
+    family, chosen by ECI."""
     if algorithms == ["auto"]:
         from zygarde.auto import AutoSampler
 
@@ -226,7 +224,7 @@ def tabular_sampler(
         budgets = {name: rung_budgets(ALGORITHMS[name].resource.maximum, ALGORITHMS[name].resource.minimum)
                    for name in algorithms}  # fmt: skip
         return ASHA(plan_trials(algorithms, "random", n_trials, seed, spaces, engine, grown=True), budgets, metric,
-                    greater_is_better, brackets=HALVING_BRACKETS)  # fmt: skip
+                    greater_is_better, brackets=brackets)  # fmt: skip
     if search != "tpe":
         return FixedSampler(plan_trials(algorithms, search, n_trials, seed, spaces, engine))  # type: ignore[arg-type]
     from zygarde.bayes import TPESampler

@@ -131,7 +131,7 @@ class TabularFamily:
         objective = self._objective(data)
         sampler = tabular_sampler(algorithms, config.search, config.trials, config.seed, config.space,
                                   objective.metric, objective.greater_is_better, config.engine,
-                                  config.time_budget)  # fmt: skip
+                                  config.time_budget, config.brackets)  # fmt: skip
         return Plan(objective, sampler, scored_on="cv on training split")
 
     def select(self, results: list[TrialResult], prepared: Prepared[TrialData, HeldOut]) -> TrialResult:

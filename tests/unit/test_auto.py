@@ -3,8 +3,7 @@ improvement (FLAML's ECI) is tried most; no trial starts after the time budget."
 
 from __future__ import annotations
 
-import time
-
+import pytest
 from scipy import stats
 
 from zygarde.auto import AutoSampler, FamilyProgress
@@ -51,12 +50,16 @@ def test_eci_follows_the_papers_rule() -> None:
     assert eci["b"] == max(1.0 - 1.0, 1.0 - 0.0)  # the leader: its own ECI1 only
 
 
-def test_no_trial_starts_after_the_budget() -> None:
-    sampler = AutoSampler(SPACES, total=1000, metric="score", greater_is_better=True, seed=1, budget_seconds=0.3)
+def test_no_trial_starts_after_the_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a clock of its own (the machine's would make the last ask's timing a race): asks before the
+    deadline get a trial, the first ask at or after it gets none, and the search is finished."""
+    clock = [1000.0]
+    monkeypatch.setattr("zygarde.auto.time.monotonic", lambda: clock[0])
+    sampler = AutoSampler(SPACES, total=1000, metric="score", greater_is_better=True, seed=1, budget_seconds=3.0)
     asked = []
     while (spec := sampler.ask()) is not None:
-        asked.append(time.monotonic())
-        time.sleep(0.02)
-        sampler.tell(_result(spec, 0.5, 0.02))
-    assert asked and asked[-1] - sampler.started < 0.3 and sampler.finished
-    assert sampler.report()["time_budget_seconds"] == 0.3
+        asked.append(clock[0])
+        clock[0] += 0.25  # each trial takes a quarter of a second (exact in binary: no rounding at the deadline)
+        sampler.tell(_result(spec, 0.5, 0.25))
+    assert len(asked) == 12 and asked[-1] < sampler.started + 3.0 == clock[0] and sampler.finished
+    assert sampler.report() == {"time_budget_seconds": 3.0, "budget_overshoot_seconds": 0.0}

@@ -1,13 +1,14 @@
 """Resume: the extra wall clock of a search killed mid-way (`kill -9` of its process and Dask workers) and
 continued, over the same search uninterrupted. Each attempt is a process of its own driving a TPE search of
-XGBoost on a generated table (about 2 s a trial, 2 one-thread Dask workers), with its study in a journal file
-and its trials as child runs in a SQLite MLflow store, as `zygarde run --search tpe` keeps them; the kill comes
-when K trials are finished, and the second attempt continues with what `--resume` uses (the journal, and the
-finished child runs). Timed: the search itself in each process (its Dask cluster's start-up is not counted:
-both attempts and the uninterrupted run pay it alike per process). Printed: the uninterrupted search, the killed
-attempt up to the kill, the resumed attempt, the extra (killed + resumed - uninterrupted) and a trial's mean
-time, the trials finished before the kill and restored; then the median over the repeats. Target (issue 13):
-extra < one trial.
+XGBoost on a generated table (about 2 s a trial, 2 one-thread Dask workers), with its study in a journal file,
+its trials as child runs in a SQLite MLflow store and its finished CV folds as checkpoints, as `zygarde run
+--search tpe` keeps them; the kill comes when K trials are finished, and the second attempt continues with what
+`--resume` uses (the journal, the finished child runs, and the fold checkpoints: a trial the kill interrupted
+fits only its unfinished folds). Timed: the search itself in each process (its Dask cluster's start-up is not
+counted: both attempts and the uninterrupted run pay it alike per process). Printed: the uninterrupted search,
+the killed attempt up to the kill, the resumed attempt, the extra (killed + resumed - uninterrupted) and a
+trial's mean time, the trials finished before the kill and restored; then the median over the repeats. Target
+(issue 13): extra < one trial.
 
 Run: .venv/bin/python benchmarks/resume.py [--trials 12] [--kill-after 5] [--rows 60000] [--repeats 3]
 """
@@ -49,7 +50,8 @@ def attempt(folder: Path, trials: int, parent: str | None) -> None:
         engine = DaskEngine(client)
         (folder / "started").write_text(json.dumps({"at": time.time(), "parent": parent}))
         started = time.perf_counter()
-        results = engine.run(CrossValidationObjective("classification", 2, 3, 0), sampler, data,
+        objective = CrossValidationObjective("classification", 2, 3, 0).with_checkpoints(str(folder / "folds"))
+        results = engine.run(objective, sampler, data,
                              logger=TrialLogger(uri, experiment, parent),
                              completed=finished_trials(uri, experiment, parent))  # fmt: skip
         wall = time.perf_counter() - started

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 from typing import Any
 
@@ -34,17 +35,21 @@ def search(plan: Plan, data: Any, run: RunContext) -> SearchOutcome:
 
     The trials an earlier attempt of this run finished (its FINISHED child runs) are not run again; a TPE
     study, or successive halving's rung results, are kept in a journal file beside the run
-    (``<work dir>/runs/<run id>/study.journal``).
+    (``<work dir>/runs/<run id>/study.journal``), and the scores of every finished CV fold under ``folds/``
+    there until the search ends (a trial the crash interrupted fits only the folds it had not finished).
     """
     logger = get_run_logger()
     started = time.perf_counter()
     total = plan.sampler.total
     done: list[TrialResult] = []
     trial_logger = run.trial_logger(scored_on=plan.scored_on, cv_names=plan.cv_names)
+    folder = get_settings().work_dir / "runs" / run.run_id
     if hasattr(plan.sampler, "persist"):
-        journal = get_settings().work_dir / "runs" / run.run_id / "study.journal"
-        journal.parent.mkdir(parents=True, exist_ok=True)
-        plan.sampler.persist(str(journal))
+        folder.mkdir(parents=True, exist_ok=True)
+        plan.sampler.persist(str(folder / "study.journal"))
+    objective = plan.objective
+    if hasattr(objective, "with_checkpoints"):  # a trial a crash interrupts keeps the folds it finished
+        objective = objective.with_checkpoints(str(folder / "folds"))
     finished = finished_trials(run.tracking_uri, run.experiment_id, run.run_id)
     if finished:
         logger.info("continuing: %d trials of this run were finished before", len(finished))
@@ -63,9 +68,8 @@ def search(plan: Plan, data: Any, run: RunContext) -> SearchOutcome:
                 logger.info("%d/%d trials done", len(done), total)
 
         engine = DaskEngine(client)
-        results = engine.run(
-            plan.objective, plan.sampler, data, logger=trial_logger, on_result=report, completed=finished
-        )
+        results = engine.run(objective, plan.sampler, data, logger=trial_logger, on_result=report, completed=finished)
+    shutil.rmtree(folder / "folds", ignore_errors=True)  # every trial is in the store now
     if hasattr(plan.sampler, "outcome"):  # successive halving: where each trial's race ended, on its child run
         for trial_id, last in {r.trial_id: r for r in results}.items():  # a trial's last rung completes last
             if last.run_id:

@@ -30,13 +30,17 @@ class TrialSpec:
     budget: int | None = None
 
 
-def trial_key(algorithm: str, trial_id: int, params: dict[str, Any], rung: int = 0) -> str:
-    """What identifies a trial across a crash and a resume: its number, algorithm, rung and exact parameters."""
+def digest(value: Any, length: int = 12) -> str:
+    """A short, stable digest of a JSON-able ``value`` (keys sorted; anything else by ``str``)."""
     import hashlib
     import json
 
-    digest = hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()[:12]
-    return f"{trial_id}:{algorithm}:{rung}:{digest}"
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:length]
+
+
+def trial_key(algorithm: str, trial_id: int, params: dict[str, Any], rung: int = 0) -> str:
+    """What identifies a trial across a crash and a resume: its number, algorithm, rung and exact parameters."""
+    return f"{trial_id}:{algorithm}:{rung}:{digest(params)}"
 
 
 @dataclass

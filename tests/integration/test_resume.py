@@ -48,6 +48,8 @@ def test_a_killed_tpe_search_resumes_without_repeating_or_duplicating_trials(tmp
         first.wait()
     parent = before[0].data.tags["mlflow.parentRunId"]
     kept = {r.data.tags["zygarde.trial_key"]: r.info.run_id for r in before}
+    folds = tmp_path / "runs" / parent / "folds"
+    assert len(list(folds.glob("*.json"))) >= 3 * len(before)  # every finished fold kept (until the search ends)
 
     resumed = zygarde(*ARGS, "--resume", parent, "--json", env={"ZYGARDE_WORK_DIR": str(tmp_path)})
     assert resumed.code == 0, resumed.output
@@ -59,6 +61,7 @@ def test_a_killed_tpe_search_resumes_without_repeating_or_duplicating_trials(tmp
     assert all(kept[k] == run for k, run in ((r.data.tags["zygarde.trial_key"], r.info.run_id)
                                                for r in children) if k in kept)  # fmt: skip
     assert set(kept) <= set(keys)  # every trial finished before the kill is kept, not run again
+    assert not folds.exists()  # the search ended: its trials are in the store, the fold checkpoints gone
     from mlflow import MlflowClient
 
     assert MlflowClient(f"sqlite:///{db}").get_run(parent).info.status == "FINISHED"

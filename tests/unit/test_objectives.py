@@ -1,3 +1,4 @@
+import json
 import pickle
 
 import numpy as np
@@ -73,3 +74,39 @@ def test_regression_reports_rmse_as_a_positive_loss() -> None:
     mean, _ = objective(TrialSpec(0, "xgboost", {"n_estimators": 50}), TrialData(X, y))
     assert objective.metric == "rmse" and not objective.greater_is_better
     assert 0 < mean["rmse"] < 1.5 and mean["r2"] > 0.8
+
+
+def test_a_trial_keeps_each_finished_fold_and_fits_only_the_missing_ones_again(data: TrialData, tmp_path) -> None:
+    spec = TrialSpec(0, "rf", {"n_estimators": 10, "max_depth": 3})
+    plain = CrossValidationObjective("classification", 2, 3, 7)
+    kept = plain.with_checkpoints(str(tmp_path / "folds"))
+    mean, std = kept(spec, data)
+    assert _scores(mean, std) == _scores(*plain(spec, data))  # checkpoints change no score
+    files = sorted((tmp_path / "folds").glob("*.json"))
+    assert [f.name.rsplit(".", 2)[1] for f in files] == ["0", "1", "2"]  # one per fold, none half-written
+
+    # as after a crash: fold 0 finished (with a score of its own, to see it read back), fold 2 never did
+    before = [json.loads(f.read_text())["roc_auc"] for f in files]
+    files[0].write_text(json.dumps({**json.loads(files[0].read_text()), "roc_auc": 0.0}))
+    files[2].unlink()
+    again, _ = kept(spec, data)
+    after = [json.loads(f.read_text())["roc_auc"] for f in files]
+    assert after == [0.0, before[1], before[2]]  # fold 2 fitted again, to the same score
+    assert again["roc_auc"] == pytest.approx((before[1] + before[2]) / 3)  # fold 0 read, not fitted
+
+    # other rows (the table changed on disk before a resume): nothing is reused
+    changed = TrialData(data.X.assign(a=data.X["a"] + 1.0), data.y)
+    assert _scores(*kept(spec, changed)) == _scores(*plain(spec, changed))
+
+
+def test_fold_checkpoints_are_best_effort(data: TrialData, tmp_path) -> None:
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")  # the folder cannot be made: every fold is computed, as without checkpoints
+    spec = TrialSpec(0, "linear", {"alpha": 1e-3, "l1_ratio": 0.5})
+    plain = CrossValidationObjective("classification", 2, 3, 7)
+    assert _scores(*plain.with_checkpoints(str(blocked / "folds"))(spec, data)) == _scores(*plain(spec, data))
+
+
+def _scores(mean: dict[str, float], std: dict[str, float]) -> list[dict[str, float]]:
+    """The scores, without the predict time (a measurement, never the same twice)."""
+    return [{k: v for k, v in part.items() if k != "predict_us_per_row"} for part in (mean, std)]

@@ -22,7 +22,7 @@ from zygarde.errors import ZygardeError
 from zygarde.spark.algorithms import SPARK_ALGORITHMS
 from zygarde.spark.metrics import binary_auc
 from zygarde.spark.session import spark_session
-from zygarde.tabular.objective import CrossValidationObjective, TrialData, fold_summary
+from zygarde.tabular.objective import CrossValidationObjective, TrialData
 from zygarde.trials import TrialSpec
 
 ROW = "__row"  # keeps the rows' order through Spark
@@ -181,11 +181,14 @@ class SparkCrossValidationObjective(CrossValidationObjective):
 
     def __call__(self, spec: TrialSpec, data: TrialData) -> tuple[dict[str, float], dict[str, float]]:
         """Return (mean, std) of every metric over the folds."""
-        per_fold = []
-        for train, test in self.folds().split(data.X, data.y):
+        splits = list(self.folds().split(data.X, data.y))
+
+        def fold(index: int) -> dict[str, float]:
+            train, test = splits[index]
             pipeline = self.fit(spec, data.X.iloc[train], data.y[train])
-            per_fold.append(self.scores(pipeline, data.X.iloc[test], data.y[test]))
-        return fold_summary(per_fold)
+            return self.scores(pipeline, data.X.iloc[test], data.y[test])
+
+        return self.cross_validate(spec, data, fold)
 
     def scores(self, pipeline: Any, X: pd.DataFrame, y: np.ndarray) -> dict[str, float]:
         """The Dask engine's metrics, by the same definitions; binary ROC-AUC by Spark's exact evaluator."""

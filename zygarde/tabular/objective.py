@@ -8,8 +8,11 @@ on the same worker. The scores are identical to cross-validating the whole pipel
 
 from __future__ import annotations
 
+import hashlib
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -19,10 +22,11 @@ from sklearn.metrics import check_scoring
 from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.pipeline import Pipeline
 
+from zygarde.checkpoints import FoldCheckpoints
 from zygarde.tabular.algorithms import get_algorithm
 from zygarde.tabular.datasets import TaskKind
 from zygarde.tabular.preprocess import build_preprocessor
-from zygarde.trials import TrialSpec
+from zygarde.trials import TrialSpec, digest
 
 # metric name -> (sklearn scorer, sign that turns the scorer's value into the metric)
 _CLASSIFICATION_BINARY = {
@@ -79,6 +83,15 @@ class TrialData:
     def __getstate__(self) -> dict[str, Any]:
         return {**self.__dict__, "prepared": {}}
 
+    @cached_property
+    def fingerprint(self) -> str:
+        """A digest of the rows and labels (computed once per copy): fold checkpoints are keyed by it, so a
+        resumed run whose table changed on disk fits its folds again."""
+        hashed = hashlib.sha256(pd.util.hash_pandas_object(self.X, index=True).to_numpy().tobytes())
+        hashed.update(pd.util.hash_pandas_object(pd.Series(self.y), index=False).to_numpy().tobytes())
+        hashed.update(",".join(map(str, self.X.columns)).encode())
+        return hashed.hexdigest()[:20]
+
 
 @dataclass(frozen=True)
 class CrossValidationObjective:
@@ -90,6 +103,11 @@ class CrossValidationObjective:
     seed: int
     zero_as_missing: tuple[str, ...] = ()
     selection_metric: str = ""
+    checkpoints: str = ""  # a folder where each trial's finished folds are kept (``zygarde.checkpoints``)
+
+    def with_checkpoints(self, folder: str) -> CrossValidationObjective:
+        """This objective, keeping every finished fold's scores under ``folder``."""
+        return replace(self, checkpoints=folder)
 
     @property
     def scorers(self) -> dict[str, tuple[str, int]]:
@@ -148,8 +166,32 @@ class CrossValidationObjective:
     def __call__(self, spec: TrialSpec, data: TrialData) -> tuple[dict[str, float], dict[str, float]]:
         """Return (mean, std) of every metric over the folds."""
         estimator = self.build_estimator(spec)
-        return fold_summary([self._score(clone(estimator).fit(f.X_train, f.y_train), f)
-                              for f in self.prepare_folds(data)])  # fmt: skip
+
+        def fold(index: int) -> dict[str, float]:
+            prepared = self.prepare_folds(data)[index]
+            return self._score(clone(estimator).fit(prepared.X_train, prepared.y_train), prepared)
+
+        return self.cross_validate(spec, data, fold)
+
+    def cross_validate(
+        self, spec: TrialSpec, data: TrialData, score: Callable[[int], dict[str, float]]
+    ) -> tuple[dict[str, float], dict[str, float]]:
+        """(mean, std) of every metric over the folds, ``score(i)`` fitting and scoring fold i. With a checkpoint
+        folder, each fold's scores are kept as it finishes, and a fold kept before is not fitted again."""
+        kept = None
+        if self.checkpoints:
+            what = [spec.algorithm, spec.params, spec.budget, self.task, self.n_classes, self.cv, self.seed,
+                    self.zero_as_missing, type(self).__name__, data.fingerprint]  # fmt: skip
+            kept = FoldCheckpoints(self.checkpoints, digest(what, 20))
+        per_fold = []
+        for index in range(self.cv):
+            scores = kept.get(index) if kept else None
+            if scores is None:
+                scores = score(index)
+                if kept:
+                    kept.put(index, scores)
+            per_fold.append(scores)
+        return fold_summary(per_fold)
 
     def grow(
         self, spec: TrialSpec, data: TrialData, state: list[Any] | None

@@ -1,0 +1,50 @@
+"""Fold checkpoints: the scores of each fold of a trial, kept as the fold finishes, so a trial that a crash (a
+killed driver, a lost worker, a ``kill -9``) interrupted fits only its unfinished folds when it runs again.
+
+One small JSON file per (trial, fold), written atomically (a temporary file renamed over it), under a folder of
+the run (``<work dir>/runs/<run id>/folds``). A trial is named by a digest of what its scores depend on (its
+algorithm, parameters and budget, the objective's folds and seed, and the rows), not by its number, so a TPE
+trial asked again under a new number after a crash finds its folds too. Best effort: a worker that cannot write
+there (a remote worker without the driver's disk) computes every fold, as without checkpoints.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import uuid
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+class FoldCheckpoints:
+    """The finished folds of one trial (``key``) under ``folder``."""
+
+    def __init__(self, folder: str | Path, key: str) -> None:
+        self.folder, self.key = Path(folder), key
+
+    def _path(self, fold: int) -> Path:
+        return self.folder / f"{self.key}.{fold}.json"
+
+    def get(self, fold: int) -> dict[str, float] | None:
+        """The scores ``fold`` reported before, or None (never finished, or unreadable)."""
+        try:
+            return json.loads(self._path(fold).read_text())
+        except (OSError, ValueError):
+            return None
+
+    def put(self, fold: int, scores: dict[str, float]) -> None:
+        """Keep a finished fold's scores (whole or not at all: a kill mid-write leaves no partial file)."""
+        path = self._path(fold)
+        partial = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            partial.write_text(json.dumps(scores))
+            os.replace(partial, path)
+        except OSError as exc:
+            log.debug("fold %d of %s not checkpointed: %s", fold, self.key, exc)
+            with contextlib.suppress(OSError):
+                partial.unlink(missing_ok=True)

@@ -14,10 +14,17 @@ Fast and Lightweight AutoML Library", MLSys 2021), written here from the paper's
 Within a family, configurations come from its own TPE study (``bayes.TPESampler``). The budget is a
 cooperative deadline: no trial is asked for after it, and trials already running finish (Dask cannot
 interrupt a running task), so the search ends within one trial of the budget; the overshoot is reported.
+
+``persist`` keeps each family's study in a journal file of its own, and the search's clock (the seconds of
+budget spent, as of the last result) beside them, so a resumed search continues every family's study, its
+cost accounting and the budget where the crash left them (the time between the crash and the resume does not
+count).
 """
 
 from __future__ import annotations
 
+import json
+import os
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -68,6 +75,11 @@ class AutoSampler:
     started: float | None = None
 
     def __post_init__(self) -> None:
+        self._clock: str | None = None  # a file keeping the budget spent, with a journal
+        self._reset()
+
+    def _reset(self) -> None:
+        self.started = None
         self._studies = {
             name: TPESampler({name: space}, self.total, self.metric, self.greater_is_better, self.seed + i)
             for i, (name, space) in enumerate(self.spaces.items())
@@ -76,6 +88,7 @@ class AutoSampler:
         self._rng = np.random.default_rng(self.seed)
         self._owner: dict[int, tuple[str, int]] = {}  # our trial id -> (family, its study's trial id)
         self._asked = 0
+        self._next_id = 0
         self._asked_of = dict.fromkeys(self.spaces, 0)  # trials handed out per family, told or not
         self._exhausted: set[str] = set()
 
@@ -132,6 +145,35 @@ class AutoSampler:
         weights = np.array([1.0 / eci[n] for n in names])
         return names[int(self._rng.choice(len(names), p=weights / weights.sum()))]
 
+    def persist(self, journal: str) -> None:
+        """Keep each family's study in ``<journal>.<family>`` and the budget spent in ``<journal>.clock``
+        (continuing them, if an earlier attempt of the search left them: also when this sampler ran that
+        attempt, as a retried task does; what it held in memory is replaced by the journals')."""
+        self._reset()
+        for name, study in self._studies.items():
+            study.persist(f"{journal}.{name}")
+        self._clock = f"{journal}.clock"
+
+    def restore(self, done: dict[str, TrialResult]) -> list[TrialResult]:
+        """The trials an earlier attempt finished, from the families' journals (``done``: the run's logged
+        trials, by key); each family's cost and progress are accounted again, in the order it found them, and
+        the budget goes on from what that attempt had spent."""
+        restored = []
+        for name, study in self._studies.items():
+            for result in study.restore(done):
+                self.progress[name].told(self._value(result), result.fit_seconds, self._better)
+                self._asked_of[name] += 1
+                restored.append(result)
+        self._asked = len(restored)
+        self._next_id = 1 + max((r.trial_id for r in restored), default=-1)
+        if self._clock and os.path.exists(self._clock):
+            with open(self._clock) as kept:
+                self.started = time.monotonic() - float(json.load(kept)["spent_seconds"])
+        return sorted(restored, key=lambda r: r.trial_id)
+
+    def _value(self, result: TrialResult) -> float | None:
+        return None if result.error else result.cv_mean.get(self.metric)
+
     def ask(self) -> TrialSpec | None:
         """The chosen family's next configuration; None after the deadline or the trial budget."""
         if self.started is None:
@@ -144,19 +186,24 @@ class AutoSampler:
             if spec is None:
                 self._exhausted.add(family)
                 continue
-            self._owner[self._asked] = (family, spec.trial_id)
+            trial_id, self._next_id = self._next_id, self._next_id + 1
+            self._owner[trial_id] = (family, spec.trial_id)
             self._asked_of[family] += 1
             self._asked += 1
-            return TrialSpec(self._asked - 1, family, spec.params)
+            return TrialSpec(trial_id, family, spec.params)
         return None
 
     def tell(self, result: TrialResult) -> None:
-        """Tell the family's study and account the family's cost and progress."""
+        """Tell the family's study (the result under our number: a restored one keeps it) and account the
+        family's cost and progress; with a journal, the budget spent so far is kept too."""
         family, inner = self._owner.pop(result.trial_id)
-        scored = TrialResult(**{**result.__dict__, "trial_id": inner})
-        self._studies[family].tell(scored)
-        value = None if result.error else result.cv_mean.get(self.metric)
-        self.progress[family].told(value, result.fit_seconds, self._better)
+        self._studies[family].tell(result, asked_as=inner)
+        self.progress[family].told(self._value(result), result.fit_seconds, self._better)
+        if self._clock:
+            partial = f"{self._clock}.partial"
+            with open(partial, "w") as clock:
+                json.dump({"spent_seconds": self.elapsed()}, clock)
+            os.replace(partial, self._clock)
 
     def report(self) -> dict[str, float]:
         """Budget facts to log: the budget, the wall the search took, how far past the budget it ran."""

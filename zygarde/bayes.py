@@ -93,14 +93,9 @@ class TPESampler:
         from optuna.trial import TrialState
 
         optuna.logging.set_verbosity(logging.WARNING)
-        startup = max(2, min(10, self.total // 4))  # random draws before TPE models anything
-        with warnings.catch_warnings():  # `group` is "experimental" in Optuna 5; it is what conditional spaces need
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            # multivariate + group: parameters modelled jointly within each algorithm's sub-space; independent
-            # sampling of a conditional space stalled on a toy problem here (tests/unit/test_bayes.py)
-            tpe = optuna.samplers.TPESampler(seed=self.seed, n_startup_trials=startup, multivariate=True, group=True)
         storage = JournalStorage(JournalFileBackend(self.journal)) if self.journal else None
-        study = optuna.create_study(direction="maximize" if self.greater_is_better else "minimize", sampler=tpe,
+        study = optuna.create_study(direction="maximize" if self.greater_is_better else "minimize",
+                                    sampler=self.optuna_sampler(),
                                     storage=storage, study_name=self.STUDY if storage else None,
                                     load_if_exists=True)  # fmt: skip
         for trial in study.get_trials(deepcopy=False):
@@ -113,6 +108,16 @@ class TPESampler:
                 self._asked += 1
                 self._restored.append(TrialResult(**attrs["result"]))
         return study
+
+    def optuna_sampler(self) -> Any:
+        """Optuna's multivariate, grouped TPE: parameters modelled jointly within each algorithm's sub-space
+        (independent sampling of a conditional space stalled on a toy problem here: tests/unit/test_bayes.py)."""
+        import optuna
+
+        startup = max(2, min(10, self.total // 4))  # random draws before TPE models anything
+        with warnings.catch_warnings():  # `group` is "experimental" in Optuna 5; it is what conditional spaces need
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.samplers.TPESampler(seed=self.seed, n_startup_trials=startup, multivariate=True, group=True)
 
     def restore(self, done: dict[str, TrialResult]) -> list[TrialResult]:
         """The results of the trials the journal says were finished (``done``: the run's logged trials, used
@@ -169,11 +174,12 @@ class TPESampler:
             point[f"{algorithm}.{name}"] = value.item() if hasattr(value, "item") else value
         return point
 
-    def tell(self, result: TrialResult) -> None:
-        """The trial's score (its failure, if it failed or has no score), its result kept with it."""
+    def tell(self, result: TrialResult, asked_as: int | None = None) -> None:
+        """The trial's score (its failure, if it failed or has no score), its result kept with it (``asked_as``:
+        the number this sampler asked the trial under, when the caller numbers trials its own way)."""
         from optuna.trial import TrialState
 
-        trial = self._live.pop(result.trial_id)
+        trial = self._live.pop(result.trial_id if asked_as is None else asked_as)
         kept = {k: v for k, v in result.__dict__.items() if k not in ("curves", "run_id")}
         trial.set_user_attr("result", json.loads(json.dumps(kept, default=str)))
         value = result.cv_mean.get(self.metric)

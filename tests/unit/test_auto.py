@@ -63,3 +63,45 @@ def test_no_trial_starts_after_the_budget(monkeypatch: pytest.MonkeyPatch) -> No
         sampler.tell(_result(spec, 0.5, 0.25))
     assert len(asked) == 12 and asked[-1] < sampler.started + 3.0 == clock[0] and sampler.finished
     assert sampler.report() == {"time_budget_seconds": 3.0, "budget_overshoot_seconds": 0.0}
+
+
+def test_a_resumed_auto_search_continues_its_families_costs_and_budget(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: object
+) -> None:
+    """Killed after four results with a fifth trial running, 30 s into a 100 s budget; resumed much later: the
+    four come back under their numbers with every family's accounting, the fifth's configuration is asked
+    again under a new number, and the budget goes on from 30 s."""
+    from pathlib import Path
+
+    clock = [1000.0]
+    monkeypatch.setattr("zygarde.auto.time.monotonic", lambda: clock[0])
+    journal = str(Path(str(tmp_path)) / "study.journal")
+    first = AutoSampler(SPACES, total=10, metric="score", greater_is_better=True, seed=2, budget_seconds=100.0)
+    first.persist(journal)
+    for value in (0.5, 0.4, 0.3, 0.6):
+        spec = first.ask()
+        clock[0] += 7.5
+        first.tell(_result(spec, value, 2.0))
+    crashed = first.ask()
+    clock[0] += 5000.0  # the crash, and the time before the resume
+
+    again = AutoSampler(SPACES, total=10, metric="score", greater_is_better=True, seed=2, budget_seconds=100.0)
+    again.persist(journal)
+    restored = again.restore({})
+    assert [r.trial_id for r in restored] == [0, 1, 2, 3]
+    assert [r.cv_mean["score"] for r in restored] == [0.5, 0.4, 0.3, 0.6]
+    assert {name: (p.trials, p.spent, p.best) for name, p in again.progress.items()} == {
+        name: (p.trials, p.spent, p.best) for name, p in first.progress.items()
+    }
+    assert again.elapsed() == pytest.approx(30.0)
+    requeued = again.ask()
+    assert (requeued.algorithm, requeued.params) == (crashed.algorithm, crashed.params)
+    assert requeued.trial_id not in {r.trial_id for r in restored}  # a finished trial's number is not given again
+    asked = [requeued, *iter(again.ask, None)]
+    assert len(asked) == 6  # 10 in all: the 4 finished count
+
+    retried = AutoSampler(SPACES, total=10, metric="score", greater_is_better=True, seed=2, budget_seconds=100.0)
+    retried.persist(journal)
+    retried.restore({})
+    retried.persist(journal)  # a retried task persists the same sampler again: nothing is counted twice
+    assert len(retried.restore({})) == 4 and retried.progress["fast"].trials == first.progress["fast"].trials

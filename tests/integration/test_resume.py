@@ -18,7 +18,9 @@ from tests.conftest import zygarde
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
-ARGS = ["run", "diabetes", "--search", "tpe", "--algorithms", "rf", "--trials", "10", "--cv", "3"]
+TPE = ["run", "diabetes", "--search", "tpe", "--algorithms", "rf", "--trials", "10", "--cv", "3"]
+# every family by ECI, each its own TPE study; the budget goes on from where the kill left it
+AUTO = ["run", "diabetes", "--algorithms", "auto", "--time-budget", "20s", "--cv", "3"]
 
 
 def _finished_children(db: Path) -> list[object]:
@@ -31,11 +33,12 @@ def _finished_children(db: Path) -> list[object]:
     return [r for r in runs if "mlflow.parentRunId" in r.data.tags]
 
 
-def test_a_killed_tpe_search_resumes_without_repeating_or_duplicating_trials(tmp_path: Path) -> None:
+@pytest.mark.parametrize("args", [TPE, AUTO], ids=["tpe", "auto"])
+def test_a_killed_search_resumes_without_repeating_or_duplicating_trials(tmp_path: Path, args: list[str]) -> None:
     env = {**os.environ, "ZYGARDE_WORK_DIR": str(tmp_path), "COLUMNS": "200"}
     env.pop("PREFECT_API_URL", None)  # a run of its own, as a user starts it
     script = str(Path(sys.executable).with_name("zygarde"))
-    first = subprocess.Popen([script, *ARGS], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    first = subprocess.Popen([script, *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                              start_new_session=True)  # fmt: skip
     db = tmp_path / "mlflow.db"
     try:
@@ -51,17 +54,21 @@ def test_a_killed_tpe_search_resumes_without_repeating_or_duplicating_trials(tmp
     folds = tmp_path / "runs" / parent / "folds"
     assert len(list(folds.glob("*.json"))) >= 3 * len(before)  # every finished fold kept (until the search ends)
 
-    resumed = zygarde(*ARGS, "--resume", parent, "--json", env={"ZYGARDE_WORK_DIR": str(tmp_path)})
+    resumed = zygarde(*args, "--resume", parent, "--json", env={"ZYGARDE_WORK_DIR": str(tmp_path)})
     assert resumed.code == 0, resumed.output
     summary = json.loads(resumed.stdout)
-    assert summary["mlflow"]["parent_run_id"] == parent and summary["n_trials"] == 10
+    trials = 10 if args is TPE else summary["n_trials"]  # auto: what the budget allowed
+    assert summary["mlflow"]["parent_run_id"] == parent and summary["n_trials"] == trials
     children = _finished_children(db)
     keys = [r.data.tags["zygarde.trial_key"] for r in children]
-    assert len(children) == 10 == len(set(keys))  # as many as an uninterrupted search: no twin, none lost
+    assert len(children) == trials == len(set(keys))  # as many as the search counts: no twin, none lost
     assert all(kept[k] == run for k, run in ((r.data.tags["zygarde.trial_key"], r.info.run_id)
                                                for r in children) if k in kept)  # fmt: skip
     assert set(kept) <= set(keys)  # every trial finished before the kill is kept, not run again
     assert not folds.exists()  # the search ended: its trials are in the store, the fold checkpoints gone
+    if args is AUTO:  # a journal per family, and the budget's clock
+        kept_files = {p.name for p in (tmp_path / "runs" / parent).iterdir()}
+        assert {"study.journal.linear", "study.journal.rf", "study.journal.clock"} <= kept_files, kept_files
     from mlflow import MlflowClient
 
     assert MlflowClient(f"sqlite:///{db}").get_run(parent).info.status == "FINISHED"

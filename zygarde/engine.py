@@ -171,6 +171,7 @@ class DaskEngine:
 
         grows = callable(getattr(objective, "grow", None))
         states: dict[int, Any] = {}  # trial id -> the future holding its last rung's (result, state), on its worker
+        # (dropped when the sampler releases the trial: its worker frees the models then, not at the search's end)
 
         def submit(spec: TrialSpec, attempt: int = 0) -> None:
             key = f"trial-{spec.algorithm}-{spec.trial_id}-{spec.rung}-{token}" + (f"-{attempt}" if attempt else "")
@@ -222,6 +223,8 @@ class DaskEngine:
                     continue
                 results.append(result)
                 sampler.tell(result)
+                for trial_id in getattr(sampler, "released", list)():  # no rung will continue them: free them
+                    states.pop(trial_id, None)
                 if drain and logger is not None:
                     logged.append(writer.submit(logger.log, result))
                 if on_result is not None:

@@ -114,6 +114,12 @@ class ASHA:
             start = min(bracket, len(budgets[spec.algorithm]) - 1)
             new.append(TrialSpec(spec.trial_id, spec.algorithm, spec.params, start, budgets[spec.algorithm][start]))
         self._configurations = new
+        starters = Counter((self._bracket[s.trial_id], s.rung) for s in new)
+        self._room = {}  # (bracket, rung) -> the most results that rung can ever hold
+        for bracket in range(brackets):
+            for rung in range(rungs):
+                below = self._room.get((bracket, rung - 1), 0)
+                self._room[(bracket, rung)] = starters[(bracket, rung)] + (max(1, below // eta) if below else 0)
         groups = Counter((s.algorithm, s.rung) for s in new)  # each a race of its own size
         self.total = sum(halving_trials(n, len(budgets[name]) - start, eta) for (name, start), n in groups.items())
         self._rungs, self._brackets = rungs, brackets
@@ -126,6 +132,7 @@ class ASHA:
         self._promoted: dict[tuple[int, int], set[int]] = {}  # (bracket, rung) -> trial ids promoted out of it
         self._out = 0
         self._restored: list[TrialResult] = []
+        self._released: set[int] = set()
 
     def _candidates(self, bracket: int, rung: int) -> list[TrialResult]:
         """The top 1/eta of a rung's results so far, those with a rung above; once nothing is left to arrive,
@@ -177,6 +184,24 @@ class ASHA:
         if result.rung > min(bracket, len(self.budgets[result.algorithm]) - 1):  # came by a promotion
             self._promoted.setdefault((bracket, result.rung - 1), set()).add(result.trial_id)
         self._new = deque(s for s in self._new if s.trial_id != result.trial_id)
+
+    def released(self) -> list[int]:
+        """Trials (ids) whose last rung's state no rung will ask for again, not named before: those on their
+        family's top rung, failed ones, and those ranked too low ever to be promoted (a rung promotes at most
+        1/eta of the most results it can ever hold, and a rank only falls as results arrive). The engine drops
+        their state, so a worker holds the models of the trials still in the race only."""
+        out = []
+        for (bracket, rung), told in self._told.items():
+            quota = max(1, self._room[(bracket, rung)] // self.eta)
+            alive = {r.trial_id for r in rank(told, self.metric, self.greater_is_better)[:quota]}
+            gone_on = self._promoted.get((bracket, rung), set())  # their state moved to the next rung
+            for result in told:
+                last = result.rung == len(self.budgets[result.algorithm]) - 1
+                kept = result.trial_id in alive and not last
+                if not kept and result.trial_id not in gone_on | self._released:
+                    self._released.add(result.trial_id)
+                    out.append(result.trial_id)
+        return out
 
     def persist(self, journal: str) -> None:
         """Keep every rung's result in ``journal`` (JSON lines), and continue from the results an earlier attempt

@@ -68,6 +68,37 @@ def test_a_failed_trial_is_never_promoted_and_the_race_goes_on() -> None:
     assert [s.trial_id for s in asked if s.rung == 2] == [6]
 
 
+def test_a_trial_that_can_never_go_on_is_released_and_never_asked_again() -> None:
+    """The engine frees a released trial's models: released means no rung will continue it. One at a time: a
+    trial goes once it cannot reach its rung's top third, the top rung's as it finishes. In any order, with
+    failures and brackets: no released trial is ever promoted afterwards."""
+    specs = [TrialSpec(i, "toy", {"q": q}) for i, q in enumerate([5, 1, 9, 3, 7, 2, 8, 4, 6])]
+    sampler, released = ASHA(specs, BUDGETS, "score", True), []
+    while (spec := sampler.ask()) is not None:
+        sampler.tell(_told(spec))
+        released.append(set(sampler.released()))
+    assert set().union(*released) == set(range(9))  # a whole race: every trial's models freed, once
+    assert released[4] == {1}  # q 1, once three better ones are on rung 0 (q 5, 9, then 3 after a promotion)
+    assert released[10] == {2}  # the winner, as it finishes the full budget (its 11th result)
+
+    rng = np.random.default_rng(0)
+    specs = [TrialSpec(i, "toy", {"q": float(q)}) for i, q in enumerate(rng.permutation(40))]
+    sampler = ASHA(specs, BUDGETS, "score", True, brackets=3)
+    running, gone = [], set()
+    while True:
+        while len(running) < 4 and (spec := sampler.ask()) is not None:
+            assert spec.trial_id not in gone, f"trial {spec.trial_id} was released, then promoted"
+            running.append(spec)
+        if not running:
+            break
+        spec = running.pop(int(rng.integers(len(running))))
+        sampler.tell(_told(spec, failing={7, 11}))
+        freed = sampler.released()
+        assert not gone & set(freed)  # each named once
+        gone |= set(freed)
+    assert sampler.finished and {7, 11} <= gone and len(gone) >= 30  # most states freed before the end
+
+
 def test_lower_is_better_and_the_outcome_of_each_trial() -> None:
     specs = [TrialSpec(i, "toy", {"q": q}) for i, q in enumerate([5, 1, 9])]
     sampler = ASHA(specs, BUDGETS, "score", False)

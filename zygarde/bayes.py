@@ -180,8 +180,7 @@ class TPESampler:
         from optuna.trial import TrialState
 
         trial = self._live.pop(result.trial_id if asked_as is None else asked_as)
-        kept = {k: v for k, v in result.__dict__.items() if k not in ("curves", "run_id")}
-        trial.set_user_attr("result", json.loads(json.dumps(kept, default=str)))
+        trial.set_user_attr("result", json.loads(result.journal_line()))
         value = result.cv_mean.get(self.metric)
         if result.error or value is None:
             self.study.tell(trial, state=TrialState.FAIL)

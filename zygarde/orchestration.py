@@ -282,9 +282,16 @@ def local_cluster(**kwargs: Any) -> LocalCluster:
     an adaptive cluster makes nannies later, after any ``dask.config.set`` block has ended. So the setting is
     made for the whole process (a value of None unsets it, in Dask's config), and a value an earlier nanny
     left here is taken back.
+
+    Its scheduler does not start Dask's active memory manager. The manager's one policy, ReduceReplicas, drops
+    the copies ``scatter(broadcast=True)`` made within its 2 s cycle (measured here): every trial on a worker
+    without the one copy left fetched the search's data again, and the folds prepared on that worker went
+    with the old copy. A worker that ``adapt`` retires still hands its data on (``retire_workers`` runs the
+    manager for that). On a cluster of the user's own, the engine scatters again if a copy is lost.
     """
     dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None})
     if os.environ.get("MALLOC_TRIM_THRESHOLD_") == "65536":  # Dask's own value, left by an earlier nanny
         del os.environ["MALLOC_TRIM_THRESHOLD_"]
     kwargs.setdefault("host", "127.0.0.1")  # its scheduler and workers listen on this host only
-    return LocalCluster(**kwargs)
+    with dask.config.set({"distributed.scheduler.active-memory-manager.start": False}):
+        return LocalCluster(**kwargs)

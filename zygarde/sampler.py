@@ -174,9 +174,8 @@ class ASHA:
         self._out -= 1
         self._record(result)
         if self.journal is not None:
-            kept = {k: v for k, v in result.__dict__.items() if k not in ("curves", "run_id")}
             with open(self.journal, "a", encoding="utf-8") as journal:
-                journal.write(json.dumps(kept, default=str) + "\n")
+                journal.write(result.journal_line() + "\n")
 
     def _record(self, result: TrialResult) -> None:
         bracket = self._bracket[result.trial_id]

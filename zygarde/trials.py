@@ -75,6 +75,14 @@ class TrialResult:
         """``trial_key`` of this trial."""
         return trial_key(self.algorithm, self.trial_id, self.params, self.rung)
 
+    def journal_line(self) -> str:
+        """This result as one line of JSON for a search's journal (``TrialResult(**json.loads(line))`` reads it
+        back): no per-epoch curves (logged once, to MLflow) and no run id (a resume looks it up by ``key``)."""
+        import json
+
+        kept = {k: v for k, v in self.__dict__.items() if k not in ("curves", "run_id")}
+        return json.dumps(kept, default=str)
+
 
 class Objective(Protocol):
     """Scores a trial on the search view: (mean, std) of its metrics by name, optionally per-epoch curves."""

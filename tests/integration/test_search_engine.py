@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -134,6 +135,18 @@ def test_workers_keep_glibcs_adaptive_allocator(dask_address: str) -> None:
         threads = client.run(lambda: os.environ.get("OMP_NUM_THREADS"))
     assert all(found == [] for found in seen.values()), seen
     assert set(threads.values()) == {"1"}  # the rest of the nanny's environment stays
+
+
+def test_the_search_data_stays_on_every_worker(dask_address: str) -> None:
+    """Dask's active memory manager would drop broadcast copies within its 2 s cycle, and with them the folds
+    each worker prepared: the cluster's scheduler does not run it, so a copy outlives the cycle."""
+    import numpy as np
+
+    with Client(dask_address) as client:
+        assert client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.extensions["amm"].running) is False
+        data = client.scatter(np.zeros(100_000), broadcast=True, hash=False)
+        time.sleep(2.5)  # one cycle of the manager, had it run
+        assert len(client.who_has(data)[data.key]) == len(client.nthreads()) == 2
 
 
 def _tabular_flow(dask_address: str, work_dir: object, monkeypatch: pytest.MonkeyPatch, **values: Any

@@ -11,9 +11,9 @@ configurations differ by more than their CV error). Every search runs through `D
 LocalCluster of 2 one-thread workers (the window and the completion order of a real search: 4 trials in
 flight, samplers told each result as it completes).
 
-TPE (`--search tpe`) vs random (`--search random`), N trials each: printed per seed, random's best CV ROC-AUC,
-the trials TPE needed to reach it (in the order TPE's results completed) and the ratio; then the median.
-Target (issue 13): at most 0.5.
+TPE (`--search tpe`) and GP (`--search gp`) vs random (`--search random`), N trials each: printed per seed,
+random's best CV ROC-AUC, the trials each needed to reach it (in the order its results completed) and the
+ratio; then the medians. Target (issue 13): at most 0.5.
 
 ASHA (`--search asha`) vs random search at the full budget: the same N configurations of XGBoost's space
 without its number of rounds; random fits each with 300 rounds, ASHA races them on 33, 100 and 300 rounds (a
@@ -26,7 +26,7 @@ latter to random's, and the whole searches' wall clock. The median ratio is the 
 
 Resume after a kill and elastic workers: benchmarks/resume.py and benchmarks/elastic.py.
 
-Run: .venv/bin/python benchmarks/search_strategies.py [--only tpe|asha] [--table linear|interacting]
+Run: .venv/bin/python benchmarks/search_strategies.py [--only tpe|gp|asha] [--table linear|interacting]
      [--trials 30] [--seeds 5] [--rows 60000]
 """
 
@@ -39,7 +39,7 @@ import time
 from _generated import generated, interacting
 from distributed import Client, LocalCluster
 
-from zygarde.bayes import TPESampler
+from zygarde.bayes import GPSampler, TPESampler
 from zygarde.engine import DaskEngine
 from zygarde.sampler import ASHA, FixedSampler
 from zygarde.tabular.algorithms import ALGORITHMS, plan_trials
@@ -64,22 +64,28 @@ def timed(engine: DaskEngine, objective: CrossValidationObjective, sampler: obje
     return results, stamps, time.perf_counter() - started
 
 
-def tpe_against_random(engine: DaskEngine, objective: CrossValidationObjective, data: TrialData, seed: int,
-                       trials: int) -> float:  # fmt: skip
-    """One seed of TPE vs random; its ratio (trials to reach random's best / the budget)."""
+def bayes_against_random(engine: DaskEngine, objective: CrossValidationObjective, data: TrialData, seed: int,
+                         trials: int, kinds: list[str]) -> dict[str, float]:  # fmt: skip
+    """One seed of random search and then each Bayesian sampler in ``kinds`` (tpe, gp) on the same budget; each
+    one's ratio (trials to reach random's best / the budget)."""
     space = {"xgboost": ALGORITHMS["xgboost"].distributions}
     random, _, random_wall = timed(engine, objective, FixedSampler(plan_trials(["xgboost"], "random", trials, seed)),
                                    data)  # fmt: skip
-    tpe, _, tpe_wall = timed(engine, objective, TPESampler(space, trials, "roc_auc", True, seed), data)
     target = best_so_far(random)[-1]
-    reached = next((i + 1 for i, value in enumerate(best_so_far(tpe)) if value >= target), None)
-    ratio = (reached or float("inf")) / trials
     seconds = statistics.mean(r.fit_seconds for r in random)
-    print(f"tpe seed {seed}: random best {target:.4f} ({random_wall:.0f} s, {seconds:.1f} s a trial); "
-          f"TPE best {best_so_far(tpe)[-1]:.4f} ({tpe_wall:.0f} s), reached random's best after "
-          f"{reached if reached else 'never in'} {trials if not reached else ''} trials: ratio {ratio:.2f}",
-          flush=True)  # fmt: skip
-    return ratio
+    line, ratios = [f"seed {seed}: random best {target:.4f} ({random_wall:.0f} s, {seconds:.1f} s a trial)"], {}
+    for kind in kinds:
+        sampler = {"tpe": TPESampler, "gp": GPSampler}[kind](space, trials, "roc_auc", True, seed)
+        found, _, wall = timed(engine, objective, sampler, data)
+        reached = next((i + 1 for i, value in enumerate(best_so_far(found)) if value >= target), None)
+        ratios[kind] = (reached or float("inf")) / trials
+        each = statistics.mean(r.fit_seconds for r in found)
+        line.append(f"{kind.upper()} best {best_so_far(found)[-1]:.4f} ({wall:.0f} s, {each:.1f} s a trial), reached "
+                    "random's best after "
+                    f"{reached if reached else 'never in'} {trials if not reached else ''} trials: ratio "
+                    f"{ratios[kind]:.2f}")  # fmt: skip
+    print("; ".join(line), flush=True)
+    return ratios
 
 
 def asha_against_random(engine: DaskEngine, objective: CrossValidationObjective, data: TrialData, seed: int,
@@ -113,7 +119,7 @@ def asha_against_random(engine: DaskEngine, objective: CrossValidationObjective,
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", choices=["tpe", "asha"])
+    parser.add_argument("--only", choices=["tpe", "gp", "asha"])
     parser.add_argument("--trials", type=int, default=30)
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--rows", type=int, default=60_000)
@@ -122,16 +128,21 @@ def main() -> None:
     data = generated(args.rows) if args.table == "linear" else interacting(args.rows)
     print(f"{args.table} table, {args.rows} rows x 20 features", flush=True)
     objective = CrossValidationObjective("classification", 2, 3, 0)
-    studies = {"tpe": tpe_against_random, "asha": asha_against_random}
-    ratios: dict[str, list[float]] = {name: [] for name in studies if args.only in (None, name)}
+    kinds = [k for k in ("tpe", "gp", "asha") if args.only in (None, k)]
+    ratios: dict[str, list[float]] = {kind: [] for kind in kinds}
     with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster, Client(cluster) as client:
         engine = DaskEngine(client)
         for seed in range(args.seeds):
-            for name in ratios:
-                ratios[name].append(studies[name](engine, objective, data, seed, args.trials))
-    if "tpe" in ratios:
-        print(f"median trials-to-random's-best ratio (TPE / random budget) over {args.seeds} seeds: "
-              f"{statistics.median(ratios['tpe']):.2f} (target <= 0.5)")  # fmt: skip
+            bayes = [k for k in kinds if k != "asha"]
+            for kind, ratio in (bayes_against_random(engine, objective, data, seed, args.trials, bayes)
+                                if bayes else {}).items():  # fmt: skip
+                ratios[kind].append(ratio)
+            if "asha" in ratios:
+                ratios["asha"].append(asha_against_random(engine, objective, data, seed, args.trials))
+    for kind in ("tpe", "gp"):
+        if kind in ratios:
+            print(f"median trials-to-random's-best ratio ({kind.upper()} / random budget) over {args.seeds} seeds: "
+                  f"{statistics.median(ratios[kind]):.2f} (target <= 0.5)")  # fmt: skip
     if "asha" in ratios:
         print(f"median seconds-to-random's-best-within-one-SE ratio (ASHA, 3 brackets / full-budget random) over "
               f"{args.seeds} seeds: "

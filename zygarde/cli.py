@@ -83,7 +83,11 @@ def run(
         ),
     ] = None,
     search: Annotated[
-        str, typer.Option(help="grid | random | tpe (Bayesian optimisation, Optuna) | asha (successive halving)")
+        str,
+        typer.Option(
+            help="grid | random | tpe (Bayesian optimisation, Optuna) | gp (the same by a Gaussian process: one "
+            "algorithm, a numeric space) | asha (successive halving)"
+        ),
     ] = "random",
     trials: Annotated[int, typer.Option(help="Random search: configurations per algorithm.")] = 10,
     brackets: Annotated[

@@ -7,7 +7,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from zygarde.errors import ZygardeError, option
-from zygarde.tabular.algorithms import ALGORITHMS, validate_space
+from zygarde.tabular.algorithms import ALGORITHMS, get_algorithm, validate_space
 from zygarde.tabular.datasets import BUILTIN_DATASETS
 
 AlgorithmName = Literal["rf", "gbt", "xgboost", "linear", "hgb", "auto"]
@@ -47,10 +47,11 @@ class TabularRunConfig(BaseModel):
         description="Seconds the search may take (with algorithms auto): no trial starts after it, and the "
         "budget, not trials, decides when the search ends.",
     )
-    search: Literal["grid", "random", "tpe", "asha"] = Field(
+    search: Literal["grid", "random", "tpe", "gp", "asha"] = Field(
         "random",
         description="Whole grid; random draws per algorithm; tpe: Bayesian optimisation (Optuna's TPE) over "
-        "every algorithm at once, each trial chosen from the scores so far; or asha: random draws raced by "
+        "every algorithm at once, each trial chosen from the scores so far; gp: the same with a Gaussian process "
+        "(one algorithm, a space of numbers: xgboost, gbt, hgb, linear); or asha: random draws raced by "
         "asynchronous successive halving, each trial growing its trees, stages or rounds (rows for linear) "
         "rung by rung, the best third going on.",
     )
@@ -58,7 +59,7 @@ class TabularRunConfig(BaseModel):
         10,
         ge=1,
         le=10_000,
-        description="Random, tpe and asha search: configurations per algorithm (tpe: in all, x algorithms).",
+        description="Random, tpe, gp and asha search: configurations per algorithm (tpe: in all, x algorithms).",
     )
     brackets: int = Field(
         3,
@@ -142,6 +143,14 @@ class TabularRunConfig(BaseModel):
                 f"{option('search')}: asha grows scikit-learn and XGBoost models on the dask engine, one family at "
                 f"a time: use it with {option('engine')} dask and named {option('algorithms')}"
             )
+        if self.search == "gp":
+            from zygarde.bayes import gp_refusal
+
+            spaces = {name: self.space.get(name) or get_algorithm(name, self.engine).distributions
+                      for name in self.algorithms if name != "auto"}  # fmt: skip
+            refusal = gp_refusal(self.algorithms, spaces)
+            if refusal:
+                raise ValueError(f"{option('search')}: {refusal}")
         for name, params in self.space.items():
             if self.search == "asha" and ALGORITHMS.get(name) and ALGORITHMS[name].resource.param in params:
                 raise ValueError(

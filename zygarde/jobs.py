@@ -68,10 +68,10 @@ class JobSpec(BaseModel):
     spaces: dict[str, dict[str, list[Any]]] = Field(
         default_factory=dict, description="Tabular: {algorithm: {param: [values]}} replacing declared spaces."
     )
-    search: Literal["grid", "random", "tpe", "asha"] = Field(
+    search: Literal["grid", "random", "tpe", "gp", "asha"] = Field(
         "random",
-        description="Whole grid, random draws per algorithm, tpe (Bayesian) or asha (successive halving); "
-        "tpe and asha: tabular jobs.",
+        description="Whole grid, random draws per algorithm, tpe or gp (Bayesian) or asha (successive halving); "
+        "tpe, gp and asha: tabular jobs.",
     )
     trials: int = Field(10, ge=1, le=10_000, description="The search budget: random configurations per algorithm.")
     seed: int = Field(42, description="Seed of splits, folds, sampling and estimators.")

@@ -53,7 +53,7 @@ def test_served_flow_shows_its_form_and_a_run_started_through_the_api_completes(
     # what the UI renders as the run form: every field of TabularRunConfig, typed and bounded
     form = deployment.parameter_openapi_schema["definitions"]["TabularRunConfig"]["properties"]
     assert {"dataset", "target", "algorithms", "search", "trials", "cv", "seed", "space", "profile"} <= set(form)
-    assert form["trials"]["minimum"] == 1 and form["search"]["enum"] == ["grid", "random", "tpe", "asha"]
+    assert form["trials"]["minimum"] == 1 and form["search"]["enum"] == ["grid", "random", "tpe", "gp", "asha"]
     assert {"memory_limit", "time_budget", "resume", "brackets"} <= set(form)
     assert form["engine"]["enum"] == ["dask", "spark"] and form["dataset"]["examples"] == ["diabetes"]
     job = _registered("train-job/job").parameter_openapi_schema["definitions"]

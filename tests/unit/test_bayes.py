@@ -4,12 +4,14 @@ toy objective with the same budget."""
 from __future__ import annotations
 
 import pickle
+import re
+from typing import Any
 
 import numpy as np
 import pytest
 from scipy import stats
 
-from zygarde.bayes import TPESampler
+from zygarde.bayes import GPSampler, TPESampler
 from zygarde.errors import ZygardeError
 from zygarde.sampler import FixedSampler, expand_space, numbered
 from zygarde.trials import TrialResult, TrialSpec
@@ -60,7 +62,7 @@ def test_a_failed_trial_is_told_as_a_failure_and_the_search_goes_on() -> None:
     assert pickle.loads(pickle.dumps(sampler)).total == 8  # travels between the flow's tasks
 
 
-def _best_after(sampler: object, budget: int, in_flight: int = 4) -> list[float]:
+def _best_after(sampler: object, budget: int, in_flight: int = 4, score: Any = _score) -> list[float]:
     """Best-so-far after each result, with ``in_flight`` trials running at a time (as the Dask window does)."""
     best, running = [], []
     while True:
@@ -69,7 +71,7 @@ def _best_after(sampler: object, budget: int, in_flight: int = 4) -> list[float]
         if not running:
             return best[:budget]
         spec = running.pop(0)
-        value = _score(spec)
+        value = score(spec)
         sampler.tell(_result(spec, value))  # type: ignore[attr-defined]
         best.append(max(value, best[-1]) if best else value)
 
@@ -129,3 +131,50 @@ def test_a_small_space_is_covered_when_tpe_keeps_proposing_its_best_point() -> N
         sampler.tell(_result(spec, spec.params["max_depth"] / 10))
         asked.append(tuple(spec.params.items()))
     assert len(asked) == 7 == len(set(asked))
+
+
+NUMERIC = {"a": {"x": stats.uniform(-5, 10), "depth": stats.randint(1, 9)}}
+
+
+def test_gp_beats_random_search_on_a_numeric_toy_objective_with_trials_in_flight() -> None:
+    """``--search gp``: one algorithm, numbers only; 4 trials in flight, as the window runs them."""
+
+    def best(sampler: object) -> float:
+        return _best_after(
+            sampler, 20, score=lambda s: -((s.params["x"] - 1.5) ** 2) - 0.3 * abs(s.params["depth"] - 6)
+        )[-1]
+
+    wins = 0
+    for seed in range(3):
+        gp = best(GPSampler(NUMERIC, 20, "score", True, seed=seed))
+        drawn = [("a", p) for p in expand_space({}, NUMERIC["a"], None, "random", 20, seed)]
+        wins += gp > best(FixedSampler(numbered(drawn)))
+    assert wins >= 2
+
+
+def test_gp_asks_are_unique_while_trials_run() -> None:
+    sampler = GPSampler({"c": {"n": [1, 2, 3], "m": [0.5, 1.0]}}, total=10, metric="score", greater_is_better=True,
+                        seed=0)  # fmt: skip
+    running = list(iter(sampler.ask, None))
+    assert len({tuple(sorted(s.params.items())) for s in running}) == len(running) == 6
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"algorithms": ["xgboost", "hgb"]}, "gp models one algorithm's space of numbers; name one in"),
+        ({"algorithms": ["rf"]}, "rf.max_depth takes [3, 4, 6, 8, 12, None], which have none: use tpe"),
+        ({"algorithms": ["rf"], "space": {"rf": {"max_depth": [3, 6]}}}, None),  # numbers given: modelled
+        ({"algorithms": ["xgboost"]}, None),
+    ],
+)
+def test_gp_refuses_a_search_it_cannot_model_naming_why(values: dict, message: str | None) -> None:
+    from pydantic import ValidationError
+
+    from zygarde.config import TabularRunConfig
+
+    if message is None:
+        assert TabularRunConfig(search="gp", **values).search == "gp"
+        return
+    with pytest.raises(ValidationError, match=re.escape(message)):
+        TabularRunConfig(search="gp", **values)

@@ -210,9 +210,9 @@ def tabular_sampler(
     brackets: int = 3,
 ) -> Sampler:
     """The search's sampler: a fixed list (grid, random), TPE over every algorithm's space at once with the
-    same budget as random search (``n_trials`` per algorithm), ASHA over ``n_trials`` random configurations per
-    algorithm (three rungs of its resource, dealt to ``brackets`` of Hyperband's brackets), or ``auto``: every
-    family, chosen by ECI."""
+    same budget as random search (``n_trials`` per algorithm), a GP over one algorithm's, ASHA over
+    ``n_trials`` random configurations per algorithm (three rungs of its resource, dealt to ``brackets`` of
+    Hyperband's brackets), or ``auto``: every family, chosen by ECI."""
     if algorithms == ["auto"]:
         from zygarde.auto import AutoSampler
 
@@ -225,9 +225,9 @@ def tabular_sampler(
                    for name in algorithms}  # fmt: skip
         return ASHA(plan_trials(algorithms, "random", n_trials, seed, spaces, engine, grown=True), budgets, metric,
                     greater_is_better, brackets=brackets)  # fmt: skip
-    if search != "tpe":
+    if search not in ("tpe", "gp"):
         return FixedSampler(plan_trials(algorithms, search, n_trials, seed, spaces, engine))  # type: ignore[arg-type]
-    from zygarde.bayes import TPESampler
+    from zygarde.bayes import GPSampler, TPESampler
 
     declared = {
         name: validate_space(name, spaces[name], engine)
@@ -235,7 +235,8 @@ def tabular_sampler(
         else get_algorithm(name, engine).distributions
         for name in algorithms
     }
-    return TPESampler(declared, n_trials * len(algorithms), metric, greater_is_better, seed)
+    bayes = GPSampler if search == "gp" else TPESampler
+    return bayes(declared, n_trials * len(algorithms), metric, greater_is_better, seed)
 
 
 def plan_trials(

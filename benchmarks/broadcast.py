@@ -6,7 +6,7 @@ quick, so preparing the folds and fetching the data weigh) of 3-fold CV on the g
 `DaskEngine` on 2 one-thread workers. Printed per round: each cluster's search wall clock and the copies of
 the data the workers held at the end; then the median wall clock of each and their ratio.
 
-Run: .venv/bin/python benchmarks/broadcast.py [--rows 200000] [--trials 40] [--rounds 3]
+Run: .venv/bin/python benchmarks/broadcast.py [--rows 60000] [--trials 20] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -42,8 +42,8 @@ def search(cluster: LocalCluster, data: TrialData, trials: int) -> tuple[float, 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=200_000)
-    parser.add_argument("--trials", type=int, default=40)
+    parser.add_argument("--rows", type=int, default=60_000)
+    parser.add_argument("--trials", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     data = generated(args.rows)

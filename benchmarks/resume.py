@@ -13,8 +13,8 @@ killed attempt up to the kill, the resumed attempt, the extra (killed + resumed 
 trial's mean time, the trials finished before the kill and restored; then the median over the repeats.
 Target (issue 13): extra < one trial.
 
-Run: .venv/bin/python benchmarks/resume.py [--search random|tpe] [--trials 12] [--kill-after 5] [--rows 60000]
-     [--repeats 5]
+Run: .venv/bin/python benchmarks/resume.py [--search random|tpe] [--no-checkpoints] [--trials 12] [--kill-after 5]
+     [--rows 60000] [--repeats 5]
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from pathlib import Path
 WARM = ("xgboost", "sklearn.ensemble", "zygarde.tabular.objective")  # the tabular family's warm modules, and ours
 
 
-def attempt(folder: Path, trials: int, parent: str | None, search: str) -> None:
+def attempt(folder: Path, trials: int, parent: str | None, search: str, checkpoints: bool) -> None:
     """One attempt of the search (a process of its own): writes its start, then its results, under ``folder``."""
     from zygarde.bayes import TPESampler
     from zygarde.sampler import FixedSampler
@@ -52,10 +52,11 @@ def attempt(folder: Path, trials: int, parent: str | None, search: str) -> None:
         sampler.persist(str(folder / f"{parent}.journal"))
     else:
         sampler = FixedSampler(plan_trials(["xgboost"], "random", trials, seed=0))
-    _search(folder, data, sampler, uri, experiment, parent)
+    _search(folder, data, sampler, uri, experiment, parent, checkpoints)
 
 
-def _search(folder: Path, data: object, sampler: object, uri: str, experiment: str, parent: str) -> None:
+def _search(folder: Path, data: object, sampler: object, uri: str, experiment: str, parent: str, checkpoints: bool
+            ) -> None:  # fmt: skip
     from distributed import Client
 
     from zygarde.engine import DaskEngine
@@ -68,7 +69,9 @@ def _search(folder: Path, data: object, sampler: object, uri: str, experiment: s
         client.run(import_modules, WARM)  # as the flow warms its workers while its services start
         (folder / "started").write_text(json.dumps({"at": time.time(), "parent": parent}))
         started = time.perf_counter()
-        objective = CrossValidationObjective("classification", 2, 3, 0).with_checkpoints(str(folder / "folds"))
+        objective = CrossValidationObjective("classification", 2, 3, 0)
+        if checkpoints:
+            objective = objective.with_checkpoints(str(folder / "folds"))
         results = engine.run(objective, sampler, data,
                              logger=TrialLogger(uri, experiment, parent),
                              completed=finished_trials(uri, experiment, parent))  # fmt: skip
@@ -87,10 +90,12 @@ def _finished(folder: Path) -> int:
     return sum("mlflow.parentRunId" in r.data.tags for r in runs)
 
 
-def _spawn(folder: Path, trials: int, search: str, parent: str | None = None) -> subprocess.Popen[bytes]:
+def _spawn(folder: Path, trials: int, search: str, checkpoints: bool, parent: str | None = None
+           ) -> subprocess.Popen[bytes]:  # fmt: skip
     for name in ("started", "done"):
         (folder / name).unlink(missing_ok=True)
     args = [sys.executable, __file__, "--attempt", str(folder), "--trials", str(trials), "--search", search]
+    args += [] if checkpoints else ["--no-checkpoints"]
     return subprocess.Popen(args + (["--parent", parent] if parent else []), start_new_session=True,
                             stderr=subprocess.DEVNULL)  # fmt: skip
 
@@ -102,11 +107,12 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=60_000)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--search", choices=["random", "tpe"], default="random")
+    parser.add_argument("--no-checkpoints", action="store_true", help="without fold checkpoints, to see their part")
     parser.add_argument("--attempt", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--parent", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.attempt:
-        attempt(args.attempt, args.trials, args.parent, args.search)
+        attempt(args.attempt, args.trials, args.parent, args.search, not args.no_checkpoints)
         return
     from zygarde.synthetic import make_table
     from zygarde.tables import read_table
@@ -115,19 +121,20 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="zygarde-resume-") as scratch:
         table = read_table(Path(make_table(Path(scratch) / "t", args.rows, 20, seed=7).path))
         for repeat in range(args.repeats):
-            shares.append(_once(Path(scratch) / str(repeat), table, args.trials, args.kill_after, args.search))
+            shares.append(_once(Path(scratch) / str(repeat), table, args.trials, args.kill_after, args.search,
+                                not args.no_checkpoints))  # fmt: skip
     print(f"median extra over {args.repeats} repeats: {statistics.median(shares):.2f} of a trial (target < 1)")
 
 
-def _once(root: Path, table: object, trials: int, kill_after: int, search: str) -> float:
+def _once(root: Path, table: object, trials: int, kill_after: int, search: str, checkpoints: bool) -> float:
     """One uninterrupted search and one killed and resumed; the extra wall clock, in trials."""
     whole, broken = root / "whole", root / "broken"
     for folder in (whole, broken):
         folder.mkdir(parents=True)
         table.to_parquet(folder / "table.parquet")  # type: ignore[attr-defined]
-    _spawn(whole, trials, search).wait()
+    _spawn(whole, trials, search, checkpoints).wait()
     uninterrupted = json.loads((whole / "done").read_text())
-    first = _spawn(broken, trials, search)
+    first = _spawn(broken, trials, search, checkpoints)
     while _finished(broken) < kill_after:
         time.sleep(0.1)
     os.killpg(first.pid, signal.SIGKILL)  # the attempt and its Dask workers, at once
@@ -135,7 +142,7 @@ def _once(root: Path, table: object, trials: int, kill_after: int, search: str) 
     first.wait()
     started = json.loads((broken / "started").read_text())
     before = _finished(broken)
-    _spawn(broken, trials, search, started["parent"]).wait()
+    _spawn(broken, trials, search, checkpoints, started["parent"]).wait()
     resumed = json.loads((broken / "done").read_text())
     trial = sum(uninterrupted["fit"]) / len(uninterrupted["fit"])
     lost = killed_at - started["at"]

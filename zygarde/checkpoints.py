@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -48,3 +49,18 @@ class FoldCheckpoints:
             log.debug("fold %d of %s not checkpointed: %s", fold, self.key, exc)
             with contextlib.suppress(OSError):
                 partial.unlink(missing_ok=True)
+
+
+def scored_folds(folder: str, key: str, folds: int, score: Callable[[int], dict[str, float]]) -> list[dict[str, float]]:
+    """Every fold's scores, ``score(i)`` computing fold i; with a ``folder`` (empty: none), each fold is kept as
+    it finishes and a fold kept before is read back, not computed."""
+    kept = FoldCheckpoints(folder, key) if folder else None
+    per_fold = []
+    for index in range(folds):
+        scores = kept.get(index) if kept else None
+        if scores is None:
+            scores = score(index)
+            if kept:
+                kept.put(index, scores)
+        per_fold.append(scores)
+    return per_fold

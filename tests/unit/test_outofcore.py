@@ -85,3 +85,26 @@ def test_k_folds_cut_the_non_test_rows_into_equal_slices(tmp_path: Path) -> None
     assert sum(sizes) == 20_000 - test and max(sizes) - min(sizes) < 0.1 * min(sizes)
     for k in range(4):
         assert sum(len(y) for _, y in split.batches(f"train:{k}")) + sizes[k] == 20_000 - test
+
+
+def test_out_of_core_k_fold_trials_keep_their_finished_folds(tmp_path: Path) -> None:
+    """The folds a crash interrupted are not trained again: a kept fold is read back, a missing one trained."""
+    import json
+    from dataclasses import replace
+
+    from zygarde.tabular.large import HoldoutObjective
+    from zygarde.trials import TrialSpec
+
+    make_table(tmp_path / "t", 12_000, 3, seed=5, rows_per_part=6_000)
+    split = replace(_split(tmp_path / "t", 6_000), validation_size=0.0, folds=3)
+    objective = HoldoutObjective("classification", 2, 3).with_checkpoints(str(tmp_path / "folds"))
+    spec = TrialSpec(0, "xgboost", {"n_estimators": 10, "max_depth": 2})
+    mean, _ = objective(spec, split)
+    files = sorted((tmp_path / "folds").glob("*.json"))
+    before = [json.loads(f.read_text())["roc_auc"] for f in files]
+    assert len(files) == 3 and mean["roc_auc"] == pytest.approx(np.mean(before))
+    files[0].write_text(json.dumps({**json.loads(files[0].read_text()), "roc_auc": 0.0}))
+    files[2].unlink()
+    again, _ = objective(spec, split)
+    assert [json.loads(f.read_text())["roc_auc"] for f in files] == [0.0, before[1], before[2]]
+    assert again["roc_auc"] == pytest.approx((before[1] + before[2]) / 3)

@@ -17,13 +17,14 @@ pandas rows like any tabular model, and needs neither Spark nor the Parquet file
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, Field
 
+from zygarde.checkpoints import scored_folds
 from zygarde.config import TabularRunConfig
 from zygarde.errors import ZygardeError, option
 from zygarde.family import Evaluation, Plan, Prepared, Reference, Trained
@@ -44,7 +45,7 @@ from zygarde.tabular.outofcore import (
     parse_size,
     train_booster,
 )
-from zygarde.trials import TrialResult, TrialSpec, leaderboard
+from zygarde.trials import TrialResult, TrialSpec, digest, leaderboard
 from zygarde.validation import ValidationReport
 
 VALIDATION_SHARE = 0.1  # of all rows: what the search scores on
@@ -109,6 +110,12 @@ class HoldoutObjective:
     task: TaskKind
     n_classes: int
     seed: int
+    checkpoints: str = ""  # K-fold: a folder where each trial's finished folds are kept (``zygarde.checkpoints``)
+
+    def with_checkpoints(self, folder: str) -> HoldoutObjective:
+        """This objective, keeping every finished fold's scores under ``folder`` (K-fold only: a hold-out trial
+        is one fit)."""
+        return replace(self, checkpoints=folder)
 
     @property
     def metric(self) -> str:
@@ -125,11 +132,15 @@ class HoldoutObjective:
         if not data.folds:
             booster = train_booster(data, "train", spec.params, _threads())
             return prediction_metrics(*data.predict(booster, "validation"), self.task), {}
-        per_fold = []
-        for k in range(data.folds):
+
+        def fold(k: int) -> dict[str, float]:
             booster = train_booster(data, f"train:{k}", spec.params, _threads())
-            per_fold.append(prediction_metrics(*data.predict(booster, f"validation:{k}"), self.task))
-        return fold_summary(per_fold)
+            return prediction_metrics(*data.predict(booster, f"validation:{k}"), self.task)
+
+        tables = [(path, os.stat(path).st_size, os.stat(path).st_mtime_ns) for path in data.files]
+        what = [spec.algorithm, spec.params, self.task, self.seed, data.folds, data.test_size, data.features,
+                data.target, tables]  # fmt: skip
+        return fold_summary(scored_folds(self.checkpoints, digest(what, 20), data.folds, fold))
 
 
 def _threads() -> int:

@@ -22,7 +22,7 @@ from sklearn.metrics import check_scoring
 from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.pipeline import Pipeline
 
-from zygarde.checkpoints import FoldCheckpoints
+from zygarde.checkpoints import scored_folds
 from zygarde.tabular.algorithms import get_algorithm
 from zygarde.tabular.datasets import TaskKind
 from zygarde.tabular.preprocess import build_preprocessor
@@ -178,20 +178,9 @@ class CrossValidationObjective:
     ) -> tuple[dict[str, float], dict[str, float]]:
         """(mean, std) of every metric over the folds, ``score(i)`` fitting and scoring fold i. With a checkpoint
         folder, each fold's scores are kept as it finishes, and a fold kept before is not fitted again."""
-        kept = None
-        if self.checkpoints:
-            what = [spec.algorithm, spec.params, spec.budget, self.task, self.n_classes, self.cv, self.seed,
-                    self.zero_as_missing, type(self).__name__, data.fingerprint]  # fmt: skip
-            kept = FoldCheckpoints(self.checkpoints, digest(what, 20))
-        per_fold = []
-        for index in range(self.cv):
-            scores = kept.get(index) if kept else None
-            if scores is None:
-                scores = score(index)
-                if kept:
-                    kept.put(index, scores)
-            per_fold.append(scores)
-        return fold_summary(per_fold)
+        what = [spec.algorithm, spec.params, spec.budget, self.task, self.n_classes, self.cv, self.seed,
+                self.zero_as_missing, type(self).__name__, data.fingerprint if self.checkpoints else ""]  # fmt: skip
+        return fold_summary(scored_folds(self.checkpoints, digest(what, 20), self.cv, score))
 
     def grow(
         self, spec: TrialSpec, data: TrialData, state: list[Any] | None

@@ -109,15 +109,20 @@ class TPESampler:
                 self._restored.append(TrialResult(**attrs["result"]))
         return study
 
+    @property
+    def startup(self) -> int:
+        """Random draws before the model (TPE's or the GP's) proposes anything."""
+        return max(2, min(10, self.total // 4))
+
     def optuna_sampler(self) -> Any:
         """Optuna's multivariate, grouped TPE: parameters modelled jointly within each algorithm's sub-space
         (independent sampling of a conditional space stalled on a toy problem here: tests/unit/test_bayes.py)."""
         import optuna
 
-        startup = max(2, min(10, self.total // 4))  # random draws before TPE models anything
         with warnings.catch_warnings():  # `group` is "experimental" in Optuna 5; it is what conditional spaces need
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return optuna.samplers.TPESampler(seed=self.seed, n_startup_trials=startup, multivariate=True, group=True)
+            return optuna.samplers.TPESampler(seed=self.seed, n_startup_trials=self.startup, multivariate=True,
+                                              group=True)  # fmt: skip
 
     def restore(self, done: dict[str, TrialResult]) -> list[TrialResult]:
         """The results of the trials the journal says were finished (``done``: the run's logged trials, used
@@ -201,13 +206,12 @@ class GPSampler(TPESampler):
         """Optuna's GPSampler, seeded, after the same number of random draws as TPE."""
         import optuna
 
-        startup = max(2, min(10, self.total // 4))
-        return optuna.samplers.GPSampler(seed=self.seed, n_startup_trials=startup, warn_independent_sampling=False)
+        return optuna.samplers.GPSampler(seed=self.seed, n_startup_trials=self.startup,
+                                         warn_independent_sampling=False)  # fmt: skip
 
     def ask(self) -> TrialSpec | None:
         """As TPE's, the GP fitted on one PyTorch thread: a GP of a few hundred points gains nothing from more,
-        and the driver shares the machine with the workers (measured here: 0.33 s an ask on one thread, 0.51 s
-        on two)."""
+        and the driver shares the machine with the workers."""
         import torch
 
         threads = torch.get_num_threads()

@@ -18,10 +18,10 @@ import time
 from _generated import generated
 from distributed import Client
 
-from zygarde.engine import DaskEngine
 from zygarde.orchestration import local_cluster
-from zygarde.sampler import FixedSampler
-from zygarde.tabular.algorithms import plan_trials
+from zygarde.search.engine import DaskEngine
+from zygarde.search.samplers.fixed import FixedSampler
+from zygarde.tabular.catalog import plan_trials
 from zygarde.tabular.objective import CrossValidationObjective, TrialData
 
 

@@ -138,8 +138,8 @@ def work_spark(files: list[str]) -> float:
     from pyspark.ml.feature import Imputer, VectorAssembler
     from xgboost.spark import SparkXGBClassifier
 
-    from zygarde.spark.metrics import binary_auc
-    from zygarde.spark.session import spark_session
+    from zygarde.tabular.spark.metrics import binary_auc
+    from zygarde.tabular.spark.session import spark_session
 
     frame = spark_session().read.parquet(*files)
     train, test = frame.randomSplit([1 - TEST_SHARE, TEST_SHARE], seed=SEED)

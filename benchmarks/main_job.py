@@ -25,10 +25,10 @@ from pathlib import Path
 import numpy as np
 from sklearn.model_selection import RepeatedStratifiedKFold, cross_validate
 
+from zygarde.search.trials import TrialSpec
 from zygarde.settings import get_settings
 from zygarde.tabular.datasets import load_dataset
 from zygarde.tabular.objective import CrossValidationObjective
-from zygarde.trials import TrialSpec
 
 REPEATS, FOLDS = 5, 5
 

@@ -35,10 +35,12 @@ WARM = ("xgboost", "sklearn.ensemble", "zygarde.tabular.objective")  # the tabul
 
 def attempt(folder: Path, trials: int, parent: str | None, search: str, checkpoints: bool) -> None:
     """One attempt of the search (a process of its own): writes its start, then its results, under ``folder``."""
-    from zygarde.bayes import TPESampler
-    from zygarde.sampler import FixedSampler
+    from zygarde.search.journal import Journal
+    from zygarde.search.samplers.bayesian import TPESampler
+    from zygarde.search.samplers.fixed import FixedSampler
     from zygarde.tables import read_table
-    from zygarde.tabular.algorithms import ALGORITHMS, plan_trials
+    from zygarde.tabular.algorithms import ALGORITHMS
+    from zygarde.tabular.catalog import plan_trials
     from zygarde.tabular.objective import TrialData
     from zygarde.tracking import ensure_experiment, start_parent_run
 
@@ -49,7 +51,7 @@ def attempt(folder: Path, trials: int, parent: str | None, search: str, checkpoi
     parent = parent or start_parent_run(uri, experiment, "search", {}, {})
     if search == "tpe":
         sampler = TPESampler({"xgboost": ALGORITHMS["xgboost"].distributions}, trials, "roc_auc", True, seed=0)
-        sampler.persist(str(folder / f"{parent}.journal"))
+        sampler.persist(Journal(folder / f"{parent}.journal"))
     else:
         sampler = FixedSampler(plan_trials(["xgboost"], "random", trials, seed=0))
     _search(folder, data, sampler, uri, experiment, parent, checkpoints)
@@ -59,8 +61,8 @@ def _search(folder: Path, data: object, sampler: object, uri: str, experiment: s
             ) -> None:  # fmt: skip
     from distributed import Client
 
-    from zygarde.engine import DaskEngine
     from zygarde.orchestration import import_modules, local_cluster
+    from zygarde.search.engine import DaskEngine
     from zygarde.tabular.objective import CrossValidationObjective
     from zygarde.tracking import TrialLogger, finished_trials
 

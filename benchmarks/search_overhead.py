@@ -25,16 +25,16 @@ import yaml
 from distributed import Client
 from sklearn.model_selection import GridSearchCV
 
-from zygarde.engine import DaskEngine
 from zygarde.orchestration import local_cluster
-from zygarde.sampler import FixedSampler
+from zygarde.search.engine import DaskEngine
+from zygarde.search.samplers.fixed import FixedSampler
+from zygarde.search.trials import TrialSpec
 from zygarde.settings import get_settings
-from zygarde.tabular.algorithms import plan_trials
+from zygarde.tabular.catalog import plan_trials
 from zygarde.tabular.datasets import load_dataset
 from zygarde.tabular.objective import CrossValidationObjective, TrialData
 from zygarde.tabular.preprocess import split_holdout
 from zygarde.tracking import TrialLogger, ensure_experiment, start_parent_run
-from zygarde.trials import TrialSpec
 
 GRID = {
     "xgboost": {

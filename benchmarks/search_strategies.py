@@ -39,12 +39,14 @@ import time
 from _generated import generated, interacting
 from distributed import Client, LocalCluster
 
-from zygarde.bayes import GPSampler, TPESampler
-from zygarde.engine import DaskEngine
-from zygarde.sampler import ASHA, FixedSampler
-from zygarde.tabular.algorithms import ALGORITHMS, plan_trials
+from zygarde.search.engine import DaskEngine
+from zygarde.search.samplers.bayesian import GPSampler, TPESampler
+from zygarde.search.samplers.fixed import FixedSampler
+from zygarde.search.schedulers.asha import ASHA
+from zygarde.search.trials import TrialResult, TrialSpec
+from zygarde.tabular.algorithms import ALGORITHMS
+from zygarde.tabular.catalog import plan_trials
 from zygarde.tabular.objective import CrossValidationObjective, TrialData
-from zygarde.trials import TrialResult, TrialSpec
 
 
 def best_so_far(results: list[TrialResult]) -> list[float]:

@@ -14,7 +14,7 @@ import time
 
 import torch
 
-from zygarde.trials import TrialSpec
+from zygarde.search.trials import TrialSpec
 from zygarde.vision.data import ImageData
 from zygarde.vision.search import VisionObjective, epoch_budgets
 from zygarde.vision.train import pick_device

@@ -10,10 +10,10 @@ from prefect.cache_policies import NO_CACHE
 
 from zygarde.family import Evaluation, Family, Prepared
 from zygarde.registry import RegisteredModel
+from zygarde.search.trials import SearchOutcome, TrialResult
 from zygarde.settings import get_settings
 from zygarde.summary import outcome_markdown
 from zygarde.tracking import RunContext, log_figure, log_json, log_metrics, log_text
-from zygarde.trials import SearchOutcome, TrialResult
 
 from ._stage import stage
 

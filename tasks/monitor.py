@@ -11,7 +11,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.events import emit_event
 from pydantic import BaseModel, Field
 
-from zygarde.drift import DriftThresholds, batch_metrics, compare, drift_figure
+from zygarde.drift import DriftThresholds, champion_on_batch, compare, drift_figure
 from zygarde.registry import load_reference
 from zygarde.settings import get_settings
 from zygarde.tables import read_table
@@ -54,15 +54,7 @@ def check_drift(check: DriftCheck) -> DriftOutcome:
     uri = settings.mlflow_tracking_uri
     reference = load_reference(uri, check.model)
     report = compare(reference.features, batch, check)
-    if reference.target and reference.task:
-        import mlflow.sklearn
-
-        from zygarde.tracking import fluent_tracking_uri
-
-        with fluent_tracking_uri(uri):
-            model = mlflow.sklearn.load_model(f"models:/{check.model}/{reference.version}")
-        features = list(reference.features.columns)
-        report.metric = batch_metrics(model, features, batch, reference.target, reference.task, reference.classes)
+    report.metric = champion_on_batch(uri, reference, batch)
     labelled = bool(reference.target and reference.target in batch.columns)
     retrain_on = str(path) if labelled else reference.trained_on
     run_id = _log_report(uri, check, reference.version, report)

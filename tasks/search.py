@@ -9,11 +9,12 @@ from typing import Any
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from zygarde.engine import PROGRESS_TOPIC, DaskEngine
 from zygarde.family import Family, Plan, Prepared
+from zygarde.search.engine import PROGRESS_TOPIC, DaskEngine
+from zygarde.search.journal import Journal
+from zygarde.search.trials import SearchOutcome, TrialResult
 from zygarde.settings import get_settings
 from zygarde.tracking import RunContext, finished_trials, log_metrics, log_tags
-from zygarde.trials import SearchOutcome, TrialResult
 
 from ._stage import flow_cluster, stage
 
@@ -26,7 +27,7 @@ def plan_search(family: Family, prepared: Prepared[Any, Any]) -> Plan:
 
 @task(
     name="search",
-    task_run_name="search {plan.objective.metric} over {plan.sampler.total} trials",
+    task_run_name="search {plan.objective.metric} {plan.sampler.extent}",
     cache_policy=NO_CACHE,
     retries=1,  # a retry (or `zygarde run --resume`) continues the search: finished trials are not run again
 )
@@ -40,44 +41,40 @@ def search(plan: Plan, data: Any, run: RunContext) -> SearchOutcome:
     """
     logger = get_run_logger()
     started = time.perf_counter()
-    total = plan.sampler.total
+    total, budget = plan.sampler.total, plan.sampler.budget_seconds  # a budget, not a count, may end it
     done: list[TrialResult] = []
     trial_logger = run.trial_logger(scored_on=plan.scored_on, cv_names=plan.cv_names)
     folder = get_settings().work_dir / "runs" / run.run_id
-    if hasattr(plan.sampler, "persist"):
-        folder.mkdir(parents=True, exist_ok=True)
-        plan.sampler.persist(str(folder / "study.journal"))
-    objective = plan.objective
-    if hasattr(objective, "with_checkpoints"):  # a trial a crash interrupts keeps the folds it finished
-        objective = objective.with_checkpoints(str(folder / "folds"))
+    plan.sampler.persist(Journal(folder / "study.journal"))
+    objective = plan.objective.with_checkpoints(str(folder / "folds"))  # an interrupted trial keeps finished folds
     finished = finished_trials(run.tracking_uri, run.experiment_id, run.run_id)
     if finished:
         logger.info("continuing: %d trials of this run were finished before", len(finished))
     with stage("search", run), flow_cluster() as client:
-        if getattr(plan.objective, "uses_spark", False):  # each worker's session stops with the worker
-            from zygarde.spark.session import stop_sessions_with_workers
-
-            stop_sessions_with_workers(client)
+        objective.prepare_workers(client)
 
         def report(result: TrialResult) -> None:
             done.append(result)
             score = result.cv_mean.get(plan.objective.metric)
-            progress = {"done": len(done), "total": total, "algorithm": result.algorithm, "score": score}
+            progress = {"done": len(done), "total": None if budget else total, "algorithm": result.algorithm,
+                        "score": score, "budget_seconds": budget}  # fmt: skip
             client.log_event(PROGRESS_TOPIC, {**progress, "run": run.run_id})
-            if len(done) % max(1, total // 10) == 0 or len(done) == total:
+            if budget is None and (len(done) % max(1, total // 10) == 0 or len(done) == total):
                 logger.info("%d/%d trials done", len(done), total)
+            elif budget is not None and len(done) % 10 == 0:
+                logger.info("%d trials done (%s)", len(done), plan.sampler.extent)
 
         engine = DaskEngine(client)
         results = engine.run(objective, plan.sampler, data, logger=trial_logger, on_result=report, completed=finished)
     shutil.rmtree(folder / "folds", ignore_errors=True)  # every trial is in the store now
-    if hasattr(plan.sampler, "outcome"):  # successive halving: where each trial's race ended, on its child run
-        for trial_id, last in {r.trial_id: r for r in results}.items():  # a trial's last rung completes last
-            if last.run_id:
-                log_tags(run.tracking_uri, last.run_id, {"zygarde.halving": plan.sampler.outcome(trial_id)})
+    for trial_id, last in {r.trial_id: r for r in results}.items():  # a trial's last rung completes last
+        ended = plan.sampler.outcome(trial_id)  # successive halving: where the trial's race ended
+        if ended and last.run_id:
+            log_tags(run.tracking_uri, last.run_id, {"zygarde.halving": ended})
     facts = {
         "search_cpu_seconds": sum(r.usage.get("cpu_seconds", 0.0) for r in results),  # the trials' own
         **engine.capacity,  # worker-seconds held: what an adaptive cluster saves
-        **(plan.sampler.report() if hasattr(plan.sampler, "report") else {}),  # a time budget and its overshoot
+        **plan.sampler.report(),  # a time budget and its overshoot, rungs
     }
     outcome = SearchOutcome(results=results, wall_seconds=time.perf_counter() - started, facts=facts)
     metrics = {

@@ -8,8 +8,8 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from zygarde.family import Family, Prepared
+from zygarde.search.trials import SearchOutcome, TrialResult
 from zygarde.tracking import RunContext, log_curves, log_json, log_metrics
-from zygarde.trials import SearchOutcome, TrialResult
 
 from ._stage import flow_cluster, stage
 

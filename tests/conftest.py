@@ -55,7 +55,7 @@ def dask_address(prefect_api: str) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def spark() -> Iterator[object]:
     """The test session's one local Spark session (a JVM start costs 5-10 s here), stopped at the end."""
-    from zygarde.spark.session import SparkConfig, spark_session, stop_session
+    from zygarde.tabular.spark.session import SparkConfig, spark_session, stop_session
 
     yield spark_session(SparkConfig.from_settings())  # what the flow's process would create
     stop_session()

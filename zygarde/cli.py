@@ -327,15 +327,15 @@ def _run_flow(
     with prefect_api(log_file) as api:
         from prefect_dask import DaskTaskRunner
 
-        from zygarde.engine import PROGRESS_TOPIC
         from zygarde.logs import quiet_libraries
+        from zygarde.search.engine import PROGRESS_TOPIC
 
         module, name = flow_path.split(":")
         flow = getattr(import_module(module), name)
         quiet_libraries(verbose)
         # the stages' imports: the trials' libraries on the workers (no Prefect: no task runs there); GX and
         # the model flavours in this process, which validates, evaluates and registers
-        warm = ("zygarde.engine", type(family).__module__, *family.warm_modules)
+        warm = ("zygarde.search.engine", type(family).__module__, *family.warm_modules)
         here = ("zygarde.flows.pipeline", "great_expectations", *family.registry_modules)
         with services(settings, api, warm, warm_here=here) as client:
             return _on_cluster(flow, family, client, DaskTaskRunner, PROGRESS_TOPIC, show_progress)
@@ -358,12 +358,11 @@ def _on_cluster(flow: Any, family: Any, client: Any, runner: Any, topic: str, sh
     def on_event(event: tuple[float, dict[str, Any]]) -> None:
         message = event[1]
         score = message.get("score")
-        progress.update(
-            bar,
-            completed=message["done"],
-            total=message["total"],
-            description=f"{message['algorithm']} {score:.4f}" if score is not None else "",
-        )
+        budget = message.get("budget_seconds")
+        description = f"{message['algorithm']} {score:.4f}" if score is not None else ""
+        if budget:  # a time budget ends the search, not a count of trials
+            description = f"trials, budget {budget:g} s  {description}"
+        progress.update(bar, completed=message["done"], total=message["total"], description=description)
 
     client.subscribe_topic(topic, on_event)
     on_cluster = flow.with_options(task_runner=runner(address=client.scheduler.address))

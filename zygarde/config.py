@@ -7,7 +7,9 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from zygarde.errors import ZygardeError, option
-from zygarde.tabular.algorithms import ALGORITHMS, get_algorithm, validate_space
+from zygarde.search.factory import check as check_search
+from zygarde.tabular.algorithms import ALGORITHMS
+from zygarde.tabular.catalog import get_algorithm, validate_space
 from zygarde.tabular.datasets import BUILTIN_DATASETS
 
 AlgorithmName = Literal["rf", "gbt", "xgboost", "linear", "hgb", "auto"]
@@ -118,10 +120,14 @@ class TabularRunConfig(BaseModel):
             raise ValueError(
                 f"{option('algorithms')}: auto stands alone (it is every family) and runs on the dask engine"
             )
-        if self.time_budget is not None and self.algorithms != ["auto"]:
-            raise ValueError(f"{option('time_budget')}: a time budget bounds {option('algorithms')} auto; add it")
+        spaces = {name: self.space.get(name) or get_algorithm(name, self.engine).distributions
+                  for name in self.algorithms if self.search == "gp" and name != "auto"}  # fmt: skip
+        refusal = check_search(self.search, list(self.algorithms), spaces, time_budget=self.time_budget,
+                               growable=self.engine == "dask")  # fmt: skip
+        if refusal:
+            raise ValueError(refusal)
         if self.engine == "spark":
-            from zygarde.spark.algorithms import SPARK_ALGORITHMS
+            from zygarde.tabular.spark.algorithms import SPARK_ALGORITHMS
 
             missing = [a for a in self.algorithms if a not in SPARK_ALGORITHMS]
             if missing:
@@ -138,19 +144,6 @@ class TabularRunConfig(BaseModel):
                     f"{option('algorithms')}: xgboost.spark needs a classic Spark session, and ZYGARDE_SPARK_MASTER "
                     f"is the Spark Connect address {master}: leave xgboost out, or use a spark:// master"
                 )
-        if self.search == "asha" and (self.engine != "dask" or self.algorithms == ["auto"]):
-            raise ValueError(
-                f"{option('search')}: asha grows scikit-learn and XGBoost models on the dask engine, one family at "
-                f"a time: use it with {option('engine')} dask and named {option('algorithms')}"
-            )
-        if self.search == "gp":
-            from zygarde.bayes import gp_refusal
-
-            spaces = {name: self.space.get(name) or get_algorithm(name, self.engine).distributions
-                      for name in self.algorithms if name != "auto"}  # fmt: skip
-            refusal = gp_refusal(self.algorithms, spaces)
-            if refusal:
-                raise ValueError(f"{option('search')}: {refusal}")
         for name, params in self.space.items():
             if self.search == "asha" and ALGORITHMS.get(name) and ALGORITHMS[name].resource.param in params:
                 raise ValueError(

@@ -9,6 +9,7 @@ one noisy feature among many does not retrain a model.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 import matplotlib
 
@@ -21,6 +22,9 @@ from pydantic import BaseModel, Field
 from scipy import stats
 
 from zygarde.errors import ZygardeError
+
+if TYPE_CHECKING:
+    from zygarde.registry import StoredReference
 
 _EPS = 1e-4  # floor of a bin's share: an empty bin does not make PSI infinite
 
@@ -144,3 +148,18 @@ def batch_metrics(model: object, features: list[str], batch: pd.DataFrame, targe
         y = codes
     X = rows[features].astype({c: "float64" for c in features if pd.api.types.is_integer_dtype(rows[c])})
     return score_model(model, X, np.asarray(y), task)  # type: ignore[arg-type]
+
+
+def champion_on_batch(tracking_uri: str, reference: StoredReference, batch: pd.DataFrame) -> dict[str, float] | None:
+    """The metrics of the version ``reference`` belongs to on a labelled ``batch``; None, without loading the
+    model, when the batch has no labels (or the model none: a clustering). The model loads in its own flavour
+    (a Spark ML champion through Spark)."""
+    if not reference.target or not reference.task or reference.target not in batch.columns:
+        return None
+    from zygarde.tabular.family import load_tabular_model
+    from zygarde.tracking import fluent_tracking_uri
+
+    with fluent_tracking_uri(tracking_uri):
+        model = load_tabular_model(f"models:/{reference.name}/{reference.version}")
+    features = list(reference.features.columns)
+    return batch_metrics(model, features, batch, reference.target, reference.task, reference.classes)

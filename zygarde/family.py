@@ -22,8 +22,9 @@ from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel
 
-from zygarde.sampler import Sampler
-from zygarde.trials import Objective, TrialResult
+from zygarde.search.objective import Objective
+from zygarde.search.samplers.base import Sampler
+from zygarde.search.trials import TrialResult
 from zygarde.validation import ValidationReport
 
 SearchT = TypeVar("SearchT")

@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from zygarde.trials import describe_params
+from zygarde.search.trials import describe_params
 
 
 def print_tabular(summary: dict[str, Any]) -> None:

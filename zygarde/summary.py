@@ -9,8 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field
 if TYPE_CHECKING:  # the summary model is imported by the CLI before any service: no MLflow import here
     from zygarde.family import ChampionRule, Evaluation
     from zygarde.registry import RegisteredModel
+    from zygarde.search.trials import SearchOutcome, TrialResult
     from zygarde.tracking import RunContext
-    from zygarde.trials import SearchOutcome, TrialResult
 
 
 class FlowSummary(BaseModel):

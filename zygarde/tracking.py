@@ -19,7 +19,7 @@ from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
 
 from zygarde.locks import file_lock
-from zygarde.trials import TrialResult, trial_key
+from zygarde.search.trials import TrialResult, trial_key
 
 _MAX_PARAM_CHARS = 6000
 RUN_KEY_TAG = "zygarde.run_key"

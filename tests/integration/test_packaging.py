@@ -19,9 +19,9 @@ def _registered_pipeline(tracking_uri: str) -> str:
     """The diabetes pipeline zygarde registers (zeros-as-missing, impute, scale, a forest), logged as it logs it."""
     from zygarde.config import parse_config
     from zygarde.registry import log_sklearn
+    from zygarde.search.trials import TrialSpec
     from zygarde.tabular.family import TabularFamily
     from zygarde.tracking import ensure_experiment, start_parent_run
-    from zygarde.trials import TrialSpec
 
     family = TabularFamily(parse_config(algorithms=["rf"], cv=2))
     prepared = family.prepare(family.load())

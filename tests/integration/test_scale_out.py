@@ -85,10 +85,10 @@ def _nap(spec: object, data: object) -> tuple[dict[str, float], dict[str, float]
 
 def test_an_adaptive_cluster_grows_past_twice_its_start_because_the_window_follows_it(prefect_api: str) -> None:
     """The window is re-read as workers join: sized once from the first worker, adapt stalls at about 2x."""
-    from zygarde.engine import DaskEngine
     from zygarde.orchestration import local_cluster
-    from zygarde.sampler import FixedSampler
-    from zygarde.trials import TrialSpec
+    from zygarde.search.engine import DaskEngine
+    from zygarde.search.samplers.fixed import FixedSampler
+    from zygarde.search.trials import TrialSpec
 
     class Nap:
         metric, greater_is_better = "score", True
@@ -125,9 +125,9 @@ def test_a_worker_killed_mid_search_loses_no_trial_and_repeats_no_finished_one(
     import signal
     import threading
 
-    from zygarde.engine import DaskEngine
-    from zygarde.sampler import FixedSampler
-    from zygarde.trials import TrialSpec
+    from zygarde.search.engine import DaskEngine
+    from zygarde.search.samplers.fixed import FixedSampler
+    from zygarde.search.trials import TrialSpec
 
     class Marked:
         metric, greater_is_better = "score", True

@@ -11,11 +11,12 @@ import pandas as pd
 import pytest
 from distributed import Client
 
-from zygarde.engine import DaskEngine
-from zygarde.sampler import FixedSampler
+from zygarde.search.engine import DaskEngine
+from zygarde.search.journal import Journal
+from zygarde.search.samplers.fixed import FixedSampler
+from zygarde.search.trials import TrialSpec
 from zygarde.tabular.objective import CrossValidationObjective, TrialData
 from zygarde.tracking import TrialLogger, ensure_experiment, get_client, logs_from_workers, start_parent_run
-from zygarde.trials import TrialSpec
 
 
 @pytest.mark.parametrize("from_workers", [False, True], ids=["drained-by-one-thread", "logged-by-workers"])
@@ -61,8 +62,8 @@ def test_a_crash_between_the_journal_and_the_store_leaves_no_trial_untracked(
 ) -> None:
     """A kill after a result reached the study's journal and before its child run was complete: on resume the
     trial is not run again, and its child run is written (one the kill left RUNNING is completed, not twinned)."""
-    from zygarde.bayes import TPESampler
-    from zygarde.engine import execute_trial
+    from zygarde.search.engine import execute_trial
+    from zygarde.search.samplers.bayesian import TPESampler
     from zygarde.tracking import finished_trials
 
     experiment = ensure_experiment(tracking_uri, "crash-between")
@@ -71,7 +72,7 @@ def test_a_crash_between_the_journal_and_the_store_leaves_no_trial_untracked(
     objective = CrossValidationObjective("classification", 2, 3, 0)
     data = TrialData(diabetes.drop(columns="Outcome"), diabetes["Outcome"].to_numpy())
     spaces = {"rf": {"n_estimators": [5, 10, 20], "max_depth": [2, 3, 4]}}
-    journal = str(tmp_path / "study.journal")
+    journal = Journal(tmp_path / "study.journal")
     first = TPESampler(spaces, 4, "roc_auc", True, seed=0)
     first.persist(journal)
     told = [execute_trial(objective, first.ask(), data, None) for _ in range(2)]
@@ -108,7 +109,7 @@ def test_a_promoted_trial_continues_from_the_state_its_last_rung_left_on_a_worke
 
     import cloudpickle
 
-    from zygarde.sampler import ASHA
+    from zygarde.search.schedulers.asha import ASHA
 
     cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the workers cannot import the tests
     objective = _SaysIfItContinued("classification", 2, 3, 0)

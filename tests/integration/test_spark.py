@@ -13,7 +13,7 @@ from sklearn.metrics import roc_auc_score
 
 from tests.conftest import free_port, stop_process
 from zygarde.errors import ZygardeError
-from zygarde.spark.session import SparkConfig, check_master, java_version, spark_session
+from zygarde.tabular.spark.session import SparkConfig, check_master, java_version, spark_session
 
 pytestmark = [pytest.mark.spark, pytest.mark.integration]
 
@@ -32,7 +32,7 @@ def test_the_session_is_reused_binds_loopback_and_refuses_a_changed_static_setti
 def test_auc_is_exact_and_agrees_with_scikit_learn(spark: object) -> None:
     from pyspark.ml.linalg import Vectors
 
-    from zygarde.spark.metrics import binary_auc
+    from zygarde.tabular.spark.metrics import binary_auc
 
     rng = np.random.default_rng(0)
     labels = rng.integers(0, 2, 2000)
@@ -44,14 +44,14 @@ def test_auc_is_exact_and_agrees_with_scikit_learn(spark: object) -> None:
 
 def _rows_on_worker(path: str) -> tuple[int, int, bool]:
     """A Spark subtask: this worker's own session reads a file (a path travels, never a session)."""
-    from zygarde.spark.session import has_session, spark_session
+    from zygarde.tabular.spark.session import has_session, spark_session
 
     had_one = has_session()
     return spark_session().read.csv(path, header=True).count(), os.getpid(), had_one
 
 
 def _has_session() -> bool:
-    from zygarde.spark.session import has_session
+    from zygarde.tabular.spark.session import has_session
 
     return has_session()
 
@@ -59,7 +59,7 @@ def _has_session() -> bool:
 def test_a_spark_subtask_runs_on_a_dask_worker_with_the_workers_own_session(dask_address: str) -> None:
     from distributed import Client
 
-    from zygarde.spark.session import stop_sessions_with_workers
+    from zygarde.tabular.spark.session import stop_sessions_with_workers
 
     data = Path(__file__).resolve().parents[2] / "data" / "raw" / "diabetes.csv"
     with Client(dask_address) as client:
@@ -70,9 +70,9 @@ def test_a_spark_subtask_runs_on_a_dask_worker_with_the_workers_own_session(dask
         assert first[0] == again[0] == 768 and first[1] == again[1] != os.getpid()
         assert not first[2] and again[2]  # created lazily by the first subtask, reused by the next
         others = [w for w in client.scheduler_info()["workers"] if w != worker]
-        assert not client.run(lambda: __import__("zygarde.spark.session").spark.session.has_session(), workers=others)[
-            others[0]
-        ]
+        assert not client.run(
+            lambda: __import__("zygarde.tabular.spark.session").tabular.spark.session.has_session(), workers=others
+        )[others[0]]
 
 
 def test_an_unreachable_master_is_a_clear_error_within_seconds() -> None:
@@ -103,10 +103,12 @@ def test_the_spark_engine_searches_registers_and_its_model_round_trips(
     from prefect_dask import DaskTaskRunner
 
     from zygarde.config import parse_config
+    from zygarde.drift import champion_on_batch
     from zygarde.flows.tabular import train_tabular
+    from zygarde.registry import load_reference
     from zygarde.settings import get_settings
-    from zygarde.spark.tabular import SparkTabularModel
     from zygarde.tabular.family import TabularFamily
+    from zygarde.tabular.spark.tabular import SparkTabularModel
     from zygarde.tracking import fluent_tracking_uri, get_client
 
     monkeypatch.setenv("ZYGARDE_WORK_DIR", str(tmp_path))
@@ -127,6 +129,10 @@ def test_the_spark_engine_searches_registers_and_its_model_round_trips(
     rows = pd.read_csv(Path(__file__).resolve().parents[2] / "data" / "raw" / "diabetes.csv").drop(columns="Outcome")
     assert isinstance(model, SparkTabularModel)
     assert len(model.predict(rows.head(10))) == 10 and model.predict_proba(rows.head(10)).shape == (10, 2)
+    # the drift check scores a Spark champion on a labelled batch through Spark (it loaded every one as sklearn's)
+    labelled = pd.read_csv(Path(__file__).resolve().parents[2] / "data" / "raw" / "diabetes.csv").head(60)
+    on_batch = champion_on_batch(uri, load_reference(uri, summary.model["name"]), labelled)
+    assert on_batch is not None and 0.5 < on_batch["roc_auc"] <= 1
 
 
 def test_a_standalone_master_and_worker_from_the_wheel_run_a_session(tmp_path: Path) -> None:
@@ -164,7 +170,7 @@ def test_a_standalone_master_and_worker_from_the_wheel_run_a_session(tmp_path: P
             ).read_text()
             time.sleep(0.5)
         probe_code = (
-            "from zygarde.spark.session import spark_session; s = spark_session(); c = s.sparkContext; "
+            "from zygarde.tabular.spark.session import spark_session; s = spark_session(); c = s.sparkContext; "
             "print(s.range(1000).count(), c.master, c.getConf().get('spark.driver.host'))"
         )
         done = subprocess.run([sys.executable, "-c", probe_code], env={**env, "ZYGARDE_SPARK_MASTER": master_url},
@@ -185,9 +191,9 @@ def test_xgboost_on_spark_is_served_without_a_jvm_with_the_predictions_spark_mad
     from mlflow.models import get_model_info
 
     from zygarde.registry import log_sklearn
-    from zygarde.spark.tabular import ROW, SparkCrossValidationObjective, local_xgboost, spark_frame
+    from zygarde.search.trials import TrialSpec
+    from zygarde.tabular.spark.tabular import ROW, SparkCrossValidationObjective, local_xgboost, spark_frame
     from zygarde.tracking import fluent_tracking_uri, get_client
-    from zygarde.trials import TrialSpec
 
     table = pd.read_csv(Path(__file__).resolve().parents[2] / "data" / "raw" / "diabetes.csv")
     X, y = table.drop(columns="Outcome"), table["Outcome"].to_numpy()
@@ -213,7 +219,7 @@ def test_xgboost_on_spark_is_served_without_a_jvm_with_the_predictions_spark_mad
 
 
 def test_an_xgboost_fit_wider_than_the_sessions_slots_is_refused_before_it_starts(spark: object) -> None:
-    from zygarde.spark.algorithms import check_slots
+    from zygarde.tabular.spark.algorithms import check_slots
 
     slots = spark.sparkContext.defaultParallelism  # type: ignore[attr-defined]
     check_slots(slots)

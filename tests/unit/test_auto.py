@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 from scipy import stats
 
-from zygarde.auto import AutoSampler, FamilyProgress
-from zygarde.trials import TrialResult, TrialSpec
+from zygarde.search.journal import Journal
+from zygarde.search.samplers.auto import AutoSampler, FamilyProgress
+from zygarde.search.trials import TrialResult, TrialSpec
 
 SPACES = {"fast": {"x": stats.uniform(0, 1)}, "stuck": {"x": stats.uniform(0, 1)}, "slow": {"x": [1, 2]}}
 
@@ -54,7 +55,7 @@ def test_no_trial_starts_after_the_budget(monkeypatch: pytest.MonkeyPatch) -> No
     """On a clock of its own (the machine's would make the last ask's timing a race): asks before the
     deadline get a trial, the first ask at or after it gets none, and the search is finished."""
     clock = [1000.0]
-    monkeypatch.setattr("zygarde.auto.time.monotonic", lambda: clock[0])
+    monkeypatch.setattr("zygarde.search.samplers.auto.time.monotonic", lambda: clock[0])
     sampler = AutoSampler(SPACES, total=1000, metric="score", greater_is_better=True, seed=1, budget_seconds=3.0)
     asked = []
     while (spec := sampler.ask()) is not None:
@@ -74,8 +75,8 @@ def test_a_resumed_auto_search_continues_its_families_costs_and_budget(
     from pathlib import Path
 
     clock = [1000.0]
-    monkeypatch.setattr("zygarde.auto.time.monotonic", lambda: clock[0])
-    journal = str(Path(str(tmp_path)) / "study.journal")
+    monkeypatch.setattr("zygarde.search.samplers.auto.time.monotonic", lambda: clock[0])
+    journal = Journal(Path(str(tmp_path)) / "study.journal")
     first = AutoSampler(SPACES, total=10, metric="score", greater_is_better=True, seed=2, budget_seconds=100.0)
     first.persist(journal)
     for value in (0.5, 0.4, 0.3, 0.6):
@@ -105,3 +106,31 @@ def test_a_resumed_auto_search_continues_its_families_costs_and_budget(
     retried.restore({})
     retried.persist(journal)  # a retried task persists the same sampler again: nothing is counted twice
     assert len(retried.restore({})) == 4 and retried.progress["fast"].trials == first.progress["fast"].trials
+
+
+def test_progress_and_state_are_not_constructor_fields() -> None:
+    """``progress`` and ``started`` were constructor fields that ``__post_init__`` silently overwrote."""
+    import inspect
+
+    parameters = inspect.signature(AutoSampler).parameters
+    assert "progress" not in parameters and "started" not in parameters
+    with pytest.raises(TypeError):
+        AutoSampler(SPACES, 10, "score", True, 0, progress={"fast": FamilyProgress(trials=3)})  # type: ignore[call-arg]
+
+
+def test_a_budgeted_search_is_named_by_its_budget_not_a_trial_count() -> None:
+    """The search task and the progress bar said "over 10000 trials" for a time-budgeted search."""
+    from zygarde.search.factory import make_sampler
+    from zygarde.tasks.search import search
+
+    budgeted = make_sampler("auto", spaces=SPACES, draw=list, n_trials=10, metric="score", greater_is_better=True,
+                            seed=0, time_budget=45)  # fmt: skip
+    counted = make_sampler("auto", spaces=SPACES, draw=list, n_trials=10, metric="score", greater_is_better=True,
+                           seed=0)  # fmt: skip
+
+    class Plan:  # the two attributes the task's run name reads
+        def __init__(self, sampler: object) -> None:
+            self.sampler, self.objective = sampler, type("Objective", (), {"metric": "score"})
+
+    assert search.task_run_name.format(plan=Plan(budgeted)) == "search score for 45 s"
+    assert search.task_run_name.format(plan=Plan(counted)) == "search score over 30 trials"

@@ -11,10 +11,12 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from zygarde.bayes import GPSampler, TPESampler
 from zygarde.errors import ZygardeError
-from zygarde.sampler import FixedSampler, expand_space, numbered
-from zygarde.trials import TrialResult, TrialSpec
+from zygarde.search.journal import Journal
+from zygarde.search.samplers.bayesian import GPSampler, TPESampler
+from zygarde.search.samplers.fixed import FixedSampler
+from zygarde.search.spaces import expand_space, numbered
+from zygarde.search.trials import TrialResult, TrialSpec
 
 SPACES = {
     "a": {"x": stats.uniform(-5, 10), "depth": stats.randint(1, 9), "kind": ["p", "q"]},
@@ -96,7 +98,7 @@ def test_a_distribution_tpe_cannot_read_is_named() -> None:
 def test_a_journal_study_continues_after_a_crash_without_repeating_finished_trials(tmp_path: object) -> None:
     from pathlib import Path
 
-    journal = str(Path(str(tmp_path)) / "study.journal")
+    journal = Journal(Path(str(tmp_path)) / "study.journal")
     first = TPESampler(SPACES, 6, "score", True, seed=3)
     first.persist(journal)
     finished = []

@@ -11,9 +11,10 @@ import pandas as pd
 import pytest
 
 from zygarde.errors import ZygardeError
-from zygarde.sampler import ASHA, rung_budgets
+from zygarde.search.journal import Journal
+from zygarde.search.schedulers.asha import ASHA, rung_budgets
+from zygarde.search.trials import TrialResult, TrialSpec
 from zygarde.tabular.objective import CrossValidationObjective, TrialData
-from zygarde.trials import TrialResult, TrialSpec
 
 BUDGETS = {"toy": [1, 3, 9]}
 
@@ -231,14 +232,14 @@ def test_a_race_killed_mid_way_continues_from_its_journal_without_repeating_a_ru
     specs = [TrialSpec(i, "toy", {"q": q}) for i, q in enumerate([5, 1, 9, 3, 7, 2, 8, 4, 6])]
     whole = [(s.trial_id, s.rung) for s in _run_one_at_a_time(ASHA(specs, BUDGETS, "score", True))]
 
-    journal = str(tmp_path / "study.journal")
+    journal = Journal(tmp_path / "study.journal")
     first = ASHA(specs, BUDGETS, "score", True)
     first.persist(journal)
     for _ in range(8):
         spec = first.ask()
         first.tell(_told(spec))
     interrupted = first.ask()  # running when the driver died: never told
-    with open(journal, "a", encoding="utf-8") as cut:
+    with open(journal.path, "a", encoding="utf-8") as cut:
         cut.write('{"trial_id": 3, "algor')  # a line the crash cut short
 
     again = ASHA(specs, BUDGETS, "score", True)

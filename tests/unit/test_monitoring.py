@@ -45,8 +45,8 @@ def test_profiled_writes_prof_and_top30_text(tmp_path: Path) -> None:
 def test_a_tracking_outage_loses_the_child_run_not_the_trial(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
+    from zygarde.search.trials import TrialResult
     from zygarde.tracking import TrialLogger
-    from zygarde.trials import TrialResult
 
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "2")

@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 from sklearn.model_selection import cross_validate
 
+from zygarde.search.trials import TrialSpec
 from zygarde.tabular.objective import CrossValidationObjective, TrialData
-from zygarde.trials import TrialSpec
 
 
 @pytest.fixture

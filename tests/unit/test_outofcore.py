@@ -92,8 +92,8 @@ def test_out_of_core_k_fold_trials_keep_their_finished_folds(tmp_path: Path) -> 
     import json
     from dataclasses import replace
 
+    from zygarde.search.trials import TrialSpec
     from zygarde.tabular.large import HoldoutObjective
-    from zygarde.trials import TrialSpec
 
     make_table(tmp_path / "t", 12_000, 3, seed=5, rows_per_part=6_000)
     split = replace(_split(tmp_path / "t", 6_000), validation_size=0.0, folds=3)
@@ -108,3 +108,21 @@ def test_out_of_core_k_fold_trials_keep_their_finished_folds(tmp_path: Path) -> 
     again, _ = objective(spec, split)
     assert [json.loads(f.read_text())["roc_auc"] for f in files] == [0.0, before[1], before[2]]
     assert again["roc_auc"] == pytest.approx((before[1] + before[2]) / 3)
+
+
+def test_auto_out_of_core_is_a_tpe_search_of_xgboost_within_its_time_budget(tmp_path: Path) -> None:
+    """It was a 10-trial random search that ignored --time-budget, and the terminal did not say so."""
+    from zygarde.config import parse_config
+    from zygarde.search.samplers.auto import AutoSampler
+    from zygarde.tabular.large import LargeTabularFamily, tabular_family
+
+    make_table(tmp_path / "t", 20_000, 4, seed=2, rows_per_part=10_000)
+    config = parse_config(dataset=str(tmp_path / "t"), target="label", memory_limit="1MiB", algorithms=["auto"],
+                          time_budget=30, seed=0)  # fmt: skip
+    family = tabular_family(config)
+    assert isinstance(family, LargeTabularFamily)
+    assert "algorithms auto: xgboost is the one family that trains out of core" in family.describe()
+    assert "for 30 s" in family.describe()
+    plan = family.plan(family.prepare(family.load()))
+    assert isinstance(plan.sampler, AutoSampler) and list(plan.sampler.spaces) == ["xgboost"]
+    assert plan.sampler.budget_seconds == 30 and plan.sampler.extent == "for 30 s"

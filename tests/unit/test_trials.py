@@ -2,7 +2,8 @@ import pytest
 
 from zygarde.config import parse_config
 from zygarde.errors import ZygardeError
-from zygarde.tabular.algorithms import ALGORITHMS, plan_trials
+from zygarde.tabular.algorithms import ALGORITHMS
+from zygarde.tabular.catalog import plan_trials
 
 
 def test_grid_expands_every_combination_and_ids_are_unique() -> None:
@@ -60,8 +61,8 @@ def test_messages_name_options_as_the_command_line_spells_them_only_there() -> N
 
 
 def test_a_fixed_plan_restores_the_trials_an_earlier_attempt_finished() -> None:
-    from zygarde.sampler import FixedSampler
-    from zygarde.trials import TrialResult, TrialSpec
+    from zygarde.search.samplers.fixed import FixedSampler
+    from zygarde.search.trials import TrialResult, TrialSpec
 
     specs = [TrialSpec(i, "rf", {"n": i}) for i in range(4)]
     done = TrialResult(1, "rf", {"n": 1}, cv_mean={"roc_auc": 0.8})
@@ -69,3 +70,16 @@ def test_a_fixed_plan_restores_the_trials_an_earlier_attempt_finished() -> None:
     sampler = FixedSampler(specs)
     assert sampler.restore({done.key: done, stale.key: stale}) == [done]
     assert [s.trial_id for s in iter(sampler.ask, None)] == [0, 2, 3]
+
+
+def test_the_leaderboards_first_row_is_the_trial_selection_picks_in_a_rung_search() -> None:
+    """The vision leaderboard ranked every rung while selection ranked the top rung only: its first row could be
+    a trial stopped on a lower rung, which could not win."""
+    from zygarde.search.trials import TrialResult, best_result, leaderboard, on_top_rung
+
+    stopped = TrialResult(0, "cnn", {"width": 8}, rung=0, budget=2, cv_mean={"val_accuracy": 0.95})
+    finished = TrialResult(1, "cnn", {"width": 16}, rung=1, budget=6, cv_mean={"val_accuracy": 0.90})
+    results = [stopped, finished]
+    board = leaderboard(results, "val_accuracy", True)
+    chosen = best_result(results, "val_accuracy", True, on_top_rung(results))
+    assert chosen is finished and board.iloc[0]["trial"] == chosen.trial_id and len(board) == 1

@@ -101,7 +101,7 @@ def test_too_small_images_for_the_network_are_refused() -> None:
 
 
 def test_successive_halving_budgets_and_trial_count() -> None:
-    from zygarde.sampler import halving_trials
+    from zygarde.search.schedulers.asha import halving_trials
     from zygarde.vision.search import epoch_budgets
 
     assert epoch_budgets(6) == [1, 3, 6] and epoch_budgets(2) == [1, 2] and epoch_budgets(1) == [1]

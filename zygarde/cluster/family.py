@@ -21,10 +21,11 @@ from zygarde.cluster.spaces import plan_cluster_trials
 from zygarde.config import ClusterRunConfig
 from zygarde.errors import ZygardeError
 from zygarde.family import ChampionRule, Evaluation, Identity, Plan, Prepared, Reference, Trained, digest
-from zygarde.sampler import FixedSampler
+from zygarde.search.factory import make_sampler
+from zygarde.search.spaces import SearchKind
+from zygarde.search.trials import TrialResult, TrialSpec, best_result, describe_params, leaderboard
 from zygarde.settings import get_settings
 from zygarde.summary import FlowSummary
-from zygarde.trials import TrialResult, TrialSpec, best_result, describe_params, leaderboard
 from zygarde.validation import ValidationReport, expect, load_suite, run_suite, with_baseline
 
 ROWS = "all rows of the table (unsupervised)"
@@ -110,14 +111,17 @@ class ClusterFamily:
 
     def plan(self, prepared: Prepared[ScaledTable, ClusterTable]) -> Plan:
         """The preset's one configuration, or every algorithm's space (grid or random)."""
-        config = self.config
-        if config.preset == "study":
-            specs = [TrialSpec(0, "kmeans", dict(STUDY["params"]))]
-        else:
-            X = prepared.search.X
-            specs = plan_cluster_trials(list(config.algorithms), config.search, config.trials, config.seed, X,
-                                        config.max_clusters)  # fmt: skip
-        return Plan(ClusteringObjective(config.seed), FixedSampler(specs), scored_on=ROWS, cv_names=False)
+        config, objective = self.config, ClusteringObjective(self.config.seed)
+
+        def draw(search: SearchKind) -> list[TrialSpec]:
+            if config.preset == "study":
+                return [TrialSpec(0, "kmeans", dict(STUDY["params"]))]
+            return plan_cluster_trials(list(config.algorithms), search, config.trials, config.seed, prepared.search.X,
+                                       config.max_clusters)  # fmt: skip
+
+        sampler = make_sampler(config.search, spaces={}, draw=draw, n_trials=config.trials, metric=objective.metric,
+                               greater_is_better=objective.greater_is_better, seed=config.seed)  # fmt: skip
+        return Plan(objective, sampler, scored_on=ROWS, cv_names=False)
 
     def select(self, results: list[TrialResult], prepared: Prepared[ScaledTable, Any]) -> TrialResult:
         """Highest silhouette among trials that are not degenerate."""

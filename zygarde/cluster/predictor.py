@@ -19,7 +19,8 @@ from sklearn.pipeline import Pipeline
 from zygarde.cluster.data import CLUSTER_ALGORITHMS, ScaledTable, build_scaler
 from zygarde.cluster.metrics import cluster_metrics
 from zygarde.errors import ZygardeError
-from zygarde.trials import TrialSpec
+from zygarde.search.objective import Objective
+from zygarde.search.trials import TrialSpec
 
 
 def build_clusterer(algorithm: str, params: dict[str, Any], seed: int) -> BaseEstimator:
@@ -93,7 +94,7 @@ def fit_labels(spec: TrialSpec, X: np.ndarray, seed: int) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class ClusteringObjective:
+class ClusteringObjective(Objective):
     """Fit the trial's predictor on all rows, label them with it, score with internal metrics (silhouette)."""
 
     seed: int

@@ -10,8 +10,8 @@ from sklearn.neighbors import NearestNeighbors
 
 from zygarde.cluster.data import CLUSTER_ALGORITHMS, check_rows
 from zygarde.errors import ZygardeError
-from zygarde.sampler import SearchKind, expand_space, numbered
-from zygarde.trials import TrialSpec
+from zygarde.search.spaces import SearchKind, expand_space, numbered
+from zygarde.search.trials import TrialSpec
 
 DBSCAN_MIN_SAMPLES = (3, 5, 8)
 EPS_QUANTILES = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95)

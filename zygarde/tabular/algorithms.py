@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
 
 from scipy import stats
 from sklearn.base import BaseEstimator
@@ -18,10 +17,8 @@ from sklearn.ensemble import (
 )
 from sklearn.linear_model import SGDClassifier, SGDRegressor
 
-from zygarde.errors import ZygardeError, option
-from zygarde.sampler import ASHA, FixedSampler, Sampler, SearchKind, SearchSpace, expand_space, numbered, rung_budgets
+from zygarde.search.spaces import SearchSpace
 from zygarde.tabular.datasets import TaskKind
-from zygarde.trials import TrialSpec
 
 
 @dataclass(frozen=True)
@@ -158,107 +155,3 @@ ALGORITHMS: dict[str, Algorithm] = {
         resource=Resource("max_iter", 300, 30),
     ),
 }
-
-
-Engine = Literal["dask", "spark"]
-
-
-def get_algorithm(name: str, engine: Engine = "dask") -> Any:
-    """Look an algorithm up by name (``Algorithm``, or ``SparkAlgorithm`` for the Spark engine)."""
-    registry: dict[str, Any] = ALGORITHMS
-    if engine == "spark":
-        from zygarde.spark.algorithms import SPARK_ALGORITHMS
-
-        registry = SPARK_ALGORITHMS
-    try:
-        return registry[name]
-    except KeyError:
-        raise ZygardeError(
-            f"Unknown algorithm {name!r} for the {engine} engine; choose from {', '.join(registry)}."
-        ) from None
-
-
-def _parameter_names(algorithm: Any) -> set[str]:
-    if isinstance(algorithm, Algorithm):
-        return set(algorithm.build("classification", 0).get_params())
-    return algorithm.parameter_names()
-
-
-def validate_space(name: str, space: SearchSpace, engine: Engine = "dask") -> SearchSpace:
-    """Check a user space (from ``--space``) against the estimator's parameters: lists of values, known names."""
-    known = _parameter_names(get_algorithm(name, engine))
-    for param, values in space.items():
-        if param not in known:
-            raise ZygardeError(
-                f"{option('space')}: {name} has no parameter {param!r}; known: {', '.join(sorted(known))}."
-            )
-        if not isinstance(values, list) or not values:
-            raise ZygardeError(f"{option('space')}: {name}.{param} must be a non-empty list of values, got {values!r}.")
-    return space
-
-
-def tabular_sampler(
-    algorithms: list[str],
-    search: str,
-    n_trials: int,
-    seed: int,
-    spaces: dict[str, SearchSpace],
-    metric: str,
-    greater_is_better: bool,
-    engine: Engine = "dask",
-    time_budget: float | None = None,
-    brackets: int = 3,
-) -> Sampler:
-    """The search's sampler: a fixed list (grid, random), TPE over every algorithm's space at once with the
-    same budget as random search (``n_trials`` per algorithm), a GP over one algorithm's, ASHA over
-    ``n_trials`` random configurations per algorithm (three rungs of its resource, dealt to ``brackets`` of
-    Hyperband's brackets), or ``auto``: every family, chosen by ECI."""
-    if algorithms == ["auto"]:
-        from zygarde.auto import AutoSampler
-
-        declared = {name: validate_space(name, spaces[name]) if name in spaces else algorithm.distributions
-                    for name, algorithm in ALGORITHMS.items()}  # fmt: skip
-        total = n_trials * len(declared) if time_budget is None else 10_000  # a budget decides when to stop
-        return AutoSampler(declared, total, metric, greater_is_better, seed, time_budget)
-    if search == "asha":
-        budgets = {name: rung_budgets(ALGORITHMS[name].resource.maximum, ALGORITHMS[name].resource.minimum)
-                   for name in algorithms}  # fmt: skip
-        return ASHA(plan_trials(algorithms, "random", n_trials, seed, spaces, engine, grown=True), budgets, metric,
-                    greater_is_better, brackets=brackets)  # fmt: skip
-    if search not in ("tpe", "gp"):
-        return FixedSampler(plan_trials(algorithms, search, n_trials, seed, spaces, engine))  # type: ignore[arg-type]
-    from zygarde.bayes import GPSampler, TPESampler
-
-    declared = {
-        name: validate_space(name, spaces[name], engine)
-        if name in spaces
-        else get_algorithm(name, engine).distributions
-        for name in algorithms
-    }
-    bayes = GPSampler if search == "gp" else TPESampler
-    return bayes(declared, n_trials * len(algorithms), metric, greater_is_better, seed)
-
-
-def plan_trials(
-    algorithms: list[str],
-    search: SearchKind,
-    n_trials: int,
-    seed: int,
-    spaces: dict[str, SearchSpace] | None = None,
-    engine: Engine = "dask",
-    *,
-    grown: bool = False,
-) -> list[TrialSpec]:
-    """Expand each algorithm's space into trials: the whole grid, or ``n_trials`` random draws per algorithm
-    (``grown``: without the resource successive halving grows)."""
-    spaces = spaces or {}
-    drawn: list[tuple[str, dict[str, Any]]] = []
-    for name in algorithms:
-        algorithm = get_algorithm(name, engine)
-        user_space = validate_space(name, spaces[name], engine) if name in spaces else None
-        distributions = algorithm.distributions
-        if grown:
-            distributions = {k: v for k, v in distributions.items() if k != algorithm.resource.param}
-        params = expand_space(algorithm.grid, distributions, user_space, search, n_trials, seed)
-        drawn += [(name, p) for p in params]
-    return numbered(drawn)

@@ -13,14 +13,14 @@ from pydantic import BaseModel
 from zygarde.config import TabularRunConfig
 from zygarde.errors import ZygardeError
 from zygarde.family import ChampionRule, Evaluation, Identity, Plan, Prepared, Reference, Trained, digest, slug
+from zygarde.search.trials import TrialResult, best_result, leaderboard, on_top_rung
 from zygarde.settings import get_settings
 from zygarde.summary import FlowSummary
-from zygarde.tabular.algorithms import get_algorithm, tabular_sampler
+from zygarde.tabular.catalog import get_algorithm, tabular_sampler
 from zygarde.tabular.datasets import BUILTIN_DATASETS, TabularDataset, load_dataset
 from zygarde.tabular.evaluate import HeldOut, score_model, test_figures
 from zygarde.tabular.objective import CrossValidationObjective, TrialData
 from zygarde.tabular.preprocess import split_holdout
-from zygarde.trials import TrialResult, best_result, leaderboard, on_top_rung
 from zygarde.validation import ValidationReport, expect, load_suite, run_suite, with_baseline
 
 
@@ -112,7 +112,7 @@ class TabularFamily:
         config = self.config
         objective = CrossValidationObjective
         if config.engine == "spark":
-            from zygarde.spark.tabular import SparkCrossValidationObjective
+            from zygarde.tabular.spark.tabular import SparkCrossValidationObjective
 
             objective = SparkCrossValidationObjective
         return objective(data.task, len(data.classes), config.cv, config.seed, data.zero_as_missing)
@@ -145,7 +145,7 @@ class TabularFamily:
         data = prepared.search
         objective = self._objective(data)
         if self.config.engine == "spark":
-            from zygarde.spark.tabular import SparkTabularModel, local_xgboost
+            from zygarde.tabular.spark.tabular import SparkTabularModel, local_xgboost
 
             fitted = objective.fit(best, data.X, data.y)
             if best.algorithm == "xgboost":  # served as scikit-learn + booster: no JVM
@@ -185,7 +185,7 @@ class TabularFamily:
     def log_model(self, model: Any, prepared: Prepared[TrialData, HeldOut], tracking_uri: str, run_id: str) -> str:
         """The pipeline with its signature and an input example of training rows."""
         from zygarde.registry import log_sklearn, log_spark
-        from zygarde.spark.tabular import SparkTabularModel
+        from zygarde.tabular.spark.tabular import SparkTabularModel
 
         if isinstance(model, SparkTabularModel):
             return log_spark(tracking_uri, run_id, model, prepared.search.X)
@@ -193,16 +193,7 @@ class TabularFamily:
 
     def load_model(self, model_uri: str) -> Any:
         """A registered pipeline: scikit-learn's, or a Spark one behind the same predict / predict_proba."""
-        import mlflow.sklearn
-        from mlflow.models import get_model_info
-
-        if "spark" in get_model_info(model_uri).flavors:
-            import mlflow.spark
-
-            from zygarde.spark.tabular import SparkTabularModel
-
-            return SparkTabularModel(mlflow.spark.load_model(model_uri))
-        return mlflow.sklearn.load_model(model_uri)
+        return load_tabular_model(model_uri)
 
     def reference(self, prepared: Prepared[TrialData, HeldOut]) -> Reference:
         """The training split's features (a seeded sample), its target, task and class encoding."""
@@ -230,3 +221,18 @@ class TabularFamily:
             "leaderboard": evaluation.json["leaderboard.json"],
             "dropped_columns": dataset.dropped,
         }
+
+
+def load_tabular_model(model_uri: str) -> Any:
+    """A registered tabular model in its own flavour: scikit-learn's pipeline, or a Spark ML one behind the same
+    ``predict`` / ``predict_proba`` (Spark's needs a JVM)."""
+    import mlflow.sklearn
+    from mlflow.models import get_model_info
+
+    if "spark" in get_model_info(model_uri).flavors:
+        import mlflow.spark
+
+        from zygarde.tabular.spark.tabular import SparkTabularModel
+
+        return SparkTabularModel(mlflow.spark.load_model(model_uri))
+    return mlflow.sklearn.load_model(model_uri)

@@ -24,12 +24,14 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, Field
 
-from zygarde.checkpoints import scored_folds
 from zygarde.config import TabularRunConfig
 from zygarde.errors import ZygardeError, option
 from zygarde.family import Evaluation, Plan, Prepared, Reference, Trained
+from zygarde.search.checkpoints import scored_folds
+from zygarde.search.objective import Objective
+from zygarde.search.trials import TrialResult, TrialSpec, digest, leaderboard
 from zygarde.settings import get_settings
-from zygarde.tabular.algorithms import tabular_sampler
+from zygarde.tabular.catalog import tabular_sampler
 from zygarde.tabular.datasets import TabularDataset, TaskKind
 from zygarde.tabular.evaluate import prediction_figures, prediction_metrics
 from zygarde.tabular.family import TabularFamily, TabularSummary
@@ -45,7 +47,6 @@ from zygarde.tabular.outofcore import (
     parse_size,
     train_booster,
 )
-from zygarde.trials import TrialResult, TrialSpec, digest, leaderboard
 from zygarde.validation import ValidationReport
 
 VALIDATION_SHARE = 0.1  # of all rows: what the search scores on
@@ -104,13 +105,15 @@ class LargeTabularSummary(TabularSummary):
 
 
 @dataclass(frozen=True)
-class HoldoutObjective:
+class HoldoutObjective(Objective):
     """An XGBoost trial trained out of core on the train part and scored on the validation part."""
 
     task: TaskKind
     n_classes: int
     seed: int
-    checkpoints: str = ""  # K-fold: a folder where each trial's finished folds are kept (``zygarde.checkpoints``)
+    checkpoints: str = (
+        ""  # K-fold: a folder where each trial's finished folds are kept (``zygarde.search.checkpoints``)
+    )
 
     def with_checkpoints(self, folder: str) -> HoldoutObjective:
         """This objective, keeping every finished fold's scores under ``folder`` (K-fold only: a hold-out trial
@@ -182,6 +185,12 @@ class LargeTabularFamily(TabularFamily):
             f"over a quarter of the memory budget ({human(self.budget.total)}): training XGBoost out of core "
             f"(external memory, batches of {self.budget.batch_rows(len(self.table.columns)):,} rows), "
             + (f"scored by {self.folds}-fold CV." if self.folds else "scored on a hold-out validation part.")
+            + (
+                f" {option('algorithms')} auto: xgboost is the one family that trains out of core, so the search is "
+                "TPE over its space" + (f" for {self.config.time_budget:g} s." if self.config.time_budget else ".")
+                if self.config.algorithms == ["auto"]
+                else ""
+            )
         )
 
     def preflight(self) -> None:
@@ -284,8 +293,10 @@ class LargeTabularFamily(TabularFamily):
         """XGBoost configurations (grid or random), each scored on the validation part."""
         config, split = self.config, prepared.search
         objective = HoldoutObjective(split.task, len(split.class_values), config.seed)
-        sampler = tabular_sampler(self._algorithms(), config.search, config.trials, config.seed, config.space,
-                                  objective.metric, objective.greater_is_better)  # fmt: skip
+        algorithms = ["auto"] if config.algorithms == ["auto"] else self._algorithms()  # auto: of xgboost alone
+        sampler = tabular_sampler(algorithms, config.search, config.trials, config.seed, config.space,
+                                  objective.metric, objective.greater_is_better, time_budget=config.time_budget,
+                                  families=self._algorithms())  # fmt: skip
         if split.folds:
             return Plan(objective, sampler, scored_on=f"cv on the non-test rows ({split.folds} folds)")
         rows = prepared.facts.get("rows_validation", 0)

@@ -22,11 +22,12 @@ from sklearn.metrics import check_scoring
 from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.pipeline import Pipeline
 
-from zygarde.checkpoints import scored_folds
-from zygarde.tabular.algorithms import get_algorithm
+from zygarde.search.checkpoints import scored_folds
+from zygarde.search.objective import Objective
+from zygarde.search.trials import TrialSpec, digest
+from zygarde.tabular.catalog import get_algorithm
 from zygarde.tabular.datasets import TaskKind
 from zygarde.tabular.preprocess import build_preprocessor
-from zygarde.trials import TrialSpec, digest
 
 # metric name -> (sklearn scorer, sign that turns the scorer's value into the metric)
 _CLASSIFICATION_BINARY = {
@@ -94,7 +95,7 @@ class TrialData:
 
 
 @dataclass(frozen=True)
-class CrossValidationObjective:
+class CrossValidationObjective(Objective):
     """Score a trial by K-fold CV of the full pipeline; preprocessing is refitted inside every fold."""
 
     task: TaskKind
@@ -103,7 +104,7 @@ class CrossValidationObjective:
     seed: int
     zero_as_missing: tuple[str, ...] = ()
     selection_metric: str = ""
-    checkpoints: str = ""  # a folder where each trial's finished folds are kept (``zygarde.checkpoints``)
+    checkpoints: str = ""  # a folder where each trial's finished folds are kept (``zygarde.search.checkpoints``)
 
     def with_checkpoints(self, folder: str) -> CrossValidationObjective:
         """This objective, keeping every finished fold's scores under ``folder``."""

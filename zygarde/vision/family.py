@@ -11,10 +11,10 @@ from pydantic import BaseModel
 
 from zygarde.config import VisionRunConfig
 from zygarde.family import ChampionRule, Evaluation, Identity, Plan, Prepared, Trained, digest, slug
-from zygarde.sampler import ASHA
+from zygarde.search.factory import make_sampler
+from zygarde.search.trials import TrialResult, TrialSpec, best_result, leaderboard, on_top_rung
 from zygarde.settings import get_settings
 from zygarde.summary import FlowSummary
-from zygarde.trials import TrialResult, TrialSpec, best_result, leaderboard, on_top_rung
 from zygarde.validation import ValidationReport, run_suite
 from zygarde.vision.data import HeldOutImages, ImageData, split_images
 from zygarde.vision.evaluate import accuracy, confusion_figure, probabilities, sample_figure, score_predictions
@@ -132,7 +132,9 @@ class VisionFamily:
             check_batch_size(config.batch_size, n_train)
             specs = [TrialSpec(s.trial_id, s.algorithm, {**s.params, "batch_size": config.batch_size}) for s in specs]
         objective = VisionObjective(seed=config.seed, epochs=config.epochs)
-        sampler = ASHA(specs, {config.arch: epoch_budgets(config.epochs)}, objective.metric, True)
+        sampler = make_sampler("asha", spaces={}, draw=lambda _: specs, n_trials=len(specs), metric=objective.metric,
+                               greater_is_better=True, seed=config.seed,
+                               budgets={config.arch: epoch_budgets(config.epochs)})  # fmt: skip
         return Plan(objective, sampler, scored_on=SCORED_ON, cv_names=False)
 
     def select(self, results: list[TrialResult], prepared: Prepared[Any, Any]) -> TrialResult:

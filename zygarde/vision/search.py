@@ -11,8 +11,9 @@ import torch
 from scipy import stats
 
 from zygarde.errors import ZygardeError, option
-from zygarde.sampler import SearchKind, expand_space, numbered
-from zygarde.trials import TrialSpec
+from zygarde.search.objective import Objective
+from zygarde.search.spaces import SearchKind, expand_space, numbered
+from zygarde.search.trials import TrialSpec
 from zygarde.vision.data import ImageData
 from zygarde.vision.model import build_model
 from zygarde.vision.train import Trainer, pick_device
@@ -64,7 +65,7 @@ def plan_vision_trials(
 
 
 @dataclass(frozen=True)
-class VisionObjective:
+class VisionObjective(Objective):
     """Train the trial's CNN for its budget of epochs; score it on the validation images at its best epoch."""
 
     seed: int

@@ -11,7 +11,7 @@ Fast and Lightweight AutoML Library", MLSys 2021), written here from the paper's
 - a family not tried yet has ECI 0 (every family gets a first trial, in the order given); the next family is
   drawn with probability proportional to 1 / ECI (seeded), so a stalled family is still tried now and then.
 
-Within a family, configurations come from its own TPE study (``bayes.TPESampler``). The budget is a
+Within a family, configurations come from its own TPE study (``samplers.bayesian.TPESampler``). The budget is a
 cooperative deadline: no trial is asked for after it, and trials already running finish (Dask cannot
 interrupt a running task), so the search ends within one trial of the budget; the overshoot is reported.
 
@@ -23,17 +23,17 @@ count).
 
 from __future__ import annotations
 
-import json
-import os
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from zygarde.bayes import TPESampler
-from zygarde.sampler import SearchSpace
-from zygarde.trials import TrialResult, TrialSpec
+from zygarde.search.journal import Journal
+from zygarde.search.samplers.base import Sampler
+from zygarde.search.samplers.bayesian import TPESampler
+from zygarde.search.spaces import SearchSpace
+from zygarde.search.trials import TrialResult, TrialSpec
 
 
 def names_in_turn(candidates: dict[str, float], asked: dict[str, int]) -> str:
@@ -62,7 +62,7 @@ class FamilyProgress:
 
 
 @dataclass
-class AutoSampler:
+class AutoSampler(Sampler):
     """Families x their TPE studies, the next family by ECI, no new trial after ``deadline`` (monotonic s)."""
 
     spaces: dict[str, SearchSpace]
@@ -71,11 +71,11 @@ class AutoSampler:
     greater_is_better: bool
     seed: int
     budget_seconds: float | None = None
-    progress: dict[str, FamilyProgress] = field(default_factory=dict)
-    started: float | None = None
+    progress: dict[str, FamilyProgress] = field(init=False)  # by family, from the first ask (or the journals)
+    started: float | None = field(init=False)  # monotonic seconds of the first ask
 
     def __post_init__(self) -> None:
-        self._clock: str | None = None  # a file keeping the budget spent, with a journal
+        self._clock: Journal | None = None  # the budget spent so far, kept beside the families' journals
         self._reset()
 
     def _reset(self) -> None:
@@ -145,14 +145,14 @@ class AutoSampler:
         weights = np.array([1.0 / eci[n] for n in names])
         return names[int(self._rng.choice(len(names), p=weights / weights.sum()))]
 
-    def persist(self, journal: str) -> None:
+    def persist(self, journal: Journal) -> None:
         """Keep each family's study in ``<journal>.<family>`` and the budget spent in ``<journal>.clock``
         (continuing them, if an earlier attempt of the search left them: also when this sampler ran that
         attempt, as a retried task does; what it held in memory is replaced by the journals')."""
         self._reset()
         for name, study in self._studies.items():
-            study.persist(f"{journal}.{name}")
-        self._clock = f"{journal}.clock"
+            study.persist(journal.beside(name))
+        self._clock = journal.beside("clock")
 
     def restore(self, done: dict[str, TrialResult]) -> list[TrialResult]:
         """The trials an earlier attempt finished, from the families' journals (``done``: the run's logged
@@ -166,9 +166,9 @@ class AutoSampler:
                 restored.append(result)
         self._asked = len(restored)
         self._next_id = 1 + max((r.trial_id for r in restored), default=-1)
-        if self._clock and os.path.exists(self._clock):
-            with open(self._clock) as kept:
-                self.started = time.monotonic() - float(json.load(kept)["spent_seconds"])
+        kept = self._clock.read() if self._clock else None
+        if kept is not None:
+            self.started = time.monotonic() - float(kept["spent_seconds"])
         return sorted(restored, key=lambda r: r.trial_id)
 
     def _value(self, result: TrialResult) -> float | None:
@@ -200,10 +200,7 @@ class AutoSampler:
         self._studies[family].tell(result, asked_as=inner)
         self.progress[family].told(self._value(result), result.fit_seconds, self._better)
         if self._clock:
-            partial = f"{self._clock}.partial"
-            with open(partial, "w") as clock:
-                json.dump({"spent_seconds": self.elapsed()}, clock)
-            os.replace(partial, self._clock)
+            self._clock.write({"spent_seconds": self.elapsed()})
 
     def report(self) -> dict[str, float]:
         """Budget facts to log: the budget, the wall the search took, how far past the budget it ran."""

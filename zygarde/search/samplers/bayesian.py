@@ -18,8 +18,10 @@ import warnings
 from typing import Any
 
 from zygarde.errors import ZygardeError, option
-from zygarde.sampler import SearchSpace
-from zygarde.trials import TrialResult, TrialSpec
+from zygarde.search.journal import Journal
+from zygarde.search.samplers.base import Sampler
+from zygarde.search.spaces import SearchSpace
+from zygarde.search.trials import TrialResult, TrialSpec
 
 MAX_REDRAWS = 25  # a configuration already tried or running is drawn again, this many times at most
 
@@ -28,8 +30,11 @@ def _suggest(trial: Any, name: str, space: Any) -> Any:
     """One parameter from a declared space: a list of values, or scipy's randint / uniform / loguniform."""
     if isinstance(space, list):
         return trial.suggest_categorical(name, space)
-    kind = getattr(getattr(space, "dist", None), "name", "")
-    low, high = space.support() if hasattr(space, "support") else (None, None)
+    try:
+        kind = space.dist.name  # a frozen scipy distribution
+        low, high = space.support()
+    except AttributeError:
+        kind = ""
     if kind == "randint":
         return trial.suggest_int(name, int(low), int(high))
     if kind in ("loguniform", "reciprocal"):
@@ -42,7 +47,7 @@ def _suggest(trial: Any, name: str, space: Any) -> Any:
     )
 
 
-class TPESampler:
+class TPESampler(Sampler):
     """Optuna's TPE over ``spaces`` (algorithm -> its space): ``total`` trials, seeded, one study.
 
     In memory by default; ``persist(path)`` (before the first ask) keeps the study in a journal file (Optuna's
@@ -59,7 +64,7 @@ class TPESampler:
             raise ZygardeError(f"{option('search')} tpe needs at least one algorithm and {option('trials')} >= 1.")
         self.spaces, self.total, self.metric = spaces, total, metric
         self.greater_is_better, self.seed = greater_is_better, seed
-        self.journal: str | None = None
+        self.journal: Journal | None = None
         self._reset()
 
     def _reset(self) -> None:
@@ -71,7 +76,7 @@ class TPESampler:
         self._restored: list[TrialResult] = []
         self._rng: Any = None  # for a random point when TPE repeats itself
 
-    def persist(self, journal: str) -> None:
+    def persist(self, journal: Journal) -> None:
         """Keep the study in ``journal`` (created, or continued if it holds an earlier attempt: also when this
         sampler ran that attempt, as a retried task does; what it held in memory is replaced by the journal's)."""
         if self._study is not None and self.journal != journal:
@@ -93,7 +98,7 @@ class TPESampler:
         from optuna.trial import TrialState
 
         optuna.logging.set_verbosity(logging.WARNING)
-        storage = JournalStorage(JournalFileBackend(self.journal)) if self.journal else None
+        storage = JournalStorage(JournalFileBackend(self.journal.location())) if self.journal else None
         study = optuna.create_study(direction="maximize" if self.greater_is_better else "minimize",
                                     sampler=self.optuna_sampler(),
                                     storage=storage, study_name=self.STUDY if storage else None,
@@ -176,7 +181,7 @@ class TPESampler:
         for name, space in self.spaces[algorithm].items():
             value = space[int(self._rng.integers(len(space)))] if isinstance(space, list) else space.rvs(
                 random_state=self._rng)  # fmt: skip
-            point[f"{algorithm}.{name}"] = value.item() if hasattr(value, "item") else value
+            point[f"{algorithm}.{name}"] = value.item() if isinstance(value, np.generic) else value
         return point
 
     def tell(self, result: TrialResult, asked_as: int | None = None) -> None:
@@ -220,21 +225,3 @@ class GPSampler(TPESampler):
             return super().ask()
         finally:
             torch.set_num_threads(threads)
-
-
-def gp_refusal(algorithms: list[str], spaces: dict[str, SearchSpace]) -> str | None:
-    """Why ``--search gp`` cannot model this search (None: it can): one algorithm, a space of numbers, and
-    PyTorch installed."""
-    import importlib.util
-
-    if len(algorithms) != 1 or algorithms == ["auto"]:
-        return (f"gp models one algorithm's space of numbers; name one in {option('algorithms')} (tpe models "
-                "several at once)")  # fmt: skip
-    name = algorithms[0]
-    for parameter, space in spaces[name].items():
-        if isinstance(space, list) and not all(isinstance(v, int | float) and not isinstance(v, bool) for v in space):
-            return (f"gp models distances between configurations, and {name}.{parameter} takes {space}, which have "
-                    f"none: use tpe, or give {name}.{parameter} numbers in {option('space')}")  # fmt: skip
-    if importlib.util.find_spec("torch") is None:
-        return "gp fits its Gaussian process with PyTorch, which is not installed: pip install torch, or use tpe"
-    return None

@@ -11,7 +11,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -19,11 +19,11 @@ from pandas.api import types as ptypes
 from sklearn import metrics as skm
 
 from zygarde.errors import ZygardeError
-from zygarde.spark.algorithms import SPARK_ALGORITHMS
-from zygarde.spark.metrics import binary_auc
-from zygarde.spark.session import spark_session
+from zygarde.search.trials import TrialSpec
 from zygarde.tabular.objective import CrossValidationObjective, TrialData
-from zygarde.trials import TrialSpec
+from zygarde.tabular.spark.algorithms import SPARK_ALGORITHMS
+from zygarde.tabular.spark.metrics import binary_auc
+from zygarde.tabular.spark.session import spark_session
 
 ROW = "__row"  # keeps the rows' order through Spark
 
@@ -158,7 +158,11 @@ def taking_turns(exclusive: bool) -> Iterator[None]:
 class SparkCrossValidationObjective(CrossValidationObjective):
     """K-fold CV of an MLlib pipeline in the worker's own Spark session; same folds and metrics as on Dask."""
 
-    uses_spark: ClassVar[bool] = True
+    def prepare_workers(self, client: Any) -> None:
+        """Each worker's Spark session (created by its first trial) stops with the worker."""
+        from zygarde.tabular.spark.session import stop_sessions_with_workers
+
+        stop_sessions_with_workers(client)
 
     def build_estimator(self, spec: TrialSpec) -> Any:
         """The trial's MLlib estimator (built where the trial runs: it needs the process's JVM)."""

@@ -1,80 +1,22 @@
-"""What to try next: samplers speak ask/tell, so any engine can run the trials they hand out.
+"""Asynchronous successive halving: when to stop a configuration, apart from what to try next.
 
-``FixedSampler`` hands out a list planned up front (grid or random search). ``ASHA`` races configurations
-on growing budgets (trees, boosting rounds, epochs, rows), promoting the best 1/``eta`` of each rung
-(ranked by ``trials.rank``, the rule every family selects by) as soon as it can. ``bayes.TPESampler`` and
-``auto.AutoSampler`` are Optuna's TPE and the choice of family under a time budget, behind the same protocol.
+``ASHA`` races configurations on growing budgets (trees, boosting rounds, epochs, rows), promoting the best
+1/``eta`` of each rung (ranked by ``trials.rank``, the rule every family selects by) as soon as it can. It
+speaks the ``Sampler`` protocol, so the engine runs its rungs like any other trials.
 """
 
 from __future__ import annotations
 
-import json
-import warnings
 from collections import Counter, deque
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Any, Literal, Protocol
 
-from sklearn.model_selection import ParameterGrid, ParameterSampler
-
-from zygarde.errors import ZygardeError, option
-from zygarde.trials import TrialResult, TrialSpec, rank, trial_key
-
-SearchKind = Literal["grid", "random"]
-SearchSpace = dict[str, Any]
+from zygarde.errors import ZygardeError
+from zygarde.search.journal import Journal
+from zygarde.search.samplers.base import Sampler
+from zygarde.search.trials import TrialResult, TrialSpec, rank, trial_key
 
 
-class Sampler(Protocol):
-    """Hands out trials (``ask``) and learns from their results (``tell``)."""
-
-    @property
-    def total(self) -> int:
-        """How many trials the search expects to run (for progress)."""
-        ...
-
-    @property
-    def finished(self) -> bool:
-        """True when no trial will be asked for any more, whatever is told."""
-        ...
-
-    def ask(self) -> TrialSpec | None:
-        """The next trial to run, or None when nothing can run until results are told (or all is done)."""
-        ...
-
-    def tell(self, result: TrialResult) -> None:
-        """A result of a trial this sampler handed out."""
-        ...
-
-
-class FixedSampler:
-    """A list of trials planned up front (the whole grid, or random draws)."""
-
-    def __init__(self, specs: list[TrialSpec]) -> None:
-        self._pending = deque(specs)
-        self.total = len(specs)
-
-    @property
-    def finished(self) -> bool:
-        """True once every trial was handed out."""
-        return not self._pending
-
-    def ask(self) -> TrialSpec | None:
-        """The next planned trial."""
-        return self._pending.popleft() if self._pending else None
-
-    def tell(self, result: TrialResult) -> None:
-        """A fixed plan does not adapt."""
-
-    def restore(self, done: dict[str, TrialResult]) -> list[TrialResult]:
-        """Drop the planned trials a crashed attempt finished (by trial key); their results."""
-        finished = [done[key] for key in (trial_key(s.algorithm, s.trial_id, s.params) for s in self._pending)
-                    if key in done]  # fmt: skip
-        keys = {r.key for r in finished}
-        self._pending = deque(s for s in self._pending if trial_key(s.algorithm, s.trial_id, s.params) not in keys)
-        return finished
-
-
-class ASHA:
+class ASHA(Sampler):
     """Asynchronous successive halving (Li et al., 2020) over growing budgets: every configuration starts on
     its bracket's first rung, and whenever a worker is free the best not-yet-promoted trial in the top
     1/``eta`` of a rung (highest rung first) goes on to the next; otherwise a new configuration starts. No rung
@@ -123,7 +65,7 @@ class ASHA:
         groups = Counter((s.algorithm, s.rung) for s in new)  # each a race of its own size
         self.total = sum(halving_trials(n, len(budgets[name]) - start, eta) for (name, start), n in groups.items())
         self._rungs, self._brackets = rungs, brackets
-        self.journal: str | None = None
+        self.journal: Journal | None = None
         self._reset()
 
     def _reset(self) -> None:
@@ -174,8 +116,7 @@ class ASHA:
         self._out -= 1
         self._record(result)
         if self.journal is not None:
-            with open(self.journal, "a", encoding="utf-8") as journal:
-                journal.write(result.journal_line() + "\n")
+            self.journal.append(result.journal_line())
 
     def _record(self, result: TrialResult) -> None:
         bracket = self._bracket[result.trial_id]
@@ -202,7 +143,7 @@ class ASHA:
                     out.append(result.trial_id)
         return out
 
-    def persist(self, journal: str) -> None:
+    def persist(self, journal: Journal) -> None:
         """Keep every rung's result in ``journal`` (JSON lines), and continue from the results an earlier attempt
         of this search left there: they are neither asked nor run again (``restore`` returns them). A trial the
         crash interrupted is asked again; a promoted one grows again from scratch (its models died with it)."""
@@ -210,19 +151,13 @@ class ASHA:
             raise ZygardeError("A search's journal is chosen before its first ask.")
         self.journal = journal
         self._reset()  # a retried task's sampler: what it held in memory is replaced by the journal's
-        if Path(journal).exists():
-            text = Path(journal).read_text(encoding="utf-8")
-            if text and not text.endswith("\n"):  # a last line the crash cut short: ended, so the next one is whole
-                with open(journal, "a", encoding="utf-8") as ended:
-                    ended.write("\n")
-            for line in text.splitlines():
-                if line.strip():  # a line cut short by the crash is not a result
-                    try:
-                        result = TrialResult(**json.loads(line))
-                    except (ValueError, TypeError):
-                        continue
-                    self._record(result)
-                    self._restored.append(result)
+        for record in journal.records():
+            try:
+                result = TrialResult(**record)
+            except TypeError:  # not a result of this search
+                continue
+            self._record(result)
+            self._restored.append(result)
 
     def restore(self, done: dict[str, TrialResult]) -> list[TrialResult]:
         """The rung results the journal holds, lowest rung first (``done``: the run's logged trials by trial key,
@@ -261,38 +196,3 @@ def halving_trials(n_configs: int, rungs: int, eta: int = 3) -> int:
         total += alive
         alive = max(1, alive // eta)
     return total
-
-
-def expand_space(
-    grid: SearchSpace | list[SearchSpace],
-    distributions: SearchSpace | list[SearchSpace],
-    user_space: SearchSpace | None,
-    search: SearchKind,
-    n_trials: int,
-    seed: int,
-) -> list[dict[str, Any]]:
-    """Parameter sets of one algorithm: its whole grid, or ``n_trials`` seeded draws from its distributions.
-
-    A space may be a list of sub-spaces (parameters valid only together, as sklearn's search takes them).
-    """
-    if n_trials < 1:
-        raise ZygardeError(f"{option('trials')} must be at least 1, got {n_trials}.")
-    if search not in ("grid", "random"):
-        raise ZygardeError(f"Unknown search {search!r}; choose grid or random.")
-    if search == "grid":
-        return [_plain(p) for p in ParameterGrid(user_space or grid)]
-    space = user_space or distributions
-    with warnings.catch_warnings():
-        # a finite space smaller than n_trials is simply enumerated whole; sklearn warns about that
-        warnings.simplefilter("ignore", UserWarning)
-        return [_plain(p) for p in ParameterSampler(space, n_iter=n_trials, random_state=seed)]
-
-
-def numbered(drawn: list[tuple[str, dict[str, Any]]]) -> list[TrialSpec]:
-    """(algorithm, params) pairs as trials with ids 0..n-1."""
-    return [TrialSpec(trial_id=i, algorithm=name, params=params) for i, (name, params) in enumerate(drawn)]
-
-
-def _plain(params: dict[str, Any]) -> dict[str, Any]:
-    """numpy scalars -> Python scalars, so params log and serialise cleanly."""
-    return {key: value.item() if hasattr(value, "item") else value for key, value in params.items()}

@@ -1,7 +1,7 @@
 """Fold checkpoints: the scores of each fold of a trial, kept as the fold finishes, so a trial that a crash (a
 killed driver, a lost worker, a ``kill -9``) interrupted fits only its unfinished folds when it runs again.
 
-One small JSON file per (trial, fold), written atomically (a temporary file renamed over it), under a folder of
+One small JSON file per (trial, fold), written atomically (``zygarde.files.write_atomically``), under a folder of
 the run (``<work dir>/runs/<run id>/folds``). A trial is named by a digest of what its scores depend on (its
 algorithm, parameters and budget, the objective's folds and seed, and the rows), not by its number, so a TPE
 trial asked again under a new number after a crash finds its folds too. Best effort: a worker that cannot write
@@ -10,13 +10,12 @@ there (a remote worker without the driver's disk) computes every fold, as withou
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-import os
-import uuid
 from collections.abc import Callable
 from pathlib import Path
+
+from zygarde.files import write_atomically
 
 log = logging.getLogger(__name__)
 
@@ -39,16 +38,10 @@ class FoldCheckpoints:
 
     def put(self, fold: int, scores: dict[str, float]) -> None:
         """Keep a finished fold's scores (whole or not at all: a kill mid-write leaves no partial file)."""
-        path = self._path(fold)
-        partial = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
         try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            partial.write_text(json.dumps(scores))
-            os.replace(partial, path)
+            write_atomically(self._path(fold), lambda tmp: tmp.write_text(json.dumps(scores)))
         except OSError as exc:
             log.debug("fold %d of %s not checkpointed: %s", fold, self.key, exc)
-            with contextlib.suppress(OSError):
-                partial.unlink(missing_ok=True)
 
 
 def scored_folds(folder: str, key: str, folds: int, score: Callable[[int], dict[str, float]]) -> list[dict[str, float]]:

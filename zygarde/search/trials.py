@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import pandas as pd
 
@@ -84,15 +84,6 @@ class TrialResult:
         return json.dumps(kept, default=str)
 
 
-class Objective(Protocol):
-    """Scores a trial on the search view: (mean, std) of its metrics by name, optionally per-epoch curves."""
-
-    metric: str
-    greater_is_better: bool
-
-    def __call__(self, spec: TrialSpec, data: Any) -> tuple[dict[str, float], ...]: ...
-
-
 @dataclass
 class SearchOutcome:
     """All trial results of a search and the wall seconds the search phase took."""
@@ -154,8 +145,10 @@ def leaderboard(
     top: int = 10,
 ) -> pd.DataFrame:
     """The best ``top`` trials by ``rank``: ``{prefix}{metric}`` and its std, extra metric ``columns``, fit time,
-    parameters (and the rung, when the search had rungs)."""
+    parameters (and the rung, when the search had rungs). ``eligible`` defaults to ``on_top_rung``, the rule
+    selection applies, so the first row is the trial that could win."""
     rungs = any(r.rung for r in results)
+    eligible = eligible or on_top_rung(results)
     rows = [
         {
             "trial": r.trial_id,

@@ -17,7 +17,7 @@ from typing import Any
 from scipy import stats
 
 from zygarde.errors import ZygardeError
-from zygarde.sampler import SearchSpace
+from zygarde.search.spaces import SearchSpace
 from zygarde.tabular.algorithms import ALGORITHMS
 
 
@@ -58,7 +58,7 @@ def check_slots(workers: int) -> None:
     """Refuse an xgboost.spark fit the session cannot run at once (Spark would retry it for about ten minutes)."""
     from xgboost.spark.utils import _get_max_num_concurrent_tasks
 
-    from zygarde.spark.session import spark_session
+    from zygarde.tabular.spark.session import spark_session
 
     context = spark_session().sparkContext
     slots = _get_max_num_concurrent_tasks(context)

@@ -1,8 +1,7 @@
 """Where trials run. An ``Engine`` takes an objective, a sampler and the search view of the data, and returns
-the scored trials; ``DaskEngine`` runs them as plain Dask futures (not Prefect tasks) in a bounded window.
-
-DESIGN.md, decision 1: a Prefect task costs ~110 ms of orchestration, a future ~2.5 ms; so a search is one
-Prefect task that fans its trials out on the flow's cluster. The Spark issue adds a second engine here.
+the scored trials; ``DaskEngine`` runs them as plain Dask futures (not Prefect tasks) in a bounded window, so a
+search is one Prefect task that fans its trials out on the flow's cluster
+(docs/decisions/0001-trials-are-dask-futures.md).
 """
 
 from __future__ import annotations
@@ -19,8 +18,9 @@ from distributed import Client, as_completed, get_worker
 
 from zygarde.errors import ZygardeError, option
 from zygarde.monitoring import ResourceMonitor
-from zygarde.sampler import Sampler
-from zygarde.trials import Objective, TrialResult, TrialSpec
+from zygarde.search.objective import Objective
+from zygarde.search.samplers.base import Sampler
+from zygarde.search.trials import TrialResult, TrialSpec
 
 if TYPE_CHECKING:  # a worker that only runs trials never imports MLflow unless it logs them itself
     from zygarde.tracking import TrialLogger
@@ -41,7 +41,11 @@ class Engine(Protocol):
         *,
         logger: TrialLogger | None = None,
         on_result: Callable[[TrialResult], None] | None = None,
-    ) -> list[TrialResult]: ...
+        completed: dict[str, TrialResult] | None = None,
+    ) -> list[TrialResult]:
+        """Score what ``sampler`` asks for until it is finished (``completed``: trials an earlier attempt
+        finished, by trial key, for the sampler to ``restore``); results in completion order."""
+        ...
 
 
 def execute_trial(objective: Objective, spec: TrialSpec, data: Any, logger: TrialLogger | None) -> TrialResult:
@@ -52,12 +56,12 @@ def execute_trial(objective: Objective, spec: TrialSpec, data: Any, logger: Tria
 def execute_rung(
     objective: Objective, spec: TrialSpec, data: Any, logger: TrialLogger | None, previous: tuple[Any, Any] | None
 ) -> tuple[TrialResult, Any]:
-    """One rung of a trial that grows (``objective.grow``): its result, and the state the next rung continues
-    from (``previous``: what the trial's last rung returned; None to start from scratch)."""
+    """One rung of a trial (``objective.grow``): its result, and the state the next rung continues from
+    (``previous``: what the trial's last rung returned; None to start from scratch)."""
     kept: list[Any] = [None]
 
     def rung() -> tuple[Any, ...]:
-        *scored, kept[0] = objective.grow(spec, data, previous[1] if previous is not None else None)  # type: ignore[attr-defined]
+        *scored, kept[0] = objective.grow(spec, data, previous[1] if previous is not None else None)
         return tuple(scored)
 
     return _measured(rung, spec, logger), kept[0]
@@ -151,12 +155,11 @@ class DaskEngine:
     ) -> list[TrialResult]:
         """Score what ``sampler`` asks for until it is finished; results in completion order.
 
-        ``completed``: trials an earlier attempt of this search finished (by trial key); a sampler that can
-        ``restore`` them does not hand them out again, and their results come first.
+        ``completed``: trials an earlier attempt of this search finished (by trial key); those the sampler
+        ``restore``s are not handed out again, and their results come first.
         """
         client = self.client
-        restore = getattr(sampler, "restore", None)
-        restored = restore(completed or {}) if restore is not None else []
+        restored = sampler.restore(completed or {})
         for result in restored:
             if result.run_id is None and logger is not None:  # told to the journal, not yet tracked: now
                 result.run_id = logger.log(result)
@@ -168,15 +171,13 @@ class DaskEngine:
         token = uuid.uuid4().hex[:8]
         drain = logger is not None and not logger.from_workers
         specs: dict[str, tuple[TrialSpec, int]] = {}  # future key -> (its trial, its attempt)
-
-        grows = callable(getattr(objective, "grow", None))
         states: dict[int, Any] = {}  # trial id -> the future holding its last rung's (result, state), on its worker
         # (dropped when the sampler releases the trial: its worker frees the models then, not at the search's end)
 
         def submit(spec: TrialSpec, attempt: int = 0) -> None:
             key = f"trial-{spec.algorithm}-{spec.trial_id}-{spec.rung}-{token}" + (f"-{attempt}" if attempt else "")
             worker_logger = None if drain else logger
-            if grows and spec.budget is not None:  # a rung: continue from the trial's state (lost: from scratch)
+            if spec.budget is not None:  # a rung: continue from the trial's state (lost: from scratch)
                 previous = states.pop(spec.trial_id, None) if not attempt else None
                 held = client.submit(execute_rung, objective, spec, shared[0], worker_logger, previous, pure=False,
                                      key=f"{key}-state")  # fmt: skip
@@ -223,7 +224,7 @@ class DaskEngine:
                     continue
                 results.append(result)
                 sampler.tell(result)
-                for trial_id in getattr(sampler, "released", list)():  # no rung will continue them: free them
+                for trial_id in sampler.released():  # no rung will continue them: free them
                     states.pop(trial_id, None)
                 if drain and logger is not None:
                     logged.append(writer.submit(logger.log, result))

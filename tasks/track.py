@@ -12,7 +12,7 @@ from prefect.cache_policies import NO_CACHE
 
 from zygarde.family import Family
 from zygarde.settings import get_settings
-from zygarde.tracking import RunContext, end_run, ensure_experiment, get_client, reopen_run, start_parent_run, temp_dir
+from zygarde.tracking import RunContext, end_run, ensure_experiment, reopen_run, run_params, start_parent_run, temp_dir
 
 
 @task(name="open-run", task_run_name="open MLflow run", retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE)
@@ -34,11 +34,10 @@ def open_run(family: Family, loaded: Any) -> RunContext:
     }
     search = "auto" if getattr(config, "algorithms", None) == ["auto"] else getattr(config, "search", "")
     run_name = f"{identity.dataset} {search} search".replace("  ", " ")
-    params = {**config.model_dump(exclude={"resume"}), **identity.params}
+    params = run_params(config, identity)
     resume = getattr(config, "resume", None)
     if resume:  # the stopped run goes on: its experiment, its child runs
-        run_id = reopen_run(uri, resume, identity.registry_name, params)
-        experiment_id = get_client(uri).get_run(run_id).info.experiment_id
+        run_id, experiment_id = resume, reopen_run(uri, resume, identity.registry_name, params)
     else:
         run_id = start_parent_run(uri, experiment_id, run_name, params, tags, run_key=flow_run_id or None)
     return RunContext(

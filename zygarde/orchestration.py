@@ -249,11 +249,13 @@ def dask_client(settings: Settings) -> Iterator[Client]:
             n_workers=settings.dask_workers,
             threads_per_worker=1,
             processes=True,
-            dashboard_address=None,
+            dashboard_address=settings.dask_dashboard,
             memory_limit=worker_memory_limit(settings),
         ) as cluster,
         Client(cluster) as client,
     ):
+        if settings.dask_dashboard:
+            log.info("Dask dashboard: %s", cluster.dashboard_link)
         yield client
         log.info("closing the Dask cluster")
     log.info("Dask cluster closed")
@@ -288,10 +290,17 @@ def local_cluster(**kwargs: Any) -> LocalCluster:
     without the one copy left fetched the search's data again, and the folds prepared on that worker went
     with the old copy. A worker that ``adapt`` retires still hands its data on (``retire_workers`` runs the
     manager for that). On a cluster of the user's own, the engine scatters again if a copy is lost.
+
+    Without a ``dashboard_address`` it has no dashboard, and the scheduler's HTTP endpoints (health, metrics)
+    listen on a free port: Dask would otherwise take 8787 and warn on a second run's terminal that it is taken.
     """
     dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None})
     if os.environ.get("MALLOC_TRIM_THRESHOLD_") == "65536":  # Dask's own value, left by an earlier nanny
         del os.environ["MALLOC_TRIM_THRESHOLD_"]
     kwargs.setdefault("host", "127.0.0.1")  # its scheduler and workers listen on this host only
+    if kwargs.get("dashboard_address") is None:
+        kwargs["dashboard_address"] = None
+        kwargs["scheduler_kwargs"] = {"dashboard": False, "dashboard_address": "127.0.0.1:0",
+                                      **kwargs.get("scheduler_kwargs", {})}  # fmt: skip
     with dask.config.set({"distributed.scheduler.active-memory-manager.start": False}):
         return LocalCluster(**kwargs)

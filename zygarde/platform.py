@@ -188,7 +188,7 @@ class Ingested:
 
 
 def ingest(source: Path, dataset: str, settings: Settings, *, observed: bool = False) -> Ingested:
-    """Copy ``source`` into ``<data root>/incoming/<dataset>/`` atomically, then announce it.
+    """Copy ``source`` into ``<incoming dir>/<dataset>/`` (``Settings.incoming_dir``) atomically, then announce it.
 
     ``zygarde.dataset.updated`` (new training data) or, with ``observed``, ``zygarde.dataset.observed`` (rows
     the model meets in production: the drift monitor's input). The event's resource names the dataset, and says
@@ -205,7 +205,7 @@ def ingest(source: Path, dataset: str, settings: Settings, *, observed: bool = F
     labelled = None if builtin is None else builtin.target in frame.columns
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     kind = "observed" if observed else "updated"
-    folder = settings.data_root / "incoming" / dataset / ("observed" if observed else "")
+    folder = settings.incoming_dir / dataset / ("observed" if observed else "")
     target = write_atomically(folder / f"{stamp}-{source.name}", lambda tmp: shutil.copyfile(source, tmp))
     digest = hashlib.sha256(target.read_bytes()).hexdigest()
     resource = {

@@ -234,9 +234,32 @@ class AliasMove:
     score: str
 
 
-def history(tracking_uri: str, name: str) -> list[AliasMove]:
-    """Every champion/challenger decision on ``name``, oldest first (from the versions' tags)."""
+def registered_name(tracking_uri: str, name: str) -> str:
+    """The registered model a user means by ``name``: itself, or ``zygarde-<name>`` (what ``zygarde run <name>``
+    registers a built-in as); an error that names the registered models that come close, when neither is."""
+    import difflib
+
     client = get_client(tracking_uri)
+    try:
+        names = [m.name for m in client.search_registered_models(max_results=1000)]
+    except MlflowException as exc:
+        raise ZygardeError(f"Could not read the registry in {tracking_uri}: {exc}") from exc
+    for candidate in (name, f"zygarde-{name}"):
+        if candidate in names:
+            return candidate
+    close = difflib.get_close_matches(name, names, n=3, cutoff=0.5) + [n for n in names if name in n]
+    hint = f" Did you mean {', '.join(dict.fromkeys(close))}?" if close else ""
+    raise ZygardeError(
+        f"No registered model {name!r} (nor zygarde-{name}) in {tracking_uri}.{hint} "
+        "`zygarde models list` shows the names."
+    )
+
+
+def history(tracking_uri: str, name: str) -> list[AliasMove]:
+    """Every champion/challenger decision on ``name`` (``registered_name``), oldest first (from the versions'
+    tags)."""
+    client = get_client(tracking_uri)
+    name = registered_name(tracking_uri, name)
     try:
         versions = client.search_model_versions(f"name = '{name}'")
     except MlflowException as exc:

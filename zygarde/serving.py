@@ -14,7 +14,7 @@ from mlflow.exceptions import MlflowException
 
 from zygarde.errors import ZygardeError, option
 from zygarde.files import write_atomically
-from zygarde.registry import CHAMPION
+from zygarde.registry import CHAMPION, registered_name
 from zygarde.tables import TABLE_SUFFIXES, read_table
 from zygarde.tracking import fluent_tracking_uri, get_client
 
@@ -89,6 +89,7 @@ def predict_file(
     if output.suffix.lower() not in TABLE_SUFFIXES:
         raise ZygardeError(f"{option('output')} {output}: use a .csv or .parquet file name.")
     frame = read_table(source)
+    name = registered_name(tracking_uri, name)  # `zygarde predict diabetes` means zygarde-diabetes
     chosen = resolve_version(tracking_uri, name, alias, version)
     uri = f"models:/{name}/{chosen}"
     with fluent_tracking_uri(tracking_uri):

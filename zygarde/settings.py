@@ -54,6 +54,10 @@ class Settings(BaseSettings):
         default=None, description="Dask scheduler address (tcp://host:8786); empty starts a LocalCluster."
     )
     dask_workers: int = Field(default=2, ge=1, description="Workers of the LocalCluster when no address is given.")
+    dask_dashboard: str | None = Field(
+        default=None,
+        description="Address of the local cluster's dashboard (127.0.0.1:8787; :0 for any free port); default none.",
+    )
     dask_connect_timeout: float = Field(default=20.0, gt=0, description="Seconds to wait for a scheduler.")
     engine: Literal["dask", "spark"] = Field(
         default="dask", description="Default engine of tabular trials (a run's --engine / form field wins)."
@@ -111,6 +115,12 @@ class Settings(BaseSettings):
     def notify_addresses(self) -> list[str]:
         """``notify_email`` as a list."""
         return [a.strip() for a in self.notify_email.split(",") if a.strip()]
+
+    @property
+    def incoming_dir(self) -> Path:
+        """Where ``zygarde ingest`` keeps batches: under a data root the user set, else under the work dir (the
+        shipped data root may be inside a source checkout, which runtime data must not touch)."""
+        return (self.data_root if "data_root" in self.model_fields_set else self.work_dir) / "incoming"
 
     def check_data_path(self, path: Path) -> Path:
         """``path`` resolved; refused unless it lies under the data root or the work dir.

@@ -95,16 +95,20 @@ RESUMABLE = ("dataset", "target", "task", "algorithms", "search", "trials", "bra
              "space")  # fmt: skip
 
 
-def reopen_run(tracking_uri: str, run_id: str, registry_name: str, params: dict[str, Any]) -> str:
-    """Reopen a parent run to continue its search: it must exist, be a zygarde run of the same registry name
-    and have the same search parameters (each that differs is named)."""
+def run_params(config: Any, identity: Any) -> dict[str, Any]:
+    """A run's parameters: its config (less ``resume``) and what its family resolved (``Identity.params``)."""
+    return {**config.model_dump(exclude={"resume"}), **identity.params}
+
+
+def check_resumable(tracking_uri: str, run_id: str, registry_name: str, params: dict[str, Any]) -> str:
+    """The experiment of a parent run that may continue its search: it must exist, be a zygarde run of the same
+    registry name and have the same search parameters (each that differs is named). Changes nothing."""
     from mlflow.exceptions import MlflowException
 
     from zygarde.errors import ZygardeError, option
 
-    client = get_client(tracking_uri)
     try:
-        run = client.get_run(run_id)
+        run = get_client(tracking_uri).get_run(run_id)
     except MlflowException:
         raise ZygardeError(f"{option('resume')}: no run {run_id} in {tracking_uri}.") from None
     if run.data.tags.get("zygarde.registry_name") != registry_name:
@@ -116,8 +120,14 @@ def reopen_run(tracking_uri: str, run_id: str, registry_name: str, params: dict[
                if k in params and k in run.data.params and run.data.params[k] != _param_text(params[k])]  # fmt: skip
     if differs:
         raise ZygardeError(f"{option('resume')}: run {run_id} searched differently: " + "; ".join(differs) + ".")
-    client.update_run(run_id, status="RUNNING")
-    return run_id
+    return run.info.experiment_id
+
+
+def reopen_run(tracking_uri: str, run_id: str, registry_name: str, params: dict[str, Any]) -> str:
+    """Reopen a parent run to continue its search (``check_resumable`` first); its experiment's id."""
+    experiment_id = check_resumable(tracking_uri, run_id, registry_name, params)
+    get_client(tracking_uri).update_run(run_id, status="RUNNING")
+    return experiment_id
 
 
 def end_run(tracking_uri: str, run_id: str, status: str = "FINISHED") -> None:

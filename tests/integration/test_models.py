@@ -73,6 +73,17 @@ def test_predict_uses_one_recorded_version_and_names_a_missing_column(registry: 
     assert not (tmp_path / "no.csv").exists()
 
 
+def test_predict_takes_the_name_the_user_trained_with(registry: dict[str, str], tmp_path: Path) -> None:
+    """`zygarde run diabetes` registers zygarde-diabetes; `zygarde predict diabetes` said it had no champion."""
+    source = tmp_path / "rows.csv"
+    pd.read_csv(DATA / "diabetes.csv").drop(columns="Outcome").head(5).to_csv(source, index=False)
+    run = zygarde("predict", "diabetes", "--input", str(source), "--output", str(tmp_path / "p.csv"), env=registry)
+    assert run.code == 0 and "5 predictions by zygarde-diabetes v1 (@champion)" in run.output, run.output
+    typo = zygarde("predict", "diabets", "--input", str(source), "--output", str(tmp_path / "q.csv"), env=registry)
+    assert_one_clear_error(typo, "No registered model 'diabets' (nor zygarde-diabets)")
+    assert "Did you mean zygarde-diabetes" in typo.output, typo.output
+
+
 def test_mlflow_models_serve_answers_one_rest_request(registry: dict[str, str]) -> None:
     port = free_port()
     mlflow_cli = Path(sys.executable).with_name("mlflow")

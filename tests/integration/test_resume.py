@@ -83,3 +83,13 @@ def test_resuming_with_other_search_parameters_is_refused_naming_them(tmp_path: 
     assert other.code == 1 and f"--resume: run {parent} searched differently: trials was 1, now 2" in " ".join(
         other.output.split()
     ), other.output
+
+
+def test_resuming_a_run_that_does_not_exist_fails_before_any_service_starts(tmp_path: Path) -> None:
+    """It took the services' start (41 s here) to say so: now the input check names it, and no run log (made as
+    the services start) is written."""
+    from tests.conftest import assert_one_clear_error
+
+    run = zygarde("run", "diabetes", "--resume", "0123456789abcdef", env={"ZYGARDE_WORK_DIR": str(tmp_path)})
+    assert_one_clear_error(run, "--resume: no run 0123456789abcdef in")
+    assert "full log" not in run.output and not list(tmp_path.glob("**/*.log")), run.output

@@ -58,8 +58,21 @@ class TabularFamily:
         return [] if self.config.dataset in BUILTIN_DATASETS else [Path(self.config.dataset).expanduser()]
 
     def preflight(self) -> None:
-        """Read the table and check the target, classes and fold sizes: every input error before services."""
-        self.prepare(self.load())
+        """Read the table and check the target, classes and fold sizes, and the run to resume: every input error
+        before services."""
+        dataset = self.load()
+        self.prepare(dataset)
+        self.check_resume(dataset)
+
+    def check_resume(self, dataset: TabularDataset) -> None:
+        """With ``resume``: the run exists in the store and searched this problem the same way (before any
+        service starts: a mistyped run id costs a second, not the services' start)."""
+        if self.config.resume:
+            from zygarde.tracking import check_resumable, run_params
+
+            identity = self.identify(dataset)
+            check_resumable(get_settings().mlflow_tracking_uri, self.config.resume, identity.registry_name,
+                            run_params(self.config, identity))  # fmt: skip
 
     def load(self, client: Any = None) -> TabularDataset:
         """The table named by the config, its target checked and its task resolved (read here: ``client`` unused)."""

@@ -197,6 +197,8 @@ class LargeTabularFamily(TabularFamily):
         """Columns, target, classes and algorithms, from the metadata and one column: no table is read whole."""
         self._resolve()
         self._algorithms()
+        if self.config.resume:  # the sample it reads is what a run identifies the table by
+            self.check_resume(self.load())
 
     def _algorithms(self) -> list[str]:
         config = self.config

@@ -164,7 +164,7 @@ def main() -> None:
     print(f"speed-up over the serial loop: {wall['serial'] / wall['zygarde']:.2f}x")
     by_trial = sorted(results, key=lambda r: r.trial_id)  # both follow ParameterGrid's order
     gap = max(
-        abs(r.cv_mean[name] - sign * cv[f"mean_test_{name}"][i])
+        abs(r.scores[name] - sign * cv[f"mean_test_{name}"][i])
         for i, r in enumerate(by_trial)
         for name, (_, sign) in objective.scorers.items()
     )

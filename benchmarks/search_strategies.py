@@ -53,7 +53,7 @@ def best_so_far(results: list[TrialResult]) -> list[float]:
     """Best CV ROC-AUC after each completed trial (failed trials keep the previous best)."""
     best, curve = float("-inf"), []
     for result in results:
-        best = max(best, result.cv_mean.get("roc_auc", float("-inf")))
+        best = max(best, result.scores.get("roc_auc", float("-inf")))
         curve.append(best)
     return curve
 
@@ -99,8 +99,8 @@ def asha_against_random(engine: DaskEngine, objective: CrossValidationObjective,
     random, random_at, random_wall = timed(engine, objective, FixedSampler(full), data)
     curve = best_so_far(random)
     target, found = curve[-1], random_at[curve.index(curve[-1])]
-    best = max((r for r in random if r.error is None), key=lambda r: r.cv_mean["roc_auc"])
-    error = best.cv_std["roc_auc"] / objective.cv**0.5  # one standard error of random's best CV score
+    best = max((r for r in random if r.error is None), key=lambda r: r.scores["roc_auc"])
+    error = best.score_std["roc_auc"] / objective.cv**0.5  # one standard error of random's best CV score
     line = [f"asha seed {seed}: random best {target:.4f} (SE {error:.4f}) found after {found:.0f} s (all {trials}: "
             f"{random_wall:.0f} s)"]  # fmt: skip
     ratio = float("inf")

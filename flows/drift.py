@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prefect import flow
 
-from zygarde.tasks.monitor import DriftCheck, DriftOutcome, check_drift
+from zygarde.tasks.drift import DriftCheck, DriftOutcome, check_drift
 
 
 @flow(name="monitor-drift", log_prints=True)

@@ -11,7 +11,7 @@ from prefect.context import FlowRunContext
 from prefect_dask import DaskTaskRunner
 
 from zygarde.errors import ZygardeError
-from zygarde.monitoring import ResourceMonitor, profiled
+from zygarde.resources import ResourceMeter, profiled
 from zygarde.tracking import RunContext, log_files, log_metrics
 
 
@@ -19,9 +19,9 @@ from zygarde.tracking import RunContext, log_files, log_metrics
 def stage(name: str, run: RunContext) -> Iterator[None]:
     """Measure the block as stage ``name``; log ``stage_<name>_*`` metrics and profiles to the parent run."""
     profile_dir = run.profile_dir / name if run.profile_dir else None
-    with ResourceMonitor() as monitor, profiled(name, profile_dir) as written:
+    with ResourceMeter() as meter, profiled(name, profile_dir) as written:
         yield
-    log_metrics(run.tracking_uri, run.run_id, monitor.usage.as_metrics(f"stage_{name}_"))
+    log_metrics(run.tracking_uri, run.run_id, meter.usage.as_metrics(f"stage_{name}_"))
     if written:
         log_files(run.tracking_uri, run.run_id, written, "profiles")
 

@@ -26,7 +26,7 @@ def evaluate(
     with stage("evaluate", run):
         evaluation = family.evaluate(model, prepared, best, outcome.results)
     metrics = {f"{evaluation.prefix}{k}": v for k, v in evaluation.metrics.items()}
-    log_metrics(run.tracking_uri, run.run_id, {**metrics, **{f"best_{k}": v for k, v in best.cv_mean.items()}})
+    log_metrics(run.tracking_uri, run.run_id, {**metrics, **{f"best_{k}": v for k, v in best.scores.items()}})
     for path, figure in evaluation.figures.items():
         log_figure(run.tracking_uri, run.run_id, figure, path)
     for path, payload in evaluation.json.items():

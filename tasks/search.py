@@ -55,7 +55,7 @@ def search(plan: Plan, data: Any, run: RunContext) -> SearchOutcome:
 
         def report(result: TrialResult) -> None:
             done.append(result)
-            score = result.cv_mean.get(plan.objective.metric)
+            score = result.scores.get(plan.objective.metric)
             progress = {"done": len(done), "total": None if budget else total, "algorithm": result.algorithm,
                         "score": score, "budget_seconds": budget}  # fmt: skip
             client.log_event(PROGRESS_TOPIC, {**progress, "run": run.run_id})

@@ -20,7 +20,7 @@ def finalize(
 ) -> tuple[TrialResult, Any]:
     """Select the best trial; train it on the search view (a refit here, or data-parallel ranks on the workers)."""
     best = family.select(outcome.results, prepared)
-    summary = {"algorithm": best.algorithm, "params": best.params, "trial_id": best.trial_id, "metrics": best.cv_mean}
+    summary = {"algorithm": best.algorithm, "params": best.params, "trial_id": best.trial_id, "metrics": best.scores}
     log_json(run.tracking_uri, run.run_id, {**summary, "child_run_id": best.run_id}, "winner.json")
     with stage("train", run), flow_cluster() as client:
         trained = family.finalize(prepared, best, client)

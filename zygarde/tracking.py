@@ -237,8 +237,8 @@ class TrialLogger:
         logged_steps = int(found[0].data.tags.get("zygarde.budget", 0)) if found and logged_rung < result.rung else 0
         stamp, step = _now_ms(), result.budget or 0
         metrics = {
-            **{f"cv_{k}_mean" if self.cv_names else k: v for k, v in result.cv_mean.items()},
-            **{f"cv_{k}_std": v for k, v in result.cv_std.items()},
+            **{f"cv_{k}_mean" if self.cv_names else k: v for k, v in result.scores.items()},
+            **{f"cv_{k}_std": v for k, v in result.score_std.items()},
             **result.usage,
         }
         curves = [
@@ -286,10 +286,10 @@ def finished_trials(tracking_uri: str, experiment_id: str, parent_run_id: str) -
         std = {k[3:-4]: v for k, v in metrics.items() if k.startswith("cv_") and k.endswith("_std")}
         usage = {k: metrics[k] for k in ("wall_seconds", "cpu_seconds", "cpu_percent", "peak_rss_mb") if k in metrics}
         result = TrialResult(int(tags["zygarde.trial_id"]), tags["zygarde.algorithm"], json.loads(
-            tags["zygarde.params_json"]), int(tags.get("zygarde.rung", 0)), cv_mean=mean, cv_std=std, usage=usage,
+            tags["zygarde.params_json"]), int(tags.get("zygarde.rung", 0)), scores=mean, score_std=std, usage=usage,
             worker=tags.get("zygarde.worker", ""), run_id=run.info.run_id)  # fmt: skip
         if not mean:  # metrics under their own names (no folds): every metric that is not a usage figure
-            result.cv_mean = {k: v for k, v in metrics.items() if k not in usage and not k.startswith("epoch_")}
+            result.scores = {k: v for k, v in metrics.items() if k not in usage and not k.startswith("epoch_")}
         done[tags["zygarde.trial_key"]] = result
     return done
 

@@ -50,7 +50,7 @@ def test_every_trial_is_a_child_run_with_its_scores(
         assert child.data.tags["zygarde.worker"] in workers
         if result.error is None:
             assert child.info.status == "FINISHED"
-            assert child.data.metrics["cv_roc_auc_mean"] == pytest.approx(result.cv_mean["roc_auc"])
+            assert child.data.metrics["cv_roc_auc_mean"] == pytest.approx(result.scores["roc_auc"])
             assert child.data.params["n_estimators"] == str(result.params["n_estimators"])
         else:
             assert child.info.status == "FAILED" and "max_depth" in child.data.tags["zygarde.error"]
@@ -119,7 +119,7 @@ def test_a_promoted_trial_continues_from_the_state_its_last_rung_left_on_a_worke
     with Client(dask_address) as client:
         results = DaskEngine(client).run(objective, ASHA(specs, {"rf": [4, 12, 36]}, "roc_auc", True), data)
     assert {r.rung for r in results} == {0, 1, 2} and sum(r.error is not None for r in results) == 1
-    assert all(r.cv_mean["continued"] == float(r.rung > 0) for r in results if r.error is None)
+    assert all(r.scores["continued"] == float(r.rung > 0) for r in results if r.error is None)
 
 
 def test_sqlite_stores_are_written_by_one_thread_servers_by_the_workers() -> None:

@@ -1,4 +1,4 @@
-"""``--algorithms auto``: every family gets a first trial, then the one with the lowest estimated cost for
+"""``--algorithms auto``: every algorithm gets a first trial, then the one with the lowest estimated cost for
 improvement (FLAML's ECI) is tried most; no trial starts after the time budget."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import pytest
 from scipy import stats
 
 from zygarde.search.journal import Journal
-from zygarde.search.samplers.auto import AutoSampler, FamilyProgress
+from zygarde.search.samplers.auto import AlgorithmProgress, AutoSampler
 from zygarde.search.trials import TrialResult, TrialSpec
 
 SPACES = {"fast": {"x": stats.uniform(0, 1)}, "stuck": {"x": stats.uniform(0, 1)}, "slow": {"x": [1, 2]}}
@@ -15,7 +15,7 @@ SPACES = {"fast": {"x": stats.uniform(0, 1)}, "stuck": {"x": stats.uniform(0, 1)
 
 def _result(spec: TrialSpec, value: float, seconds: float) -> TrialResult:
     result = TrialResult.of(spec)
-    result.cv_mean = {"score": value}
+    result.scores = {"score": value}
     result.usage = {"wall_seconds": seconds}
     return result
 
@@ -38,7 +38,7 @@ def test_every_family_is_tried_first_then_the_improving_one_most() -> None:
 
 
 def test_eci_follows_the_papers_rule() -> None:
-    progress = FamilyProgress()
+    progress = AlgorithmProgress()
     progress.told(0.5, 2.0, lambda a, b: a > b)
     progress.told(0.6, 3.0, lambda a, b: a > b)  # improved after 3 s
     progress.told(0.55, 4.0, lambda a, b: a > b)  # then 4 s without improving
@@ -66,11 +66,11 @@ def test_no_trial_starts_after_the_budget(monkeypatch: pytest.MonkeyPatch) -> No
     assert sampler.report() == {"time_budget_seconds": 3.0, "budget_overshoot_seconds": 0.0}
 
 
-def test_a_resumed_auto_search_continues_its_families_costs_and_budget(
+def test_a_resumed_auto_search_continues_its_algorithms_costs_and_budget(
     monkeypatch: pytest.MonkeyPatch, tmp_path: object
 ) -> None:
     """Killed after four results with a fifth trial running, 30 s into a 100 s budget; resumed much later: the
-    four come back under their numbers with every family's accounting, the fifth's configuration is asked
+    four come back under their numbers with every algorithm's accounting, the fifth's configuration is asked
     again under a new number, and the budget goes on from 30 s."""
     from pathlib import Path
 
@@ -90,7 +90,7 @@ def test_a_resumed_auto_search_continues_its_families_costs_and_budget(
     again.persist(journal)
     restored = again.restore({})
     assert [r.trial_id for r in restored] == [0, 1, 2, 3]
-    assert [r.cv_mean["score"] for r in restored] == [0.5, 0.4, 0.3, 0.6]
+    assert [r.scores["score"] for r in restored] == [0.5, 0.4, 0.3, 0.6]
     assert {name: (p.trials, p.spent, p.best) for name, p in again.progress.items()} == {
         name: (p.trials, p.spent, p.best) for name, p in first.progress.items()
     }
@@ -115,7 +115,7 @@ def test_progress_and_state_are_not_constructor_fields() -> None:
     parameters = inspect.signature(AutoSampler).parameters
     assert "progress" not in parameters and "started" not in parameters
     with pytest.raises(TypeError):
-        AutoSampler(SPACES, 10, "score", True, 0, progress={"fast": FamilyProgress(trials=3)})  # type: ignore[call-arg]
+        AutoSampler(SPACES, 10, "score", True, 0, progress={"fast": AlgorithmProgress(trials=3)})  # type: ignore[call-arg]
 
 
 def test_a_budgeted_search_is_named_by_its_budget_not_a_trial_count() -> None:

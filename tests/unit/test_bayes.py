@@ -34,7 +34,7 @@ def _score(spec: TrialSpec) -> float:
 
 def _result(spec: TrialSpec, value: float | None = None, error: str | None = None) -> TrialResult:
     result = TrialResult.of(spec)
-    result.cv_mean = {} if value is None else {"score": value}
+    result.scores = {} if value is None else {"score": value}
     result.error = error
     return result
 
@@ -111,7 +111,7 @@ def test_a_journal_study_continues_after_a_crash_without_repeating_finished_tria
     again.persist(journal)
     restored = again.restore({})
     assert [r.trial_id for r in restored] == [s.trial_id for s in finished]
-    assert [r.cv_mean["score"] for r in restored] == [_score(s) for s in finished]
+    assert [r.scores["score"] for r in restored] == [_score(s) for s in finished]
     requeued = again.ask()  # the crashed trial's parameters come back first, under a new number
     assert (requeued.algorithm, requeued.params) == (crashed.algorithm, crashed.params)
     assert requeued.trial_id not in {s.trial_id for s in finished} | {crashed.trial_id}

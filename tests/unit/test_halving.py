@@ -28,7 +28,7 @@ def _told(spec: TrialSpec, failing: set[int] = frozenset()) -> TrialResult:  # t
     if spec.trial_id in failing:
         result.error = "ValueError: a bad configuration"
     else:
-        result.cv_mean = {"score": _quality(spec)}
+        result.scores = {"score": _quality(spec)}
     return result
 
 
@@ -121,8 +121,8 @@ def test_brackets_deal_configurations_as_hyperband_and_hedge_against_a_misleadin
         while (spec := sampler.ask()) is not None:
             asked.append(spec)
             result = TrialResult.of(spec)
-            result.cv_mean = {"score": spec.params["q"] if spec.budget == 9 else -spec.params["q"]}
-            full += [result.cv_mean["score"]] if spec.budget == 9 else []
+            result.scores = {"score": spec.params["q"] if spec.budget == 9 else -spec.params["q"]}
+            full += [result.scores["score"]] if spec.budget == 9 else []
             sampler.tell(result)
         assert sampler.finished and len(asked) == sampler.total
         return asked, max(full)

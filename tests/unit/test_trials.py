@@ -65,8 +65,8 @@ def test_a_fixed_plan_restores_the_trials_an_earlier_attempt_finished() -> None:
     from zygarde.search.trials import TrialResult, TrialSpec
 
     specs = [TrialSpec(i, "rf", {"n": i}) for i in range(4)]
-    done = TrialResult(1, "rf", {"n": 1}, cv_mean={"roc_auc": 0.8})
-    stale = TrialResult(2, "rf", {"n": 99}, cv_mean={"roc_auc": 0.9})  # same number, other parameters: not it
+    done = TrialResult(1, "rf", {"n": 1}, scores={"roc_auc": 0.8})
+    stale = TrialResult(2, "rf", {"n": 99}, scores={"roc_auc": 0.9})  # same number, other parameters: not it
     sampler = FixedSampler(specs)
     assert sampler.restore({done.key: done, stale.key: stale}) == [done]
     assert [s.trial_id for s in iter(sampler.ask, None)] == [0, 2, 3]
@@ -77,8 +77,8 @@ def test_the_leaderboards_first_row_is_the_trial_selection_picks_in_a_rung_searc
     a trial stopped on a lower rung, which could not win."""
     from zygarde.search.trials import TrialResult, best_result, leaderboard, on_top_rung
 
-    stopped = TrialResult(0, "cnn", {"width": 8}, rung=0, budget=2, cv_mean={"val_accuracy": 0.95})
-    finished = TrialResult(1, "cnn", {"width": 16}, rung=1, budget=6, cv_mean={"val_accuracy": 0.90})
+    stopped = TrialResult(0, "cnn", {"width": 8}, rung=0, budget=2, scores={"val_accuracy": 0.95})
+    finished = TrialResult(1, "cnn", {"width": 16}, rung=1, budget=6, scores={"val_accuracy": 0.90})
     results = [stopped, finished]
     board = leaderboard(results, "val_accuracy", True)
     chosen = best_result(results, "val_accuracy", True, on_top_rung(results))

@@ -51,7 +51,7 @@ class ClusterSummary(FlowSummary):
 
 
 def _degenerate(result: TrialResult) -> str | None:
-    return degenerate_reason(result.cv_mean)
+    return degenerate_reason(result.scores)
 
 
 class ClusterFamily:
@@ -144,7 +144,7 @@ class ClusterFamily:
                     [r for r in results if r.algorithm == algorithm], "silhouette", True, _degenerate
                 )
                 per_algorithm[algorithm] = {"usable": True, "params": shown[algorithm].params,
-                                            "metrics": shown[algorithm].cv_mean}  # fmt: skip
+                                            "metrics": shown[algorithm].scores}  # fmt: skip
             except ZygardeError as exc:  # every trial of this algorithm was degenerate: say so, show the rest
                 per_algorithm[algorithm] = {"usable": False, "reason": str(exc)}
         figures, profiles = {}, {}
@@ -160,12 +160,12 @@ class ClusterFamily:
         best_json = {"algorithm": best.algorithm, "params": best.params, "child_run_id": best.run_id}
         study = {"study_silhouette": reference["silhouette"]} if reference else {}
         return Evaluation(
-            dict(best.cv_mean) | study,
+            dict(best.scores) | study,
             prefix="table_",
             figures=figures,
             json={
                 "leaderboard.json": rows,
-                "best.json": {**best_json, "metrics": best.cv_mean},
+                "best.json": {**best_json, "metrics": best.scores},
                 "per_algorithm.json": per_algorithm,
                 **{f"clusters/{key}/profile.json": profile for key, profile in profiles.items()},
                 "reference.json": reference,
@@ -223,7 +223,7 @@ class ClusterFamily:
             "selection_metric": "silhouette",
             "best_algorithm": best.algorithm,
             "best_params": best.params,
-            "metrics": best.cv_mean,
+            "metrics": best.scores,
             "best_per_algorithm": evaluation.json["per_algorithm.json"],
             "reference": evaluation.json["reference.json"],
             "n_trials_degenerate": sum(r.error is None and _degenerate(r) is not None for r in results),

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from distributed import Client, as_completed, get_worker
 
 from zygarde.errors import ZygardeError, option
-from zygarde.monitoring import ResourceMonitor
+from zygarde.resources import ResourceMeter
 from zygarde.search.objective import Objective
 from zygarde.search.samplers.base import Sampler
 from zygarde.search.trials import TrialResult, TrialSpec
@@ -74,17 +74,17 @@ def first(pair: tuple[Any, Any]) -> Any:
 
 def _measured(score: Callable[[], tuple[Any, ...]], spec: TrialSpec, logger: TrialLogger | None) -> TrialResult:
     result = TrialResult.of(spec, worker=_worker_address())
-    monitor = ResourceMonitor()
+    meter = ResourceMeter()
     try:
-        with monitor:
+        with meter:
             scored = score()
-        result.cv_mean, result.cv_std = scored[0], scored[1]
+        result.scores, result.score_std = scored[0], scored[1]
         if len(scored) > 2:
             result.curves = scored[2]
     except Exception as exc:  # a bad configuration fails its trial, not the search
         result.error = f"{type(exc).__name__}: {exc}"
         log.debug("trial %s failed:\n%s", spec.trial_id, traceback.format_exc())
-    result.usage = monitor.usage.as_metrics()
+    result.usage = meter.usage.as_metrics()
     if logger is not None:
         result.run_id = logger.log(result)
     return result

@@ -45,15 +45,16 @@ def trial_key(algorithm: str, trial_id: int, params: dict[str, Any], rung: int =
 
 @dataclass
 class TrialResult:
-    """A scored trial: CV means/stds by metric name, its resource use, and where it ran."""
+    """A scored trial: its scores by metric name (CV fold means, a clustering's scores on all rows, a CNN's
+    validation metrics: what the objective reports), their spread over folds, its resource use, where it ran."""
 
     trial_id: int
     algorithm: str
     params: dict[str, Any]
     rung: int = 0
     budget: int | None = None
-    cv_mean: dict[str, float] = field(default_factory=dict)
-    cv_std: dict[str, float] = field(default_factory=dict)
+    scores: dict[str, float] = field(default_factory=dict)
+    score_std: dict[str, float] = field(default_factory=dict)
     usage: dict[str, float] = field(default_factory=dict)
     curves: dict[str, list[float]] = field(default_factory=dict)  # per-epoch values, for iterative learners
     worker: str = ""
@@ -75,8 +76,15 @@ class TrialResult:
         """``trial_key`` of this trial."""
         return trial_key(self.algorithm, self.trial_id, self.params, self.rung)
 
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> TrialResult:
+        """A result from its journal record (``journal_line``), also one written before ``scores`` and
+        ``score_std`` had their names (``cv_mean``, ``cv_std``); a TypeError if it is not a result's."""
+        renamed = {"cv_mean": "scores", "cv_std": "score_std"}
+        return cls(**{renamed.get(key, key): value for key, value in record.items()})
+
     def journal_line(self) -> str:
-        """This result as one line of JSON for a search's journal (``TrialResult(**json.loads(line))`` reads it
+        """This result as one line of JSON for a search's journal (``from_record(json.loads(line))`` reads it
         back): no per-epoch curves (logged once, to MLflow) and no run id (a resume looks it up by ``key``)."""
         import json
 
@@ -107,9 +115,9 @@ def rank(
     results: list[TrialResult], metric: str, greater_is_better: bool, eligible: Eligibility | None = None
 ) -> list[TrialResult]:
     """Successful, eligible trials that report ``metric``, best first; ties go to the earlier trial."""
-    pool = [r for r in results if r.error is None and metric in r.cv_mean and (eligible is None or eligible(r) is None)]
+    pool = [r for r in results if r.error is None and metric in r.scores and (eligible is None or eligible(r) is None)]
     sign = -1.0 if greater_is_better else 1.0
-    return sorted(pool, key=lambda r: (sign * r.cv_mean[metric], r.trial_id))
+    return sorted(pool, key=lambda r: (sign * r.scores[metric], r.trial_id))
 
 
 def on_top_rung(results: list[TrialResult]) -> Eligibility:
@@ -154,9 +162,9 @@ def leaderboard(
             "trial": r.trial_id,
             "algorithm": r.algorithm,
             **({"rung": r.rung, "budget": r.budget} if rungs else {}),
-            f"{prefix}{metric}": r.cv_mean[metric],
-            f"{prefix}{metric}_std": r.cv_std.get(metric, float("nan")),
-            **{name: r.cv_mean.get(name, float("nan")) for name in columns},
+            f"{prefix}{metric}": r.scores[metric],
+            f"{prefix}{metric}_std": r.score_std.get(metric, float("nan")),
+            **{name: r.scores.get(name, float("nan")) for name in columns},
             "fit_seconds": r.fit_seconds,
             "params": describe_params(r.params),
         }

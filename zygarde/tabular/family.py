@@ -176,7 +176,7 @@ class TabularFamily:
         board = leaderboard(results, rule.metric, rule.greater_is_better, prefix="cv_", columns=("predict_us_per_row",),
                             eligible=on_top_rung(results)).to_dict(orient="records")  # fmt: skip
         best_json = {"algorithm": best.algorithm, "params": best.params, "trial_id": best.trial_id,
-                     "child_run_id": best.run_id, "cv_metrics": best.cv_mean, "test_metrics": metrics,
+                     "child_run_id": best.run_id, "cv_metrics": best.scores, "test_metrics": metrics,
                      "classes": rows.classes}  # fmt: skip
         return Evaluation(
             metrics,
@@ -229,7 +229,7 @@ class TabularFamily:
             "selection_metric": self.champion_rule(prepared).metric,
             "best_algorithm": best.algorithm,
             "best_params": {**best.params, **get_algorithm(best.algorithm).resource.params(best.budget)},
-            "cv_metrics": best.cv_mean,
+            "cv_metrics": best.scores,
             "test_metrics": evaluation.metrics,
             "leaderboard": evaluation.json["leaderboard.json"],
             "dropped_columns": dataset.dropped,

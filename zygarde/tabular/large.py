@@ -324,7 +324,7 @@ class LargeTabularFamily(TabularFamily):
         rows = board.to_dict(orient="records")
         classes = [str(c) for c in split.class_values]
         best_json = {"algorithm": best.algorithm, "params": best.params, "trial_id": best.trial_id,
-                     "child_run_id": best.run_id, "validation_metrics": best.cv_mean, "test_metrics": metrics,
+                     "child_run_id": best.run_id, "validation_metrics": best.scores, "test_metrics": metrics,
                      "classes": classes}  # fmt: skip
         return Evaluation(
             metrics,
@@ -376,7 +376,7 @@ class LargeTabularFamily(TabularFamily):
         fields = super().summarize(dataset, prepared, best, evaluation, results)
         if prepared.search.folds:
             return {**fields, "out_of_core": self.describe()}
-        return {**fields, "cv_metrics": {}, "validation_metrics": best.cv_mean, "out_of_core": self.describe()}
+        return {**fields, "cv_metrics": {}, "validation_metrics": best.scores, "out_of_core": self.describe()}
 
 
 def _numeric(arrow_type: str) -> bool:

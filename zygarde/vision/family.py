@@ -145,7 +145,7 @@ class VisionFamily:
         """Refit the winner on training + validation rows for the epochs its search run needed to peak,
         data-parallel (torch.distributed, gloo), one rank per Dask worker."""
         data, config = prepared.search, self.config
-        epochs = int(best.cv_mean.get("best_epoch", config.epochs))
+        epochs = int(best.scores.get("best_epoch", config.epochs))
         params = {**best.params, "epochs": epochs, "early_stopping": False}
         final = data.with_validation_in_training()
         results = run_on_workers(client, train_rank, config.processes, final, params, config.seed)
@@ -225,7 +225,7 @@ class VisionFamily:
             "n_val": len(data.val_y),
             "n_test": len(prepared.evaluation.y),
             "best_params": best.params,
-            "val_metrics": best.cv_mean,
+            "val_metrics": best.scores,
             "test_metrics": evaluation.metrics,
             "quarantined": {"count": len(quarantined), "files": quarantined},
         }

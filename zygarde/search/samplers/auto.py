@@ -1,22 +1,22 @@
-"""``--algorithms auto``: every family suited to the task competes, and a time budget bounds the search.
+"""``--algorithms auto``: every algorithm suited to the task competes, and a time budget bounds the search.
 
-The next family is chosen by FLAML's rule, the *estimated cost for improvement* (ECI; Wang et al., "FLAML: A
+The next algorithm is chosen by FLAML's rule, the *estimated cost for improvement* (ECI; Wang et al., "FLAML: A
 Fast and Lightweight AutoML Library", MLSys 2021), written here from the paper's description:
 
-- for each family, ``K0`` is the fit time it has spent, ``K1`` the time spent when it found its best score,
+- for each algorithm, ``K0`` is the fit time it has spent, ``K1`` the time spent when it found its best score,
   ``K2`` when it found the best before that; ``ECI1 = max(K0 - K1, K1 - K2)``: how long it has gone without
   improving, or how long its last improvement took;
-- a family behind the leader also needs to close its gap at its own pace: ``gap / rate``, where ``rate`` is
+- an algorithm behind the leader also needs to close its gap at its own pace: ``gap / rate``, where ``rate`` is
   its last improvement divided by the time that improvement took; its ECI is the larger of the two;
-- a family not tried yet has ECI 0 (every family gets a first trial, in the order given); the next family is
-  drawn with probability proportional to 1 / ECI (seeded), so a stalled family is still tried now and then.
+- an algorithm not tried yet has ECI 0 (every algorithm gets a first trial, in the order given); the next algorithm is
+  drawn with probability proportional to 1 / ECI (seeded), so a stalled algorithm is still tried now and then.
 
-Within a family, configurations come from its own TPE study (``samplers.bayesian.TPESampler``). The budget is a
+Within an algorithm, configurations come from its own TPE study (``samplers.bayesian.TPESampler``). The budget is a
 cooperative deadline: no trial is asked for after it, and trials already running finish (Dask cannot
 interrupt a running task), so the search ends within one trial of the budget; the overshoot is reported.
 
-``persist`` keeps each family's study in a journal file of its own, and the search's clock (the seconds of
-budget spent, as of the last result) beside them, so a resumed search continues every family's study, its
+``persist`` keeps each algorithm's study in a journal file of its own, and the search's clock (the seconds of
+budget spent, as of the last result) beside them, so a resumed search continues every algorithm's study, its
 cost accounting and the budget where the crash left them (the time between the crash and the resume does not
 count).
 """
@@ -42,8 +42,8 @@ def names_in_turn(candidates: dict[str, float], asked: dict[str, int]) -> str:
 
 
 @dataclass
-class FamilyProgress:
-    """What one family has cost and found so far (costs in fit seconds)."""
+class AlgorithmProgress:
+    """What one algorithm has cost and found so far (costs in fit seconds)."""
 
     spent: float = 0.0  # K0
     best: float | None = None
@@ -63,7 +63,7 @@ class FamilyProgress:
 
 @dataclass
 class AutoSampler(Sampler):
-    """Families x their TPE studies, the next family by ECI, no new trial after ``deadline`` (monotonic s)."""
+    """Algorithms x their TPE studies, the next algorithm by ECI, no new trial after ``deadline`` (monotonic s)."""
 
     spaces: dict[str, SearchSpace]
     total: int
@@ -71,11 +71,11 @@ class AutoSampler(Sampler):
     greater_is_better: bool
     seed: int
     budget_seconds: float | None = None
-    progress: dict[str, FamilyProgress] = field(init=False)  # by family, from the first ask (or the journals)
+    progress: dict[str, AlgorithmProgress] = field(init=False)  # by algorithm, from the first ask (or the journals)
     started: float | None = field(init=False)  # monotonic seconds of the first ask
 
     def __post_init__(self) -> None:
-        self._clock: Journal | None = None  # the budget spent so far, kept beside the families' journals
+        self._clock: Journal | None = None  # the budget spent so far, kept beside the algorithms' journals
         self._reset()
 
     def _reset(self) -> None:
@@ -84,12 +84,12 @@ class AutoSampler(Sampler):
             name: TPESampler({name: space}, self.total, self.metric, self.greater_is_better, self.seed + i)
             for i, (name, space) in enumerate(self.spaces.items())
         }
-        self.progress = {name: FamilyProgress() for name in self.spaces}
+        self.progress = {name: AlgorithmProgress() for name in self.spaces}
         self._rng = np.random.default_rng(self.seed)
-        self._owner: dict[int, tuple[str, int]] = {}  # our trial id -> (family, its study's trial id)
+        self._owner: dict[int, tuple[str, int]] = {}  # our trial id -> (algorithm, its study's trial id)
         self._asked = 0
         self._next_id = 0
-        self._asked_of = dict.fromkeys(self.spaces, 0)  # trials handed out per family, told or not
+        self._asked_of = dict.fromkeys(self.spaces, 0)  # trials handed out per algorithm, told or not
         self._exhausted: set[str] = set()
 
     @property
@@ -111,7 +111,7 @@ class AutoSampler(Sampler):
         return a > b if self.greater_is_better else a < b
 
     def eci(self) -> dict[str, float]:
-        """Each family's estimated cost for improvement (0: not tried yet)."""
+        """Each algorithm's estimated cost for improvement (0: not tried yet)."""
         scores = [p.best for p in self.progress.values() if p.best is not None]
         leader = (max if self.greater_is_better else min)(scores) if scores else None
         out = {}
@@ -130,7 +130,7 @@ class AutoSampler(Sampler):
         return out
 
     def choose(self) -> str | None:
-        """The next family: an untried one first, else drawn with probability proportional to 1 / ECI."""
+        """The next algorithm: an untried one first, else drawn with probability proportional to 1 / ECI."""
         eci = {k: v for k, v in self.eci().items() if k not in self._exhausted}
         if not eci:
             return None
@@ -146,7 +146,7 @@ class AutoSampler(Sampler):
         return names[int(self._rng.choice(len(names), p=weights / weights.sum()))]
 
     def persist(self, journal: Journal) -> None:
-        """Keep each family's study in ``<journal>.<family>`` and the budget spent in ``<journal>.clock``
+        """Keep each algorithm's study in ``<journal>.<algorithm>`` and the budget spent in ``<journal>.clock``
         (continuing them, if an earlier attempt of the search left them: also when this sampler ran that
         attempt, as a retried task does; what it held in memory is replaced by the journals')."""
         self._reset()
@@ -155,8 +155,8 @@ class AutoSampler(Sampler):
         self._clock = journal.beside("clock")
 
     def restore(self, done: dict[str, TrialResult]) -> list[TrialResult]:
-        """The trials an earlier attempt finished, from the families' journals (``done``: the run's logged
-        trials, by key); each family's cost and progress are accounted again, in the order it found them, and
+        """The trials an earlier attempt finished, from the algorithms' journals (``done``: the run's logged
+        trials, by key); each algorithm's cost and progress are accounted again, in the order it found them, and
         the budget goes on from what that attempt had spent."""
         restored = []
         for name, study in self._studies.items():
@@ -172,33 +172,33 @@ class AutoSampler(Sampler):
         return sorted(restored, key=lambda r: r.trial_id)
 
     def _value(self, result: TrialResult) -> float | None:
-        return None if result.error else result.cv_mean.get(self.metric)
+        return None if result.error else result.scores.get(self.metric)
 
     def ask(self) -> TrialSpec | None:
-        """The chosen family's next configuration; None after the deadline or the trial budget."""
+        """The chosen algorithm's next configuration; None after the deadline or the trial budget."""
         if self.started is None:
             self.started = time.monotonic()
         while self._asked < self.total and not self._past_deadline():
-            family = self.choose()
-            if family is None:
+            algorithm = self.choose()
+            if algorithm is None:
                 return None
-            spec = self._studies[family].ask()
+            spec = self._studies[algorithm].ask()
             if spec is None:
-                self._exhausted.add(family)
+                self._exhausted.add(algorithm)
                 continue
             trial_id, self._next_id = self._next_id, self._next_id + 1
-            self._owner[trial_id] = (family, spec.trial_id)
-            self._asked_of[family] += 1
+            self._owner[trial_id] = (algorithm, spec.trial_id)
+            self._asked_of[algorithm] += 1
             self._asked += 1
-            return TrialSpec(trial_id, family, spec.params)
+            return TrialSpec(trial_id, algorithm, spec.params)
         return None
 
     def tell(self, result: TrialResult) -> None:
-        """Tell the family's study (the result under our number: a restored one keeps it) and account the
-        family's cost and progress; with a journal, the budget spent so far is kept too."""
-        family, inner = self._owner.pop(result.trial_id)
-        self._studies[family].tell(result, asked_as=inner)
-        self.progress[family].told(self._value(result), result.fit_seconds, self._better)
+        """Tell the algorithm's study (the result under our number: a restored one keeps it) and account the
+        algorithm's cost and progress; with a journal, the budget spent so far is kept too."""
+        algorithm, inner = self._owner.pop(result.trial_id)
+        self._studies[algorithm].tell(result, asked_as=inner)
+        self.progress[algorithm].told(self._value(result), result.fit_seconds, self._better)
         if self._clock:
             self._clock.write({"spent_seconds": self.elapsed()})
 

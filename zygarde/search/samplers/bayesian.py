@@ -111,7 +111,7 @@ class TPESampler(Sampler):
             elif "result" in attrs:  # finished: counts to the budget, not asked again
                 self._tried.add(attrs["key"])
                 self._asked += 1
-                self._restored.append(TrialResult(**attrs["result"]))
+                self._restored.append(TrialResult.from_record(attrs["result"]))
         return study
 
     @property
@@ -191,7 +191,7 @@ class TPESampler(Sampler):
 
         trial = self._live.pop(result.trial_id if asked_as is None else asked_as)
         trial.set_user_attr("result", json.loads(result.journal_line()))
-        value = result.cv_mean.get(self.metric)
+        value = result.scores.get(self.metric)
         if result.error or value is None:
             self.study.tell(trial, state=TrialState.FAIL)
         else:

@@ -153,7 +153,7 @@ class ASHA(Sampler):
         self._reset()  # a retried task's sampler: what it held in memory is replaced by the journal's
         for record in journal.records():
             try:
-                result = TrialResult(**record)
+                result = TrialResult.from_record(record)
             except TypeError:  # not a result of this search
                 continue
             self._record(result)

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from zygarde.monitoring import ResourceMonitor, profiled
+from zygarde.resources import ResourceMeter, profiled
 
 
 def _busy(seconds: float) -> int:
@@ -14,12 +14,12 @@ def _busy(seconds: float) -> int:
 
 
 def test_monitor_sees_cpu_work_and_memory_growth() -> None:
-    with ResourceMonitor() as busy:
+    with ResourceMeter() as busy:
         _busy(0.3)
         block = bytearray(200 * 2**20)
         block[::4096] = b"x" * len(block[::4096])
         time.sleep(0.15)
-    with ResourceMonitor() as idle:
+    with ResourceMeter() as idle:
         time.sleep(0.3)
     assert busy.usage.cpu_percent > 50 and idle.usage.cpu_percent < 30
     assert busy.usage.peak_rss_mb > 200 and busy.usage.wall_seconds >= 0.45
@@ -50,7 +50,7 @@ def test_a_tracking_outage_loses_the_child_run_not_the_trial(
 
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "2")
-    result = TrialResult(3, "rf", {"max_depth": 2}, cv_mean={"roc_auc": 0.8})
+    result = TrialResult(3, "rf", {"max_depth": 2}, scores={"roc_auc": 0.8})
     with caplog.at_level("WARNING", logger="zygarde.tracking"):
         assert TrialLogger("http://127.0.0.1:9", "0", "parent", from_workers=True).log(result) is None
-    assert "trial 3 was not tracked" in caplog.text and result.cv_mean == {"roc_auc": 0.8}
+    assert "trial 3 was not tracked" in caplog.text and result.scores == {"roc_auc": 0.8}

@@ -46,7 +46,7 @@ def _cpu_seconds(process: psutil.Process) -> float:
     return times.user + times.system + times.children_user + times.children_system
 
 
-class ResourceMonitor:
+class ResourceMeter:
     """Context manager that samples the process tree's RSS in a thread and reads CPU times at the ends.
 
     CPU is that of the whole process, so with several threads busy it measures all of them; on a Dask
@@ -57,7 +57,7 @@ class ResourceMonitor:
         self.interval = interval
         self.usage = ResourceUsage()
 
-    def __enter__(self) -> ResourceMonitor:
+    def __enter__(self) -> ResourceMeter:
         self._process = psutil.Process()
         self._stop = threading.Event()
         self._peak = _tree_rss(self._process)

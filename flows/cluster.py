@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from prefect import flow
 
+from zygarde.cluster.config import ClusterRunConfig
 from zygarde.cluster.family import ClusterFamily, ClusterSummary
-from zygarde.config import ClusterRunConfig
 
 from .hooks import TRAINING_HOOKS
 from .pipeline import dask_task_runner, train

@@ -65,9 +65,7 @@ def dask_task_runner(
 
 
 def training_flow(kind: str) -> Flow[..., Any]:
-    """The training flow of a family kind (tabular, cluster, vision), imported when asked for."""
-    from importlib import import_module
+    """The training flow of a family kind (``zygarde.families``), imported when asked for."""
+    from zygarde.families import family_kind
 
-    module, name = {"tabular": ("tabular", "train_tabular"), "cluster": ("cluster", "cluster"),
-                    "vision": ("vision", "train_vision")}[kind]  # fmt: skip
-    return getattr(import_module(f"zygarde.flows.{module}"), name)
+    return family_kind(kind).training_flow()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prefect import flow
 
-from zygarde.config import TabularRunConfig
+from zygarde.tabular.config import TabularRunConfig
 from zygarde.tabular.family import TabularSummary
 from zygarde.tabular.large import tabular_family
 

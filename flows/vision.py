@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prefect import flow
 
-from zygarde.config import VisionRunConfig
+from zygarde.vision.config import VisionRunConfig
 from zygarde.vision.family import VisionFamily, VisionSummary
 
 from .hooks import TRAINING_HOOKS

@@ -140,6 +140,11 @@ class Family(Protocol):
         """Checks that need no service (files, columns, options); raise ``ZygardeError`` before any starts."""
         ...
 
+    def describe(self) -> str | None:
+        """What the terminal says before the services start, when the run takes a path the user did not name
+        (a table trained out of core); None: nothing to say."""
+        ...
+
     def load(self, client: Any = None) -> Any:
         """Read the data named by the config (``client``: the flow's Dask cluster, for families that fan work out)."""
         ...

@@ -15,15 +15,10 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from zygarde.config import ClusterRunConfig, TabularRunConfig, VisionRunConfig
 from zygarde.errors import ZygardeError
+from zygarde.families import family_kind
 
-Kind = Literal["tabular", "cluster", "vision"]
-_CONFIGS: dict[str, type[BaseModel]] = {
-    "tabular": TabularRunConfig,
-    "cluster": ClusterRunConfig,
-    "vision": VisionRunConfig,
-}
+Kind = Literal["tabular", "cluster", "vision"]  # the kinds of zygarde.families.FAMILIES, as the form's choices
 _EMAIL = r"^[^@\s]+@[^@\s]+$"
 _SEP = "\n"  # between the problems one check found
 
@@ -112,7 +107,7 @@ class JobSpec(BaseModel):
         clash = sorted(set(self.options) & set(values))
         if clash:
             raise ValueError(_SEP.join(f"options.{c}: set it as the top-level field {c!r}" for c in clash))
-        model = _CONFIGS[self.kind]
+        model = family_kind(self.kind).config_type()
         try:
             return model(**values, **self.options)
         except ValidationError as exc:

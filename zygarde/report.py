@@ -1,127 +1,226 @@
-"""What the CLI prints after a run: a leaderboard per family, the registry decision, timings, how to look."""
+"""``zygarde report RUN_ID``: one self-contained HTML page about a training run, read back from MLflow.
+
+Sections: the outcome and test metrics; the leaderboard (family, configuration, score, fit time, predict time
+per row, CPU and memory); best score so far against trials and against wall clock; per-family results; rungs
+and stops (searches with rungs); time, CPU and memory per stage and per trial; the run's own plots. Figures
+are PNGs inlined as data URIs and the styles are inline: the file opens anywhere, offline.
+"""
 
 from __future__ import annotations
 
+import base64
+import html
+import io
+import json
+import os
+from dataclasses import dataclass
 from typing import Any
 
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
+import matplotlib
 
-from zygarde.search.trials import describe_params
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import pandas as pd
 
+from zygarde.errors import ZygardeError
 
-def print_tabular(summary: dict[str, Any]) -> None:
-    out = Console()
-    metric = summary["selection_metric"]
-    holdout = bool(summary.get("validation_metrics"))  # out of core: one validation part, no folds
-    where = "the validation part" if holdout else "the training split"
-    prefix = "validation" if holdout else "cv"
-    rungs = any("budget" in row for row in summary["leaderboard"])  # successive halving: the last rung's results
-    table = Table(title=f"Leaderboard: {prefix} {metric} on {where} ({summary['n_trials']} trials"
-                        f"{', rung by rung; compared on the full budget' if rungs else ''})")  # fmt: skip
-    timed = any(row.get("predict_us_per_row", float("nan")) == row.get("predict_us_per_row") for row in
-                summary["leaderboard"])  # fmt: skip
-    columns = ("#", "algorithm", *(["budget"] if rungs else []), f"{prefix} {metric}", *([] if holdout else ["± std"]),
-               "fit s", *(["µs/row"] if timed else []), "params")  # fmt: skip
-    for column in columns:
-        table.add_column(column)
-    for row in summary["leaderboard"]:
-        spread = [] if holdout else [f"{row[f'cv_{metric}_std']:.4f}"]
-        table.add_row(
-            str(row["trial"]),
-            row["algorithm"],
-            *([str(row["budget"])] if rungs else []),
-            f"{row[f'{prefix}_{metric}']:.4f}",
-            *spread,
-            f"{row['fit_seconds']:.2f}",
-            *([f"{row['predict_us_per_row']:.2f}"] if timed else []),
-            row["params"],
-        )
-    out.print(table)
-    test = ", ".join(f"{k}={v:.4f}" for k, v in summary["test_metrics"].items())
-    out.print(f"best: [bold]{summary['best_algorithm']}[/] {describe_params(summary['best_params'])}")
-    out.print(f"{'test part' if holdout else 'test split'}: {test}")
-    print_footer(out, summary)
+STYLE = """
+body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222}
+h1{font-size:1.5em}h2{font-size:1.2em;margin-top:1.8em;border-bottom:1px solid #ccc}
+table{border-collapse:collapse;font-size:.85em;margin:.5em 0}td,th{border:1px solid #ddd;padding:3px 7px;
+text-align:left}th{background:#f3f3f3}img{max-width:100%}.note{color:#666;font-size:.85em}
+"""
 
 
-def print_cluster(summary: dict[str, Any]) -> None:
-    out = Console()
-    where = f"{summary['dataset']}, {summary['n_rows']} rows, {len(summary['features'])} features"
-    table = Table(title=f"Leaderboard: silhouette on all rows ({where}; {summary['n_trials']} trials)")
-    for column in ("#", "algorithm", "silhouette", "davies-bouldin", "clusters", "noise", "params"):
-        table.add_column(column)
-    for row in summary["leaderboard"]:
-        table.add_row(
-            str(row["trial"]),
-            row["algorithm"],
-            f"{row['silhouette']:.4f}",
-            f"{row['davies_bouldin']:.3f}",
-            f"{row['n_clusters']:.0f}",
-            f"{row['noise_fraction']:.0%}",
-            row["params"],
-        )
-    out.print(table)
-    out.print(f"{summary['n_trials_degenerate']} degenerate results logged, never selected")
-    out.print(f"best: [bold]{summary['best_algorithm']}[/] {describe_params(summary['best_params'])}")
-    if summary["reference"]:
-        ref = summary["reference"]
-        out.print(
-            f"study preset (K-means k=2, standardised total_fat + total_carb): silhouette {ref['silhouette']:.3f} "
-            f"here vs {ref['study_silhouette']} reported"
-        )
-    print_footer(out, summary)
+@dataclass
+class RunRecord:
+    """A parent run and its trials (child runs) as read from the store."""
+
+    parent: Any
+    trials: pd.DataFrame  # one row per child run, in the order they completed
+    metric: str
+    greater_is_better: bool
+    column: str  # the child-run metric that holds ``metric``
 
 
-def print_footer(out: Console, summary: dict[str, Any]) -> None:
-    """The registry decision, the timings, and how to open the UIs on this run."""
-    model = summary["model"]
-    out.print(
-        f"registered {model['name']} v{model['version']}: "
-        f"{'now champion' if model['became_champion'] else 'champion unchanged'} ({model['reason']})"
+def read_run(tracking_uri: str, run_id: str) -> RunRecord:
+    """The run and its child runs; a clear error when the store has no such run."""
+    from mlflow.exceptions import MlflowException
+
+    from zygarde.tracking import get_client
+
+    client = get_client(tracking_uri)
+    try:
+        parent = client.get_run(run_id)
+    except MlflowException:
+        raise ZygardeError(
+            f"No run {run_id} in {tracking_uri}. The run id is on the run's summary (--json: mlflow.parent_run_id) "
+            "and in the MLflow UI."
+        ) from None
+    if "mlflow.parentRunId" in parent.data.tags:
+        raise ZygardeError(f"{run_id} is one trial of run {parent.data.tags['mlflow.parentRunId']}; report that run.")
+    children = client.search_runs(
+        [parent.info.experiment_id], f"tags.mlflow.parentRunId = '{run_id}'", max_results=50_000
     )
-    out.print(
-        f"search {summary['search_wall_seconds']:.1f} s for {summary['trial_fit_seconds']:.1f} s of trials; "
-        f"whole run {summary['wall_seconds']:.1f} s"
-    )
-    facts = summary.get("search_facts", {})
-    if "time_budget_seconds" in facts:
-        budget, over = facts["time_budget_seconds"], facts["budget_overshoot_seconds"]
-        out.print(
-            f"time budget {budget:.0f} s: no trial started after it; the last running ones finished {over:.1f} s "
-            "past it"
-            if over > 0
-            else f"time budget {budget:.0f} s: the search ran out of configurations first"
+    tags = parent.data.tags
+    metric = tags.get("zygarde.selection_metric") or _guess_metric(children)
+    greater = tags.get("zygarde.greater_is_better", "true" if metric not in ("rmse", "mae") else "false") == "true"
+    column = f"cv_{metric}_mean" if tags.get("zygarde.metric_names", "cv") == "cv" else metric
+    rows = []
+    for child in children:
+        row = {"trial": int(child.data.tags.get("zygarde.trial_id", -1)),
+               "family": child.data.tags.get("zygarde.algorithm", ""),
+               "rung": int(child.data.tags.get("zygarde.rung", 0) or 0),
+               "budget": child.data.tags.get("zygarde.budget", ""),
+               "error": child.data.tags.get("zygarde.error", ""),
+               "finished": child.info.start_time / 1000,  # created as the trial's result was logged
+               "params": ", ".join(f"{k}={v}" for k, v in sorted(child.data.params.items())),
+               **child.data.metrics}  # fmt: skip
+        rows.append(row)
+    trials = pd.DataFrame(rows)
+    if not trials.empty:
+        trials = trials.sort_values("finished", kind="stable").reset_index(drop=True)
+    return RunRecord(parent, trials, metric, greater, column)
+
+
+def _guess_metric(children: list[Any]) -> str:
+    names = {m for c in children for m in c.data.metrics}
+    for metric in ("roc_auc", "rmse", "silhouette", "accuracy"):
+        if f"cv_{metric}_mean" in names or metric in names:
+            return metric
+    return "roc_auc"
+
+
+def _png(figure: Any) -> str:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+    plt.close(figure)
+    return f'<img alt="figure" src="data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode()}">'
+
+
+def _table(frame: pd.DataFrame, floats: str = "{:.4g}") -> str:
+    if frame.empty:
+        return '<p class="note">none</p>'
+    return frame.to_html(index=False, float_format=lambda v: floats.format(v), na_rep="", border=0, escape=True)
+
+
+def _progress_figure(record: RunRecord) -> str:
+    trials = record.trials
+    scores = trials[record.column] if record.column in trials else pd.Series(dtype=float)
+    best = scores.cummax() if record.greater_is_better else scores.cummin()
+    seconds = trials["finished"] - trials["finished"].min()
+    figure, (left, right) = plt.subplots(1, 2, figsize=(10, 3.4))
+    left.plot(range(1, len(best) + 1), best, drawstyle="steps-post")
+    left.scatter(range(1, len(scores) + 1), scores, s=8, alpha=0.4)
+    left.set(xlabel="trials completed", ylabel=record.metric, title="Best so far, by trials")
+    right.plot(seconds, best, drawstyle="steps-post")
+    right.set(xlabel="seconds since the first result", ylabel=record.metric, title="Best so far, by wall clock")
+    figure.tight_layout()
+    return _png(figure)
+
+
+def _family_figure(record: RunRecord) -> str:
+    trials = record.trials.dropna(subset=[record.column]) if record.column in record.trials else record.trials
+    families = sorted(trials["family"].unique()) if not trials.empty else []
+    figure, ax = plt.subplots(figsize=(7, 3))
+    if families:
+        ax.boxplot([trials.loc[trials["family"] == f, record.column] for f in families], tick_labels=families)
+    ax.set(ylabel=record.metric, title="Scores by family")
+    return _png(figure)
+
+
+def _stages(parent: Any) -> pd.DataFrame:
+    metrics = parent.data.metrics
+    names = sorted({k.split("_")[1] for k in metrics if k.startswith("stage_") and k.endswith("_wall_seconds")})
+    return pd.DataFrame([{"stage": n, "wall s": metrics.get(f"stage_{n}_wall_seconds"),
+                          "CPU s": metrics.get(f"stage_{n}_cpu_seconds"),
+                          "peak RSS MB": metrics.get(f"stage_{n}_peak_rss_mb")} for n in names])  # fmt: skip
+
+
+def build_report(record: RunRecord, plots: dict[str, bytes]) -> str:
+    """The page, from the run record and the run's own PNG artifacts (path -> bytes)."""
+    parent, trials = record.parent, record.trials
+    metrics, tags, params = parent.data.metrics, parent.data.tags, parent.data.params
+    title = f"zygarde run {parent.info.run_name or parent.info.run_id}"
+    test = pd.DataFrame([{"metric": k.removeprefix("test_"), "value": v}
+                         for k, v in sorted(metrics.items()) if k.startswith("test_")])  # fmt: skip
+    facts = ("search_", "n_trials", "time_budget", "budget_", "trial_fit")
+    search = pd.DataFrame([{"fact": k, "value": v} for k, v in sorted(metrics.items()) if k.startswith(facts)])
+    parts = [f"<h1>{html.escape(title)}</h1>",
+             f"<p>dataset <b>{html.escape(tags.get('zygarde.dataset', ''))}</b> · run "
+             f"<code>{parent.info.run_id}</code> · status {parent.info.status} · registered "
+             f"{html.escape(tags.get('zygarde.registered', '-'))}: "
+             f"{html.escape(tags.get('zygarde.champion_decision', ''))}</p>",
+             "<h2>Test metrics (held-out rows)</h2>", _table(test),
+             "<h2>Search</h2>", _table(search),
+             f"<p class='note'>parameters: {html.escape(json.dumps(params, sort_keys=True))}</p>"]  # fmt: skip
+    if trials.empty:
+        parts.append("<p>This run has no trials.</p>")
+    else:
+        column = record.column
+        ranked = trials.dropna(subset=[column]) if column in trials else trials.iloc[0:0]
+        ranked = ranked.sort_values(column, ascending=not record.greater_is_better)
+        shown = {"family": "family", "params": "configuration", column: record.metric,
+                 f"cv_{record.metric}_std": "± std", "wall_seconds": "fit s",
+                 "cv_predict_us_per_row_mean": "predict µs/row", "cpu_seconds": "CPU s",
+                 "peak_rss_mb": "peak RSS MB", **({"rung": "rung"} if trials["rung"].max() > 0 else {})}  # fmt: skip
+        board = ranked[[c for c in shown if c in ranked]].rename(columns=shown).head(25)
+        by_family = (
+            trials.groupby("family")
+            .agg(
+                trials=("trial", "size"),
+                failed=("error", lambda e: int((e != "").sum())),
+                best=(column, "max" if record.greater_is_better else "min") if column in trials else ("trial", "size"),
+                median=(column, "median") if column in trials else ("trial", "size"),
+                fit_seconds=("wall_seconds", "sum") if "wall_seconds" in trials else ("trial", "size"),
+            )
+            .reset_index()
         )
-    if "halving_configurations" in facts:
-        top = max(int(k.split("_")[2]) for k in facts if k.startswith("halving_rung_"))
-        brackets = int(facts["halving_brackets"])
-        out.print(f"successive halving: {facts['halving_configurations']:.0f} configurations in {brackets} "
-                  f"bracket{'s' * (brackets > 1)}; {facts[f'halving_rung_{top}_trials']:.0f} ran the full budget "
-                  "(each trial's rungs: its MLflow child run)")  # fmt: skip
-    uri = summary["mlflow"]["tracking_uri"]
-    out.print(
-        "\nOpen the UIs:\n"
-        f"  mlflow ui --backend-store-uri {uri} --port 5000   # experiment {summary['mlflow']['experiment_id']}\n"
-        "  prefect server start                              # flow runs, tasks, artifacts"
-    )
-    if summary.get("log_file"):
-        out.print(f"log: {summary['log_file']}")
+        parts += [f"<h2>Leaderboard: {html.escape(record.metric)} ({len(trials)} trials)</h2>", _table(board),
+                  "<h2>Progress</h2>", _progress_figure(record),
+                  "<h2>Families</h2>", _table(by_family), _family_figure(record)]  # fmt: skip
+        if trials["rung"].max() > 0:
+            rungs = trials.groupby("rung").agg(trials=("trial", "size"), best=(column, "max")).reset_index()
+            note = ("successive halving: trials by the highest rung they reached (their score there); each trial's "
+                    "child run holds its score at every rung, at the step of its budget")  # fmt: skip
+            parts += ["<h2>Rungs</h2>", f"<p class='note'>{note}</p>", _table(rungs)]
+        failed = trials.loc[trials["error"] != "", ["trial", "family", "error"]]
+        parts += ["<h2>Failed trials</h2>", _table(failed)]
+        usage = trials[[c for c in ("trial", "family", "wall_seconds", "cpu_seconds", "cpu_percent", "peak_rss_mb")
+                        if c in trials]]  # fmt: skip
+        parts += ["<h2>Time, CPU and memory per trial</h2>", _table(usage)]
+    parts += ["<h2>Time, CPU and memory per stage</h2>", _table(_stages(parent))]
+    if plots:
+        parts.append("<h2>Plots (test split)</h2>")
+        for path, data in sorted(plots.items()):
+            encoded = base64.b64encode(data).decode()
+            parts.append(
+                f'<p>{html.escape(path)}</p><img alt="{html.escape(path)}" src="data:image/png;base64,{encoded}">'
+            )
+    head = f"<meta charset='utf-8'><title>{html.escape(title)}</title><style>{STYLE}</style>"
+    return f"<!doctype html><html><head>{head}</head><body>{chr(10).join(parts)}</body></html>"
 
 
-def print_vision(summary: dict[str, Any]) -> None:
-    out = Console()
-    quarantined = summary["quarantined"]
-    out.print(
-        f"{summary['dataset']}: {len(summary['class_names'])} classes, train {summary['n_train']} / "
-        f"validation {summary['n_val']} / test {summary['n_test']} images at {summary['image_size']}px; "
-        f"{quarantined['count']} files quarantined"
-    )
-    for row in quarantined["files"][:10]:
-        out.print(f"  skipped {escape(row['path'])}: {escape(row['problem'])}")
-    best = describe_params(summary["best_params"])
-    out.print(f"best configuration ({summary['n_trials']} trials, successive halving): {best}")
-    out.print(f"validation accuracy {summary['val_metrics']['val_accuracy']:.4f}")
-    test = ", ".join(f"{k}={v:.4f}" for k, v in summary["test_metrics"].items())
-    out.print(f"test split (final data-parallel model): {test}")
-    print_footer(out, summary)
+def run_plots(tracking_uri: str, run_id: str) -> dict[str, bytes]:
+    """The run's PNG artifacts under ``plots/``."""
+    from pathlib import Path
+
+    from zygarde.tracking import get_client
+
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # a terminal-only progress bar
+    client = get_client(tracking_uri)
+    if not any(a.path == "plots" for a in client.list_artifacts(run_id)):
+        return {}
+    folder = Path(client.download_artifacts(run_id, "plots"))
+    return {f"plots/{p.name}": p.read_bytes() for p in sorted(folder.glob("*.png"))}
+
+
+def write_report(tracking_uri: str, run_id: str, out: Any) -> Any:
+    """Write the page to ``out`` (atomically) and log it to the run as ``report.html``; returns ``out``."""
+    from zygarde.files import write_atomically
+    from zygarde.tracking import get_client
+
+    page = build_report(read_run(tracking_uri, run_id), run_plots(tracking_uri, run_id))
+    write_atomically(out, lambda tmp: tmp.write_text(page, encoding="utf-8"))
+    get_client(tracking_uri).log_text(run_id, page, "report.html")
+    return out

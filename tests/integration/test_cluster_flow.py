@@ -11,8 +11,8 @@ import pytest
 from prefect_dask import DaskTaskRunner
 
 from tests.conftest import DATA, assert_one_clear_error, zygarde
+from zygarde.cluster.config import parse_cluster_config
 from zygarde.cluster.family import ClusterFamily
-from zygarde.config import parse_cluster_config
 from zygarde.flows.cluster import cluster
 from zygarde.settings import get_settings
 from zygarde.tracking import fluent_tracking_uri, get_client

@@ -16,8 +16,8 @@ import pytest
 from prefect_dask import DaskTaskRunner
 
 from tests.conftest import DATA, assert_one_clear_error, free_port, stop_process, zygarde
-from zygarde.config import parse_config
 from zygarde.flows.tabular import train_tabular
+from zygarde.tabular.config import parse_config
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 NAME = "zygarde-diabetes"

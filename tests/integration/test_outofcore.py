@@ -11,10 +11,10 @@ import pytest
 from prefect_dask import DaskTaskRunner
 
 from tests.conftest import assert_one_clear_error, zygarde
-from zygarde.config import parse_config
 from zygarde.flows.tabular import train_tabular
 from zygarde.settings import get_settings
 from zygarde.synthetic import make_table
+from zygarde.tabular.config import parse_config
 from zygarde.tracking import fluent_tracking_uri, get_client
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]

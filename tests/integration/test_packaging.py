@@ -17,9 +17,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
 def _registered_pipeline(tracking_uri: str) -> str:
     """The diabetes pipeline zygarde registers (zeros-as-missing, impute, scale, a forest), logged as it logs it."""
-    from zygarde.config import parse_config
     from zygarde.registry import log_sklearn
     from zygarde.search.trials import TrialSpec
+    from zygarde.tabular.config import parse_config
     from zygarde.tabular.family import TabularFamily
     from zygarde.tracking import ensure_experiment, start_parent_run
 

@@ -155,9 +155,9 @@ def _tabular_flow(dask_address: str, work_dir: object, monkeypatch: pytest.Monke
     """The tabular flow on the session's cluster, in a work dir of its own: its summary and its child runs."""
     from prefect_dask import DaskTaskRunner
 
-    from zygarde.config import parse_config
     from zygarde.flows.tabular import train_tabular
     from zygarde.settings import get_settings
+    from zygarde.tabular.config import parse_config
 
     monkeypatch.setenv("ZYGARDE_WORK_DIR", str(work_dir))
     summary = train_tabular.with_options(task_runner=DaskTaskRunner(address=dask_address))(

@@ -102,11 +102,11 @@ def test_the_spark_engine_searches_registers_and_its_model_round_trips(
     from mlflow.models import get_model_info
     from prefect_dask import DaskTaskRunner
 
-    from zygarde.config import parse_config
     from zygarde.drift import champion_on_batch
     from zygarde.flows.tabular import train_tabular
     from zygarde.registry import load_reference
     from zygarde.settings import get_settings
+    from zygarde.tabular.config import parse_config
     from zygarde.tabular.family import TabularFamily
     from zygarde.tabular.spark.tabular import SparkTabularModel
     from zygarde.tracking import fluent_tracking_uri, get_client

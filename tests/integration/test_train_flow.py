@@ -13,9 +13,9 @@ import pytest
 from prefect_dask import DaskTaskRunner
 
 from tests.conftest import CliRun, assert_one_clear_error, zygarde
-from zygarde.config import parse_config
 from zygarde.flows.tabular import train_tabular
 from zygarde.settings import get_settings
+from zygarde.tabular.config import parse_config
 from zygarde.tracking import get_client
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]

@@ -13,10 +13,10 @@ from PIL import Image
 from prefect_dask import DaskTaskRunner
 
 from tests.conftest import DATA, assert_one_clear_error, zygarde
-from zygarde.config import parse_vision_config
 from zygarde.flows.vision import train_vision
 from zygarde.settings import get_settings
 from zygarde.tracking import get_client
+from zygarde.vision.config import parse_vision_config
 from zygarde.vision.data import split_images
 from zygarde.vision.manifest import build_manifest
 from zygarde.vision.model import build_model

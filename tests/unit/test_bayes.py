@@ -173,7 +173,7 @@ def test_gp_asks_are_unique_while_trials_run() -> None:
 def test_gp_refuses_a_search_it_cannot_model_naming_why(values: dict, message: str | None) -> None:
     from pydantic import ValidationError
 
-    from zygarde.config import TabularRunConfig
+    from zygarde.tabular.config import TabularRunConfig
 
     if message is None:
         assert TabularRunConfig(search="gp", **values).search == "gp"

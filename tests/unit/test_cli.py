@@ -37,7 +37,7 @@ def test_a_jobs_worker_range_makes_the_local_cluster_adaptive(monkeypatch) -> No
 
 
 def test_xgboost_on_a_spark_connect_master_is_refused_naming_why(monkeypatch: pytest.MonkeyPatch) -> None:
-    from zygarde.config import parse_config
+    from zygarde.tabular.config import parse_config
 
     monkeypatch.setenv("ZYGARDE_SPARK_MASTER", "sc://127.0.0.1:15002")
     with pytest.raises(ZygardeError, match=r"algorithms: xgboost.spark needs a classic Spark session.*sc://127"):

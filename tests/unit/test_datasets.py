@@ -75,7 +75,7 @@ def test_task_inference() -> None:
 
 
 def test_a_builtin_with_another_target_predicts_that_column_and_competes_apart() -> None:
-    from zygarde.config import parse_config
+    from zygarde.tabular.config import parse_config
     from zygarde.tabular.family import TabularFamily
 
     bmi = load_dataset("diabetes", data_root=DATA, target="BMI")
@@ -88,7 +88,7 @@ def test_a_builtin_with_another_target_predicts_that_column_and_competes_apart()
 
 
 def test_a_users_file_named_like_a_builtin_does_not_compete_with_it(tmp_path: Path) -> None:
-    from zygarde.config import parse_config
+    from zygarde.tabular.config import parse_config
     from zygarde.tabular.family import TabularFamily
 
     copy = tmp_path / "diabetes.csv"
@@ -98,7 +98,7 @@ def test_a_users_file_named_like_a_builtin_does_not_compete_with_it(tmp_path: Pa
 
 
 def test_a_file_named_as_a_builtins_batch_competes_with_that_builtin(tmp_path: Path, diabetes: pd.DataFrame) -> None:
-    from zygarde.config import parse_config
+    from zygarde.tabular.config import parse_config
     from zygarde.tabular.family import TabularFamily
 
     batch = tmp_path / "2026-11-27-batch.csv"

@@ -203,7 +203,7 @@ def test_a_model_that_cannot_continue_sees_more_rows_each_rung(data: TrialData) 
     ],
 )
 def test_asha_refuses_what_it_cannot_grow_naming_the_parameter(values: dict, message: str) -> None:
-    from zygarde.config import parse_config
+    from zygarde.tabular.config import parse_config
 
     with pytest.raises(ZygardeError) as raised:
         parse_config(search="asha", **values)
@@ -211,7 +211,7 @@ def test_asha_refuses_what_it_cannot_grow_naming_the_parameter(values: dict, mes
 
 
 def test_the_terminal_shows_each_winners_budget_and_how_the_race_went(capsys: pytest.CaptureFixture[str]) -> None:
-    from zygarde.report import print_tabular
+    from zygarde.tabular.printer import print_tabular
 
     row = {"trial": 4, "algorithm": "xgboost", "rung": 2, "budget": 300, "cv_roc_auc": 0.84, "cv_roc_auc_std": 0.02,
            "fit_seconds": 0.2, "predict_us_per_row": 30.0, "params": "max_depth=2"}  # fmt: skip

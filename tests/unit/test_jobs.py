@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from zygarde.config import ClusterRunConfig, TabularRunConfig
+from zygarde.cluster.config import ClusterRunConfig
 from zygarde.errors import ZygardeError
 from zygarde.jobs import parse_spec
+from zygarde.tabular.config import TabularRunConfig
 
 
 def test_a_spec_becomes_its_familys_run_config() -> None:

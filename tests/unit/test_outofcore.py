@@ -112,8 +112,8 @@ def test_out_of_core_k_fold_trials_keep_their_finished_folds(tmp_path: Path) -> 
 
 def test_auto_out_of_core_is_a_tpe_search_of_xgboost_within_its_time_budget(tmp_path: Path) -> None:
     """It was a 10-trial random search that ignored --time-budget, and the terminal did not say so."""
-    from zygarde.config import parse_config
     from zygarde.search.samplers.auto import AutoSampler
+    from zygarde.tabular.config import parse_config
     from zygarde.tabular.large import LargeTabularFamily, tabular_family
 
     make_table(tmp_path / "t", 20_000, 4, seed=2, rows_per_part=10_000)

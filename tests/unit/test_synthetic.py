@@ -43,7 +43,7 @@ def test_a_part_with_another_schema_is_named(tmp_path: Path) -> None:
 
 
 def test_the_tabular_family_trains_on_a_parquet_folder(tmp_path: Path) -> None:
-    from zygarde.config import parse_config
+    from zygarde.tabular.config import parse_config
     from zygarde.tabular.family import TabularFamily
 
     make_table(tmp_path / "t", 600, 5, rows_per_part=250)

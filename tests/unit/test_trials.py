@@ -1,9 +1,9 @@
 import pytest
 
-from zygarde.config import parse_config
 from zygarde.errors import ZygardeError
 from zygarde.tabular.algorithms import ALGORITHMS
 from zygarde.tabular.catalog import plan_trials
+from zygarde.tabular.config import parse_config
 
 
 def test_grid_expands_every_combination_and_ids_are_unique() -> None:

@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from zygarde.config import parse_config
 from zygarde.settings import get_settings
+from zygarde.tabular.config import parse_config
 from zygarde.tabular.datasets import TabularDataset, load_dataset, prepare_table
 from zygarde.tabular.family import TabularFamily
 from zygarde.validation import ValidationReport

@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 import numpy as np
 from pydantic import BaseModel
 
+from zygarde.cluster.config import ClusterRunConfig
 from zygarde.cluster.data import FASTFOOD, STUDY, ClusterTable, ScaledTable, build_scaler, check_rows, check_size
 from zygarde.cluster.data import load_cluster_table as read_cluster_table
 from zygarde.cluster.metrics import cluster_metrics, degenerate_reason
@@ -18,7 +19,6 @@ from zygarde.cluster.plots import pca_scatter, silhouette_plot
 from zygarde.cluster.predictor import ClusteringObjective, cluster_model, fit_labels
 from zygarde.cluster.profile import cluster_profile, study_reference
 from zygarde.cluster.spaces import plan_cluster_trials
-from zygarde.config import ClusterRunConfig
 from zygarde.errors import ZygardeError
 from zygarde.family import ChampionRule, Evaluation, Identity, Plan, Prepared, Reference, Trained, digest
 from zygarde.search.factory import make_sampler
@@ -77,6 +77,10 @@ class ClusterFamily:
         """Read and filter the table; check the features, the rows against clusters and the memory limit."""
         table = self.load()
         check_size(len(table.frame), list(self.config.algorithms), get_settings().pairwise_memory_share)
+
+    def describe(self) -> str | None:
+        """Nothing to say before the run: it does what the user asked."""
+        return None
 
     def load(self, client: Any = None) -> ClusterTable:
         """The chosen restaurant's rows (or all) and the feature columns (read here: ``client`` unused)."""

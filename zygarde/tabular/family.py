@@ -10,13 +10,13 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
-from zygarde.config import TabularRunConfig
 from zygarde.errors import ZygardeError
 from zygarde.family import ChampionRule, Evaluation, Identity, Plan, Prepared, Reference, Trained, digest, slug
 from zygarde.search.trials import TrialResult, best_result, leaderboard, on_top_rung
 from zygarde.settings import get_settings
 from zygarde.summary import FlowSummary
 from zygarde.tabular.catalog import get_algorithm, tabular_sampler
+from zygarde.tabular.config import TabularRunConfig
 from zygarde.tabular.datasets import BUILTIN_DATASETS, TabularDataset, load_dataset
 from zygarde.tabular.evaluate import HeldOut, score_model, test_figures
 from zygarde.tabular.objective import CrossValidationObjective, TrialData
@@ -63,6 +63,10 @@ class TabularFamily:
         dataset = self.load()
         self.prepare(dataset)
         self.check_resume(dataset)
+
+    def describe(self) -> str | None:
+        """Nothing to say before the run: it does what the user asked."""
+        return None
 
     def check_resume(self, dataset: TabularDataset) -> None:
         """With ``resume``: the run exists in the store and searched this problem the same way (before any

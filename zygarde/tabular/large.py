@@ -24,7 +24,6 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, Field
 
-from zygarde.config import TabularRunConfig
 from zygarde.errors import ZygardeError, option
 from zygarde.family import Evaluation, Plan, Prepared, Reference, Trained
 from zygarde.search.checkpoints import scored_folds
@@ -32,6 +31,7 @@ from zygarde.search.objective import Objective
 from zygarde.search.trials import TrialResult, TrialSpec, digest, leaderboard
 from zygarde.settings import get_settings
 from zygarde.tabular.catalog import tabular_sampler
+from zygarde.tabular.config import TabularRunConfig
 from zygarde.tabular.datasets import TabularDataset, TaskKind
 from zygarde.tabular.evaluate import prediction_figures, prediction_metrics
 from zygarde.tabular.family import TabularFamily, TabularSummary

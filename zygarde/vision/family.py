@@ -9,13 +9,13 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
-from zygarde.config import VisionRunConfig
 from zygarde.family import ChampionRule, Evaluation, Identity, Plan, Prepared, Trained, digest, slug
 from zygarde.search.factory import make_sampler
 from zygarde.search.trials import TrialResult, TrialSpec, best_result, leaderboard, on_top_rung
 from zygarde.settings import get_settings
 from zygarde.summary import FlowSummary
 from zygarde.validation import ValidationReport, run_suite
+from zygarde.vision.config import VisionRunConfig
 from zygarde.vision.data import HeldOutImages, ImageData, split_images
 from zygarde.vision.evaluate import accuracy, confusion_figure, probabilities, sample_figure, score_predictions
 from zygarde.vision.manifest import (
@@ -82,6 +82,10 @@ class VisionFamily:
     def preflight(self) -> None:
         """The folder, its classes and their sizes, without decoding an image."""
         check_folder(self.root)
+
+    def describe(self) -> str | None:
+        """Nothing to say before the run: it does what the user asked."""
+        return None
 
     def load(self, client: Any = None) -> ImageManifest:
         """Every file's class, split, size, mode and decodability (decoded on ``client``'s workers, when given);

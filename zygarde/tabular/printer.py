@@ -1,0 +1,46 @@
+"""What the terminal shows after a tabular run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from zygarde.search.trials import describe_params
+from zygarde.terminal import print_footer
+
+
+def print_tabular(summary: dict[str, Any]) -> None:
+    """The leaderboard, the winner and its held-out metrics, then the footer."""
+    out = Console()
+    metric = summary["selection_metric"]
+    holdout = bool(summary.get("validation_metrics"))  # out of core: one validation part, no folds
+    where = "the validation part" if holdout else "the training split"
+    prefix = "validation" if holdout else "cv"
+    rungs = any("budget" in row for row in summary["leaderboard"])  # successive halving: the last rung's results
+    table = Table(title=f"Leaderboard: {prefix} {metric} on {where} ({summary['n_trials']} trials"
+                        f"{', rung by rung; compared on the full budget' if rungs else ''})")  # fmt: skip
+    timed = any(row.get("predict_us_per_row", float("nan")) == row.get("predict_us_per_row") for row in
+                summary["leaderboard"])  # fmt: skip
+    columns = ("#", "algorithm", *(["budget"] if rungs else []), f"{prefix} {metric}", *([] if holdout else ["± std"]),
+               "fit s", *(["µs/row"] if timed else []), "params")  # fmt: skip
+    for column in columns:
+        table.add_column(column)
+    for row in summary["leaderboard"]:
+        spread = [] if holdout else [f"{row[f'cv_{metric}_std']:.4f}"]
+        table.add_row(
+            str(row["trial"]),
+            row["algorithm"],
+            *([str(row["budget"])] if rungs else []),
+            f"{row[f'{prefix}_{metric}']:.4f}",
+            *spread,
+            f"{row['fit_seconds']:.2f}",
+            *([f"{row['predict_us_per_row']:.2f}"] if timed else []),
+            row["params"],
+        )
+    out.print(table)
+    test = ", ".join(f"{k}={v:.4f}" for k, v in summary["test_metrics"].items())
+    out.print(f"best: [bold]{summary['best_algorithm']}[/] {describe_params(summary['best_params'])}")
+    out.print(f"{'test part' if holdout else 'test split'}: {test}")
+    print_footer(out, summary)

@@ -1,0 +1,44 @@
+"""What the CLI prints after every training run, below the family's own summary: the registry decision, the
+timings, and how to open the UIs on the run. Each family prints its summary in its ``printer`` module."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+
+
+def print_footer(out: Console, summary: dict[str, Any]) -> None:
+    """The registry decision, the timings, and how to open the UIs on this run."""
+    model = summary["model"]
+    out.print(
+        f"registered {model['name']} v{model['version']}: "
+        f"{'now champion' if model['became_champion'] else 'champion unchanged'} ({model['reason']})"
+    )
+    out.print(
+        f"search {summary['search_wall_seconds']:.1f} s for {summary['trial_fit_seconds']:.1f} s of trials; "
+        f"whole run {summary['wall_seconds']:.1f} s"
+    )
+    facts = summary.get("search_facts", {})
+    if "time_budget_seconds" in facts:
+        budget, over = facts["time_budget_seconds"], facts["budget_overshoot_seconds"]
+        out.print(
+            f"time budget {budget:.0f} s: no trial started after it; the last running ones finished {over:.1f} s "
+            "past it"
+            if over > 0
+            else f"time budget {budget:.0f} s: the search ran out of configurations first"
+        )
+    if "halving_configurations" in facts:
+        top = max(int(k.split("_")[2]) for k in facts if k.startswith("halving_rung_"))
+        brackets = int(facts["halving_brackets"])
+        out.print(f"successive halving: {facts['halving_configurations']:.0f} configurations in {brackets} "
+                  f"bracket{'s' * (brackets > 1)}; {facts[f'halving_rung_{top}_trials']:.0f} ran the full budget "
+                  "(each trial's rungs: its MLflow child run)")  # fmt: skip
+    uri = summary["mlflow"]["tracking_uri"]
+    out.print(
+        "\nOpen the UIs:\n"
+        f"  mlflow ui --backend-store-uri {uri} --port 5000   # experiment {summary['mlflow']['experiment_id']}\n"
+        "  prefect server start                              # flow runs, tasks, artifacts"
+    )
+    if summary.get("log_file"):
+        out.print(f"log: {summary['log_file']}")

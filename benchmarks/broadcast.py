@@ -17,6 +17,7 @@ import time
 
 import dask
 from _generated import generated
+from _quick import parse
 from distributed import Client, LocalCluster
 
 from zygarde.orchestration import local_cluster
@@ -45,7 +46,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=60_000)
     parser.add_argument("--trials", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=3)
-    args = parser.parse_args()
+    args = parse(parser, rows=2_000, trials=2, rounds=1)
     data = generated(args.rows)
     options = {"n_workers": 2, "threads_per_worker": 1, "dashboard_address": None}
     walls: dict[str, list[float]] = {"zygarde": [], "dask default": []}

@@ -16,6 +16,7 @@ import os
 import time
 
 from _generated import generated
+from _quick import parse
 from distributed import Client
 
 from zygarde.orchestration import local_cluster
@@ -44,7 +45,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=16)
     parser.add_argument("--rows", type=int, default=10_000)
-    args = parser.parse_args()
+    args = parse(parser, trials=2, rows=600)
     data = generated(args.rows)
     print(f"{os.cpu_count()} cores; {args.trials} Random Forest trials, 3-fold CV on {args.rows} rows", flush=True)
     runs = {}

@@ -21,8 +21,8 @@ Prints wall seconds, peak RSS, AUC, and per engine the slope of log(wall) agains
 `diabetes` runs `zygarde run diabetes --engine dask|spark --algorithms rf --json` cold, alternating engines,
 and prints the Spark/Dask wall ratio at this small scale.
 
-Run: .venv/bin/python benchmarks/engines.py scale [--sizes 1,4,16] [--budget-rows 20] [--budget 4GiB]
-     .venv/bin/python benchmarks/engines.py diabetes [--rounds 2] [--trials 4]
+Run: .venv/bin/python benchmarks/engines.py scale [--sizes 1,4,16] [--budget-rows 20] [--budget 4GiB] [--quick]
+     .venv/bin/python benchmarks/engines.py diabetes [--rounds 2] [--trials 4] [--quick]
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ from pathlib import Path
 
 import numpy as np
 import psutil
+from _quick import HELP as QUICK
 
 ROUNDS, DEPTH, TEST_SHARE, SEED, THREADS = 50, 6, 0.2, 42, 2
 ENGINES = ("pandas", "dask", "spark", "outofcore")
@@ -192,29 +193,29 @@ def scale(args: argparse.Namespace) -> None:
 
     budget = parse_size(args.budget)
     sizes = [int(s) for s in args.sizes.split(",")]
-    biggest = max(*sizes, args.budget_rows)
-    table = Path(args.data) / f"engines-{biggest}m"
+    biggest, unit = max(*sizes, args.budget_rows), args.unit
+    table = Path(args.data) / f"engines-{biggest}x{unit}"
     if not table.exists():
-        print(f"writing {biggest}M rows x 20 features to {table} ...", flush=True)
-        make_table(table, biggest * 1_000_000, 20, seed=SEED)
+        print(f"writing {biggest * unit:,} rows x 20 features to {table} ...", flush=True)
+        make_table(table, biggest * unit, 20, seed=SEED, rows_per_part=unit)
     parts = sorted(str(p) for p in table.glob("part-*.parquet"))
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     results: dict[str, list[dict]] = {e: [] for e in args.engines.split(",")}
     runs = [(m, e, None) for m in sizes for e in results] + [(args.budget_rows, e, budget)
                                                           for e in ("outofcore", "pandas")]  # fmt: skip
-    for millions, engine, limit in runs:
-        files = parts[:millions]
+    for steps, engine, limit in runs:
+        files = parts[:steps]
         command = [sys.executable, __file__, "work", engine, str(limit or 0), *files]
         wall, peak, stdout, stderr = measured(command, env, limit)
-        outcome = {"rows": millions * 1_000_000, "wall": wall, "peak": peak, "budget": limit,
+        outcome = {"rows": steps * unit, "wall": wall, "peak": peak, "budget": limit,
                    "fits": bool(stdout), "auc": json.loads(stdout)["auc"] if stdout else None}  # fmt: skip
         if not stdout and not limit:
-            raise SystemExit(f"{engine} at {millions}M rows failed:\n{stderr[-3000:]}")
+            raise SystemExit(f"{engine} at {steps * unit:,} rows failed:\n{stderr[-3000:]}")
         if limit is None:
             results[engine].append(outcome)
         label = f"budget {human(limit)}" if limit else "no budget"
         shown = f"auc {outcome['auc']:.4f}" if outcome["fits"] else f"stopped: over {human(limit or 0)}"
-        print(f"{engine:>9} {millions:>3}M rows ({label}): wall {wall:7.1f} s  peak tree RSS {human(peak):>10}  "
+        print(f"{engine:>9} {steps * unit:>11,} rows ({label}): wall {wall:7.1f} s  peak tree RSS {human(peak):>10}  "
               f"{shown}", flush=True)  # fmt: skip
         if limit:
             results.setdefault(f"{engine} @ budget", []).append(outcome)
@@ -222,8 +223,9 @@ def scale(args: argparse.Namespace) -> None:
     for engine, outcomes in results.items():
         if "@" not in engine and len(outcomes) > 1:
             print(f"  {engine:>9}: {slope([o['rows'] for o in outcomes], [o['wall'] for o in outcomes]):.2f}")
-    plot(results, budget, Path(args.plot))
-    print(f"plot: {args.plot}")
+    if args.plot:
+        plot(results, budget, Path(args.plot))
+        print(f"plot: {args.plot}")
 
 
 def plot(results: dict[str, list[dict]], budget: int, path: Path) -> None:
@@ -300,10 +302,17 @@ def main() -> None:
     study.add_argument("--engines", default=",".join(ENGINES))
     study.add_argument("--data", default=str(Path(tempfile.gettempdir()) / "zygarde-bench"))
     study.add_argument("--plot", default="benchmarks/results/engines.png")
+    study.add_argument("--unit", type=int, default=1_000_000, help="rows per size step (one Parquet part)")
     small = commands.add_parser("diabetes", help="the diabetes search, Dask vs Spark engine")
     small.add_argument("--rounds", type=int, default=2)
     small.add_argument("--trials", type=int, default=4)
+    for command in (study, small):
+        command.add_argument("--quick", action="store_true", help=QUICK)
     args = parser.parse_args(sys.argv[1:] or ["scale"])
+    if args.quick:
+        vars(args).update({"sizes": "1,2", "budget_rows": 2, "budget": "2GiB", "unit": 20_000, "plot": "",
+                           "data": tempfile.mkdtemp(prefix="zygarde-bench-")} if args.command == "scale"
+                          else {"rounds": 1, "trials": 1})  # fmt: skip
     (diabetes if args.command == "diabetes" else scale)(args)
 
 

@@ -9,11 +9,12 @@
    split; the 25 folds include rows of that training split, so read this as the pipeline's expected
    performance, not as an untouched-test estimate (that is the run's own ``test_*`` figure).
 
-Run: .venv/bin/python benchmarks/main_job.py
+Run: .venv/bin/python benchmarks/main_job.py [--quick]
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -23,6 +24,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _quick import parse
 from sklearn.model_selection import RepeatedStratifiedKFold, cross_validate
 
 from zygarde.search.trials import TrialSpec
@@ -30,16 +32,14 @@ from zygarde.settings import get_settings
 from zygarde.tabular.datasets import load_dataset
 from zygarde.tabular.objective import CrossValidationObjective
 
-REPEATS, FOLDS = 5, 5
 
-
-def run_main_job(work_dir: Path) -> tuple[dict, float]:
+def run_main_job(work_dir: Path, options: list[str]) -> tuple[dict, float]:
     """``zygarde run diabetes --json`` in its own work dir; returns its summary and wall seconds."""
     cli = Path(sys.executable).with_name("zygarde")
     env = {**os.environ, "ZYGARDE_WORK_DIR": str(work_dir)}
     env.pop("MLFLOW_TRACKING_URI", None)
     started = time.perf_counter()
-    done = subprocess.run([str(cli), "run", "diabetes", "--json"], env=env, capture_output=True, text=True)
+    done = subprocess.run([str(cli), "run", "diabetes", "--json", *options], env=env, capture_output=True, text=True)
     wall = time.perf_counter() - started
     if done.returncode != 0:
         raise SystemExit(f"zygarde run diabetes failed ({done.returncode}):\n{done.stderr[-3000:]}")
@@ -47,7 +47,13 @@ def run_main_job(work_dir: Path) -> tuple[dict, float]:
 
 
 def main() -> None:
-    summary, wall = run_main_job(Path(tempfile.mkdtemp(prefix="zygarde-main-job-")))
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5, help="repeats of the K-fold CV of the chosen pipeline")
+    parser.add_argument("--folds", type=int, default=5)
+    args = parse(parser, repeats=1, folds=2)
+    repeats, folds = args.repeats, args.folds
+    options = ["--trials", "1", "--cv", "2"] if args.quick else []  # the embedded default, unless quick
+    summary, wall = run_main_job(Path(tempfile.mkdtemp(prefix="zygarde-main-job-")), options)
     print(f"zygarde run diabetes --json: {wall:.1f} s wall, cold start (target <= 60 s)")
     search = summary["search_wall_seconds"]
     print(f"  {summary['n_trials']} trials, search {search:.1f} s for {summary['trial_fit_seconds']:.1f} s of trials")
@@ -64,12 +70,12 @@ def main() -> None:
     settings = get_settings()
     dataset = load_dataset("diabetes", data_root=settings.data_root)
     seed = settings.seed
-    objective = CrossValidationObjective("classification", 2, FOLDS, seed, dataset.zero_as_missing)
+    objective = CrossValidationObjective("classification", 2, folds, seed, dataset.zero_as_missing)
     X, y = dataset.frame[dataset.features], dataset.frame[dataset.target].to_numpy()
     pipeline = objective.build_pipeline(TrialSpec(0, summary["best_algorithm"], summary["best_params"]), X)
-    folds = RepeatedStratifiedKFold(n_splits=FOLDS, n_repeats=REPEATS, random_state=seed)
-    scores = cross_validate(pipeline, X, y, cv=folds, scoring=["accuracy", "roc_auc"], n_jobs=2)
-    print(f"{REPEATS}x{FOLDS} repeated stratified CV of the chosen pipeline on all {len(y)} rows:")
+    splits = RepeatedStratifiedKFold(n_splits=folds, n_repeats=repeats, random_state=seed)
+    scores = cross_validate(pipeline, X, y, cv=splits, scoring=["accuracy", "roc_auc"], n_jobs=2)
+    print(f"{repeats}x{folds} repeated stratified CV of the chosen pipeline on all {len(y)} rows:")
     for name, aim in [("accuracy", 0.78), ("roc_auc", 0.84)]:
         values = np.asarray(scores[f"test_{name}"])
         verdict = "meets" if values.mean() >= aim else "below"

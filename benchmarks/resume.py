@@ -30,6 +30,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _quick import parse
+
 WARM = ("xgboost", "sklearn.ensemble", "zygarde.tabular.objective")  # the tabular family's warm modules, and ours
 
 
@@ -112,7 +114,7 @@ def main() -> None:
     parser.add_argument("--no-checkpoints", action="store_true", help="without fold checkpoints, to see their part")
     parser.add_argument("--attempt", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--parent", help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args = parse(parser, trials=3, kill_after=1, rows=3_000, repeats=1)
     if args.attempt:
         attempt(args.attempt, args.trials, args.parent, args.search, not args.no_checkpoints)
         return

@@ -2,15 +2,16 @@
 
 Part 1, as users run it: ``zygarde run diabetes --search grid --space <that grid>`` cold in a subprocess (the
 search stage inside the flow: Prefect API, flow engine and trial logging on the same 2 cores), then sklearn
-``GridSearchCV(n_jobs=2)`` on the same training split right after; alternating, ROUNDS times.
+``GridSearchCV(n_jobs=2)`` on the same training split right after; alternating, ``--rounds`` times.
 Part 2, the engine alone from a warmed driver: zygarde (Dask futures + MLflow child runs), the same without
 tracking, GridSearchCV(n_jobs=2) and a serial loop, alternating.
 
-Run: .venv/bin/python benchmarks/search_overhead.py
+Run: .venv/bin/python benchmarks/search_overhead.py [--rounds 3] [--quick]
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import statistics
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from _quick import parse
 from distributed import Client
 from sklearn.model_selection import GridSearchCV
 
@@ -44,10 +46,8 @@ GRID = {
         "subsample": [0.8, 1.0],
     }
 }
+QUICK_GRID = {"xgboost": {"n_estimators": [10], "max_depth": [2, 3]}}
 WORKERS = 2
-
-
-ROUNDS = 3
 
 
 def cli_search(space: Path) -> dict:
@@ -62,12 +62,12 @@ def cli_search(space: Path) -> dict:
     return json.loads(done.stdout)
 
 
-def as_users_run_it(search: GridSearchCV, X: Any, y: Any) -> None:
+def as_users_run_it(search: GridSearchCV, X: Any, y: Any, grid: dict[str, Any], rounds: int) -> None:
     """Part 1: the search stage of the CLI's flow against GridSearchCV(n_jobs=2) measured right after it."""
     space = Path(tempfile.mkdtemp()) / "grid.yaml"
-    space.write_text(yaml.safe_dump(GRID))
+    space.write_text(yaml.safe_dump(grid))
     rows = []
-    for _ in range(ROUNDS):
+    for _ in range(rounds):
         summary = cli_search(space)
         started = time.perf_counter()
         search.fit(X, y)
@@ -85,15 +85,19 @@ def as_users_run_it(search: GridSearchCV, X: Any, y: Any) -> None:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parse(parser, rounds=1)
+    grid, rounds = QUICK_GRID if args.quick else GRID, args.rounds
     settings = get_settings()
     dataset = load_dataset("diabetes", data_root=settings.data_root)
     split = split_holdout(dataset, 0.2, 42, 5)
     objective = CrossValidationObjective("classification", 2, 5, 42, dataset.zero_as_missing)
-    specs = plan_trials(["xgboost"], "grid", 1, 42, GRID)
+    specs = plan_trials(["xgboost"], "grid", 1, 42, grid)
     data = TrialData(split.X_train, split.y_train)
     print(
         f"grid: {len(specs)} configurations x {objective.cv} folds, {WORKERS} workers, diabetes training split; "
-        f"{ROUNDS} rounds alternating (a), (a'), (b), (c), medians reported"
+        f"{rounds} rounds alternating (a), (a'), (b), (c), medians reported"
     )
 
     tracking_uri = f"sqlite:///{Path(tempfile.mkdtemp()) / 'bench.db'}"
@@ -103,14 +107,14 @@ def main() -> None:
     scoring = {name: scorer for name, (scorer, _) in objective.scorers.items()}
     search = GridSearchCV(
         pipeline,
-        {f"model__{k}": v for k, v in GRID["xgboost"].items()},
+        {f"model__{k}": v for k, v in grid["xgboost"].items()},
         cv=objective.folds(),
         scoring=scoring,
         refit=False,
         n_jobs=WORKERS,
     )
     search.fit(split.X_train.head(50), split.y_train[:50])  # joblib's worker pool
-    as_users_run_it(search, split.X_train, split.y_train)
+    as_users_run_it(search, split.X_train, split.y_train, grid, rounds)
     print("part 2, the engine alone from a warmed driver:")
     walls: dict[str, list[float]] = {"zygarde": [], "untracked": [], "sklearn": [], "serial": []}
     fits: dict[str, list[float]] = {key: [] for key in walls}
@@ -122,7 +126,7 @@ def main() -> None:
         warm = [TrialSpec(-1 - i, "xgboost", {"n_estimators": 5}) for i in range(4)]
         DaskEngine(client).run(objective, FixedSampler(warm), data, logger=logger)
         search.fit(split.X_train.head(50), split.y_train[:50])
-        for _ in range(ROUNDS):
+        for _ in range(rounds):
             started = time.perf_counter()
             results = DaskEngine(client).run(objective, FixedSampler(specs), data, logger=logger)
             walls["zygarde"].append(time.perf_counter() - started)

@@ -37,6 +37,7 @@ import statistics
 import time
 
 from _generated import generated, interacting
+from _quick import parse
 from distributed import Client, LocalCluster
 
 from zygarde.search.engine import DaskEngine
@@ -126,7 +127,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--rows", type=int, default=60_000)
     parser.add_argument("--table", choices=["linear", "interacting"], default="linear")
-    args = parser.parse_args()
+    args = parse(parser, trials=4, seeds=1, rows=3_000)
     data = generated(args.rows) if args.table == "linear" else interacting(args.rows)
     print(f"{args.table} table, {args.rows} rows x 20 features", flush=True)
     objective = CrossValidationObjective("classification", 2, 3, 0)

@@ -13,6 +13,7 @@ import argparse
 import time
 
 import torch
+from _quick import parse
 
 from zygarde.search.trials import TrialSpec
 from zygarde.vision.data import ImageData
@@ -54,7 +55,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=4000)
     parser.add_argument("--size", type=int, default=64)
-    args = parser.parse_args()
+    args = parse(parser, images=64, size=16)
     train_x, train_y = images(args.images, args.size, 0)
     val_x, val_y = images(args.images // 4, args.size, 1)
     data = ImageData(["left", "right"], train_x, train_y, val_x, val_y)

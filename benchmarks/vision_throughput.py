@@ -14,10 +14,12 @@ Run: .venv/bin/python benchmarks/vision_throughput.py
 
 from __future__ import annotations
 
+import argparse
 import statistics
 import time
 
 import torch
+from _quick import parse
 from distributed import Client
 from torch.nn import functional
 from torch.utils.data import DataLoader, TensorDataset
@@ -31,7 +33,6 @@ from zygarde.vision.parallel import run_on_workers
 from zygarde.vision.train import train_model, train_rank
 
 PARAMS = {"lr": 1e-3, "batch_size": 64, "width": 32, "blocks": 2, "dropout": 0.0, "augment": False, "patience": 99}
-EPOCHS, ROUNDS = 2, 3
 
 
 def plain_loop(data: ImageData, epochs: int) -> float:
@@ -64,15 +65,21 @@ def zygarde_step(data: ImageData, epochs: int, params: dict | None = None) -> fl
 
 
 def main() -> None:
-    data, test = split_images(build_manifest(get_settings().data_root / SHIRTS), 28, 42)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--per-class", type=int, help="at most this many images per class and split")
+    args = parse(parser, epochs=1, rounds=1, per_class=40)
+    epochs, rounds = args.epochs, args.rounds
+    data, test = split_images(build_manifest(get_settings().data_root / SHIRTS), 28, 42, max_per_class=args.per_class)
     shape = f"{data.size}x{data.size}x{data.channels}"
-    print(f"shirts: {len(data.train_y)} training images {shape}, {EPOCHS} epochs, {ROUNDS} rounds, medians")
+    print(f"shirts: {len(data.train_y)} training images {shape}, {epochs} epochs, {rounds} rounds, medians")
     torch.set_num_threads(2)
     zygarde_step(data, 1), plain_loop(data, 1)  # warm-up
     ours, plain = [], []
-    for _ in range(ROUNDS):
-        ours.append(zygarde_step(data, EPOCHS))
-        plain.append(plain_loop(data, EPOCHS))
+    for _ in range(rounds):
+        ours.append(zygarde_step(data, epochs))
+        plain.append(plain_loop(data, epochs))
     a, b = statistics.median(ours), statistics.median(plain)
     print(
         f"(a) zygarde train step {a:8.0f} img/s | plain PyTorch loop {b:8.0f} img/s | ratio {a / b:.3f} (target >= 0.9)"
@@ -81,10 +88,10 @@ def main() -> None:
     with local_cluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster, Client(cluster) as client:
         run_on_workers(client, train_rank, 2, data, {**PARAMS, "epochs": 1}, 0)  # warm-up: imports, gloo
         for batch in (64, 256):  # per-step compute grows with the batch; gloo's all-reduce per step does not
-            params = {**PARAMS, "batch_size": batch, "epochs": EPOCHS}
+            params = {**PARAMS, "batch_size": batch, "epochs": epochs}
             here, one, two = [], [], []
-            for _ in range(ROUNDS):
-                here.append(zygarde_step(data, EPOCHS, params))
+            for _ in range(rounds):
+                here.append(zygarde_step(data, epochs, params))
                 one.append(sum(h.images_per_second for _, h in run_on_workers(client, train_rank, 1, data, params, 0)))
                 two.append(sum(h.images_per_second for _, h in run_on_workers(client, train_rank, 2, data, params, 0)))
             outside, single, double = (statistics.median(v) for v in (here, one, two))

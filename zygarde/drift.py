@@ -147,7 +147,7 @@ def batch_metrics(model: object, features: list[str], batch: pd.DataFrame, targe
             return None
         y = codes
     X = rows[features].astype({c: "float64" for c in features if pd.api.types.is_integer_dtype(rows[c])})
-    return score_model(model, X, np.asarray(y), task)  # type: ignore[arg-type]
+    return score_model(model, X, np.asarray(y), task)
 
 
 def champion_on_batch(tracking_uri: str, reference: StoredReference, batch: pd.DataFrame) -> dict[str, float] | None:

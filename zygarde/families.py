@@ -50,11 +50,11 @@ class FamilyKind:
 
     def family(self, config: RunConfig) -> Family:
         """The ``Family`` that trains ``config``."""
-        return self._needed(self.build)(config)  # type: ignore[no-any-return]
+        return self._needed(self.build)(config)
 
     def training_flow(self) -> Flow[..., Any]:
         """The kind's Prefect flow."""
-        return self._needed(self.flow)  # type: ignore[no-any-return]
+        return self._needed(self.flow)
 
     def print_summary(self, summary: dict[str, Any]) -> None:
         """Show a finished run's summary on the terminal."""

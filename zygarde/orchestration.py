@@ -42,8 +42,9 @@ class LocalPrefectAPI:
         self.log_file = log_file
         self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> LocalPrefectAPI:
-        """Launch the server; returns at once (``wait`` blocks until it answers)."""
+    def start(self, detached: bool = False) -> LocalPrefectAPI:
+        """Launch the server; returns at once (``wait`` blocks until it answers). ``detached``: in a session of
+        its own, so it outlives this process and the terminal's signals (``zygarde up``)."""
         spec = find_spec("prefect")
         if spec is None or spec.origin is None:
             raise ZygardeError("Prefect is not installed; reinstall zygarde (pip install -e .).")
@@ -52,7 +53,7 @@ class LocalPrefectAPI:
                    "prefect.server.api.server:create_app", "--host", "127.0.0.1", "--port", str(self.port),
                    "--log-level", "error", "--lifespan", "on"]  # fmt: skip
         env = {**os.environ, "PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1"}
-        self.process = subprocess.Popen(command, env=env, stdout=output, stderr=output)
+        self.process = subprocess.Popen(command, env=env, stdout=output, stderr=output, start_new_session=detached)
         log.info("launched a local Prefect API at %s", self.api_url)
         return self
 
@@ -153,10 +154,11 @@ def _open_store(tracking_uri: str | None) -> None:
 
 
 def configured_api_url() -> str | None:
-    """The Prefect API URL from the environment or the active profile (None: none configured)."""
-    from prefect.settings import get_current_settings
+    """The Prefect API URL from the environment or the active profile (None: none configured), read now: Prefect's
+    own settings object keeps what the environment held when Prefect was first imported."""
+    from prefect.settings import Settings
 
-    return get_current_settings().api.url
+    return Settings().api.url
 
 
 def _free_port() -> int:

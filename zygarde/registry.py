@@ -214,8 +214,8 @@ def promote(
             "zygarde.alias": alias,
             "zygarde.decided_at": datetime.now(UTC).isoformat(timespec="seconds"),
         }
-        for key, value in decided.items():
-            client.set_model_version_tag(name, version, key, value)
+        for key, text in decided.items():
+            client.set_model_version_tag(name, version, key, text)
         client.set_registered_model_alias(name, alias, version)
     log.info("%s v%s: %s", name, version, reason)
     return RegisteredModel(name, version, challenger.model_uri, became, reason, previous)

@@ -41,8 +41,8 @@ class Settings(BaseSettings):
     expectations_dir: Path = Field(
         default_factory=_shipped_expectations, description="Folder of the great-expectations suites (JSON)."
     )
-    mlflow_tracking_uri: str | None = Field(
-        default=None,
+    mlflow_tracking_uri: str = Field(
+        default="",
         description="MLflow tracking URI; falls back to MLFLOW_TRACKING_URI, then a SQLite file in work_dir.",
     )
     mlflow_ui: str | None = Field(

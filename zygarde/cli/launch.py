@@ -16,6 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from zygarde.cli.common import console, fail, log, show_warning
 from zygarde.errors import ZygardeError
 from zygarde.families import FamilyKind
+from zygarde.services import use_warm_services
 from zygarde.settings import Settings, get_settings
 
 
@@ -26,6 +27,7 @@ def launch(kind: FamilyKind, values: Callable[[Settings], dict[str, Any]], *, as
 
     started = time.perf_counter()
     warnings.showwarning = show_warning
+    warm = use_warm_services(get_settings())  # `zygarde up`'s, where the user configured none of their own
     settings = get_settings()
     try:
         family = kind.family(kind.parse(**values(settings)))
@@ -35,6 +37,8 @@ def launch(kind: FamilyKind, values: Callable[[Settings], dict[str, Any]], *, as
     described = family.describe()
     if described and not as_json:  # a path the user did not name (out of core): say why
         console.print(described, soft_wrap=True)
+    if warm is not None and not as_json:
+        console.print(f"[dim]on the services `zygarde up` started ({warm.api_url}, {warm.dask_address})[/]")
     log_file = new_log_file(settings.log_dir, kind.command)
     route_logs(log_file, verbose)
     log.info("inputs checked in %.1f s: %s", time.perf_counter() - started, family.config.model_dump_json())

@@ -161,3 +161,33 @@ def serve() -> None:
     from zygarde.flows import served_deployments
 
     prefect_serve(*served_deployments())
+
+
+@commands.command("up", rich_help_panel="Platform")
+def up_command(
+    workers: Annotated[int | None, typer.Option(help="Dask workers (default ZYGARDE_DASK_WORKERS or 2).")] = None,
+    memory_limit: Annotated[
+        str | None, typer.Option(help="Memory the workers share (2GiB); default ZYGARDE_MEMORY_LIMIT, else Dask's.")
+    ] = None,
+) -> None:
+    """Start a local Prefect API and Dask cluster that every zygarde command in this work dir then uses."""
+    from zygarde.services import start, state_file
+
+    settings = get_settings()
+    try:
+        services = start(settings, workers or settings.dask_workers, memory_limit or settings.memory_limit)
+    except ZygardeError as exc:
+        fail(str(exc))
+    console.print(f"up since {services.started_at}: Prefect API {services.api_url}, Dask scheduler "
+                  f"{services.dask_address}\nzygarde commands with ZYGARDE_WORK_DIR={settings.work_dir} use them "
+                  f"(recorded in {state_file(settings)}); `zygarde down` stops them", soft_wrap=True)  # fmt: skip
+
+
+@commands.command("down", rich_help_panel="Platform")
+def down_command() -> None:
+    """Stop the Prefect API and Dask cluster that `zygarde up` started for this work dir."""
+    from zygarde.services import stop
+
+    stopped = stop(get_settings())
+    console.print(f"stopped: Prefect API {stopped.api_url}, Dask scheduler {stopped.dask_address}" if stopped
+                  else "nothing to stop: `zygarde up` has no running services for this work dir")  # fmt: skip

@@ -110,7 +110,7 @@ class ClusterFamily:
         """Impute and standardise all rows; the evaluation view is the same rows, unscaled (no labels, no holdout)."""
         check_size(len(table.frame), list(self.config.algorithms), get_settings().pairwise_memory_share)
         X = np.asarray(build_scaler().fit_transform(table.X))
-        facts = {"n_rows": len(table.frame), "n_features": len(table.features)}
+        facts: dict[str, float] = {"n_rows": len(table.frame), "n_features": len(table.features)}
         return Prepared(search=ScaledTable(X, table.X), evaluation=table, facts=facts)
 
     def plan(self, prepared: Prepared[ScaledTable, ClusterTable]) -> Plan:

@@ -81,7 +81,7 @@ def make_sampler(
     if search in ("grid", "random"):
         from zygarde.search.samplers.fixed import FixedSampler
 
-        return FixedSampler(draw(search))  # type: ignore[arg-type]
+        return FixedSampler(draw(search))
     if search == "asha":
         from zygarde.search.schedulers.asha import ASHA
 

@@ -14,13 +14,17 @@ if TYPE_CHECKING:
 
 
 class Objective(ABC):
-    """Scores a trial on the search view: (mean, std) of its metrics by name, optionally per-epoch curves.
+    """Scores a trial on the search view: (mean, std) of its metrics by name, optionally per-epoch curves."""
 
-    ``metric`` picks the winner, ``greater_is_better`` its direction (attributes or properties of a subclass).
-    """
+    @property
+    @abstractmethod
+    def metric(self) -> str:
+        """The metric that picks the winner."""
 
-    metric: str
-    greater_is_better: bool
+    @property
+    @abstractmethod
+    def greater_is_better(self) -> bool:
+        """Whether a larger ``metric`` is better."""
 
     @abstractmethod
     def __call__(self, spec: TrialSpec, data: Any) -> tuple[Any, ...]:

@@ -67,6 +67,11 @@ class TrialResult:
         return cls(spec.trial_id, spec.algorithm, spec.params, spec.rung, spec.budget, worker=worker)
 
     @property
+    def spec(self) -> TrialSpec:
+        """The trial this is the result of."""
+        return TrialSpec(self.trial_id, self.algorithm, self.params, self.rung, self.budget)
+
+    @property
     def fit_seconds(self) -> float:
         """Seconds the trial spent fitting and scoring its folds."""
         return self.usage.get("wall_seconds", 0.0)

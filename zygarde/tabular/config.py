@@ -116,7 +116,7 @@ class TabularRunConfig(RunConfig):
             raise ValueError(
                 f"{option('algorithms')}: auto stands alone (it is every family) and runs on the dask engine"
             )
-        spaces = {name: self.space.get(name) or get_algorithm(name, self.engine).distributions
+        spaces: dict[str, Any] = {name: self.space.get(name) or get_algorithm(name, self.engine).distributions
                   for name in self.algorithms if self.search == "gp" and name != "auto"}  # fmt: skip
         refusal = check_search(self.search, list(self.algorithms), spaces, time_budget=self.time_budget,
                                growable=self.engine == "dask")  # fmt: skip

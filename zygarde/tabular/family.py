@@ -71,11 +71,12 @@ class TabularFamily:
     def check_resume(self, dataset: TabularDataset) -> None:
         """With ``resume``: the run exists in the store and searched this problem the same way (before any
         service starts: a mistyped run id costs a second, not the services' start)."""
-        if self.config.resume:
+        resume = self.config.resume
+        if resume:
             from zygarde.tracking import check_resumable, run_params
 
             identity = self.identify(dataset)
-            check_resumable(get_settings().mlflow_tracking_uri, self.config.resume, identity.registry_name,
+            check_resumable(str(get_settings().mlflow_tracking_uri), resume, identity.registry_name,
                             run_params(self.config, identity))  # fmt: skip
 
     def load(self, client: Any = None) -> TabularDataset:
@@ -137,7 +138,7 @@ class TabularFamily:
     def plan(self, prepared: Prepared[TrialData, HeldOut]) -> Plan:
         """K-fold CV of every algorithm x configuration, as a fixed list (grid or random)."""
         config = self.config
-        algorithms = list(config.algorithms)
+        algorithms: list[str] = list(config.algorithms)
         data = prepared.search
         if config.engine == "spark" and data.task == "classification" and len(data.classes) > 2 and "gbt" in algorithms:
             algorithms.remove("gbt")  # MLlib's GBT classifies two classes only
@@ -162,13 +163,14 @@ class TabularFamily:
         data = prepared.search
         objective = self._objective(data)
         if self.config.engine == "spark":
-            from zygarde.tabular.spark.tabular import SparkTabularModel, local_xgboost
+            from zygarde.tabular.spark.tabular import SparkCrossValidationObjective, SparkTabularModel, local_xgboost
 
-            fitted = objective.fit(best, data.X, data.y)
+            assert isinstance(objective, SparkCrossValidationObjective)
+            fitted = objective.fit(best.spec, data.X, data.y)
             if best.algorithm == "xgboost":  # served as scikit-learn + booster: no JVM
                 return Trained(local_xgboost(fitted, data.X, data.zero_as_missing, data.task))
             return Trained(SparkTabularModel(fitted))
-        return Trained(objective.build_pipeline(best, data.X).fit(data.X, data.y))
+        return Trained(objective.build_pipeline(best.spec, data.X).fit(data.X, data.y))
 
     def evaluate(
         self, model: Any, prepared: Prepared[TrialData, HeldOut], best: TrialResult, results: list[TrialResult]

@@ -279,7 +279,8 @@ class LargeTabularFamily(TabularFamily):
         report.suite = f"{report.suite} (on a sample of {len(dataset.frame):,} of {self.table.rows:,} rows)"
         return report
 
-    def prepare(self, dataset: TabularDataset) -> Prepared[ParquetSplit, ParquetSplit]:
+    # its views are Parquet splits, read batch by batch, not frames: the flow sees both through ``Family``
+    def prepare(self, dataset: TabularDataset) -> Prepared[ParquetSplit, ParquetSplit]:  # type: ignore[override]
         """The split's parts, counted (one pass over the labels); the search sees train and validation only."""
         assert isinstance(dataset, LargeTable)
         split = self._split(dataset.features, dataset.target, dataset.task, dataset.class_values)

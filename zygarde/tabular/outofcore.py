@@ -170,7 +170,7 @@ class ParquetSplit:
         shares = {"test": self.test_size, "validation": self.validation_size,
                   "train": 1 - self.test_size - self.validation_size, "fit": 1 - self.test_size}  # fmt: skip
         share = min(1.0, 1.2 * n / max(1.0, self.table_rows * shares[part]))  # 1.2: enough rows despite chance
-        frames = []
+        frames: list[pd.DataFrame] = []
         for X, y in self.batches(part):
             pick = np.random.default_rng([self.seed, len(frames)]).random(len(y)) < share
             frame = pd.DataFrame(X[pick], columns=list(self.features))
@@ -202,7 +202,7 @@ def count_parts(split: ParquetSplit) -> dict[str, int]:
             u = _uniform(split.seed, index, start, n)[batch.column(0).is_valid().to_numpy(zero_copy_only=False)]
             start += n
             for part in counts:
-                counts[part] += int(split._mask(part, u).sum())  # type: ignore[arg-type]
+                counts[part] += int(split._mask(part, u).sum())
     return counts
 
 

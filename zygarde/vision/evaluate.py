@@ -43,9 +43,8 @@ def score_predictions(predicted: np.ndarray, test: HeldOutImages) -> tuple[dict[
         {"class": name, "precision": float(p), "recall": float(r), "support": int(n)}
         for name, p, r, n in zip(test.class_names, precision, recall, support, strict=True)
     ]
-    for row in per_class:
-        metrics[f"precision_{row['class']}"] = row["precision"]
-        metrics[f"recall_{row['class']}"] = row["recall"]
+    for name, p, r in zip(test.class_names, precision, recall, strict=True):
+        metrics[f"precision_{name}"], metrics[f"recall_{name}"] = float(p), float(r)
     return metrics, per_class
 
 

@@ -122,7 +122,7 @@ class VisionFamily:
         config = self.config
         data, test = split_images(manifest, config.image_size, config.seed, config.test_size,
                                   max_per_class=config.max_per_class)  # fmt: skip
-        facts = {"n_train": len(data.train_y), "n_val": len(data.val_y), "n_test": len(test.y),
+        facts: dict[str, float] = {"n_train": len(data.train_y), "n_val": len(data.val_y), "n_test": len(test.y),
                  "channels": data.channels}  # fmt: skip
         normalisation = {"mean": data.mean.tolist(), "std": data.std.tolist(), "from": "training split"}
         return Prepared(data, test, facts, {"preprocess/normalisation.json": normalisation})

@@ -92,7 +92,8 @@ class Trainer:
         self.optimizer = torch.optim.AdamW(model.parameters(), lr=params["lr"],
                                            weight_decay=params.get("weight_decay", 0.0))  # fmt: skip
         self.generator = torch.Generator().manual_seed(seed)
-        self.history, self.best, self.best_state = History(), -1.0, None
+        self.history, self.best = History(), -1.0
+        self.best_state: dict[str, Any] | None = None
         self.seen, self.busy = 0, 0.0
 
     @property

@@ -57,7 +57,7 @@ class ASHA(Sampler):
             new.append(TrialSpec(spec.trial_id, spec.algorithm, spec.params, start, budgets[spec.algorithm][start]))
         self._configurations = new
         starters = Counter((self._bracket[s.trial_id], s.rung) for s in new)
-        self._room = {}  # (bracket, rung) -> the most results that rung can ever hold
+        self._room: dict[tuple[int, int], int] = {}  # (bracket, rung) -> the most results that rung can ever hold
         for bracket in range(brackets):
             for rung in range(rungs):
                 below = self._room.get((bracket, rung - 1), 0)

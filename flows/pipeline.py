@@ -9,7 +9,7 @@ from prefect_dask import DaskTaskRunner
 from pydantic import BaseModel
 
 from zygarde.family import Family
-from zygarde.orchestration import worker_memory_limit
+from zygarde.orchestration import local_cluster_options
 from zygarde.settings import get_settings
 from zygarde.summary import finished
 from zygarde.tasks.evaluate import evaluate, publish_outcome
@@ -53,13 +53,7 @@ def dask_task_runner(
     adapt = {"minimum": start, "maximum": max_workers} if max_workers and max_workers > start else None
     return DaskTaskRunner(
         cluster_class="zygarde.orchestration.local_cluster",  # a LocalCluster, glibc's allocator left adaptive
-        cluster_kwargs={
-            "n_workers": start,
-            "threads_per_worker": 1,
-            "processes": True,
-            "dashboard_address": None,
-            "memory_limit": worker_memory_limit(settings),
-        },
+        cluster_kwargs=local_cluster_options(settings, start),
         adapt_kwargs=adapt,
     )
 

@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-DATA = REPO / "data" / "raw"
+from tests.helpers import DATA
 
 
 @pytest.fixture(scope="session")
@@ -71,62 +66,3 @@ def diabetes() -> pd.DataFrame:
 def tracking_uri(tmp_path: Path) -> str:
     """A fresh, real MLflow SQLite store for one test."""
     return f"sqlite:///{tmp_path / 'mlflow.db'}"
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on now."""
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def stop_process(process: subprocess.Popen | None) -> None:
-    """Terminate a server a test started; kill it if it has not exited within 20 s."""
-    if process is None:
-        return
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
-@dataclass
-class CliRun:
-    """What a user's terminal showed for one ``zygarde`` command: exit code, stdout and stderr together."""
-
-    code: int
-    output: str
-    stdout: str
-    seconds: float
-
-    def error_lines(self) -> list[str]:
-        """Lines that start with ``error:``."""
-        return [line for line in self.output.splitlines() if line.startswith("error:")]
-
-
-def zygarde(*args: str, env: dict[str, str] | None = None, timeout: float = 300) -> CliRun:
-    """Run the installed ``zygarde`` console script as a subprocess, as a user would."""
-    script = Path(sys.executable).with_name("zygarde")
-    started = time.perf_counter()
-    done = subprocess.run(
-        [str(script), *args],
-        env={**os.environ, "COLUMNS": "200", **(env or {})},
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-    seconds = time.perf_counter() - started
-    return CliRun(done.returncode, done.stdout + done.stderr, done.stdout, seconds)
-
-
-def assert_one_clear_error(run: CliRun, message: str) -> None:
-    """Exit 1, exactly one ``error:`` line, the message, and none of Python's or Prefect's noise."""
-    assert run.code == 1, run.output
-    assert len(run.error_lines()) == 1, run.output
-    assert message in " ".join(run.output.split()), run.output
-    for noise in ("Traceback", "Error logging to API", "| INFO", "| ERROR"):
-        assert noise not in run.output, run.output

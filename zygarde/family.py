@@ -13,7 +13,6 @@ summarize. A family supplies each stage's logic as a plain method (no Prefect), 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from dataclasses import dataclass, field
@@ -216,8 +215,3 @@ class Family(Protocol):
 def slug(text: str) -> str:
     """Lower-case letters, digits and dashes: safe in registry and experiment names."""
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
-
-
-def digest(parts: list[str]) -> str:
-    """8 hex characters that tell apart what ``parts`` (an identity: task, target, features ...) describe."""
-    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:8]

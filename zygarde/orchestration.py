@@ -37,7 +37,7 @@ class LocalPrefectAPI:
     """
 
     def __init__(self, log_file: Path | None = None) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.api_url = f"http://127.0.0.1:{self.port}/api"
         self.log_file = log_file
         self.process: subprocess.Popen[bytes] | None = None
@@ -161,12 +161,6 @@ def configured_api_url() -> str | None:
     return Settings().api.url
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def flush_to_api() -> None:
     """Send the log lines and events still queued for the API (before a local server goes away: else 'Error
     logging to API', and an exit that waits on retries against a server that is gone; before an event's sender
@@ -246,16 +240,7 @@ def dask_client(settings: Settings) -> Iterator[Client]:
         with client:
             yield client
         return
-    with (
-        local_cluster(
-            n_workers=settings.dask_workers,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=settings.dask_dashboard,
-            memory_limit=worker_memory_limit(settings),
-        ) as cluster,
-        Client(cluster) as client,
-    ):
+    with local_cluster(**local_cluster_options(settings)) as cluster, Client(cluster) as client:
         if settings.dask_dashboard:
             log.info("Dask dashboard: %s", cluster.dashboard_link)
         yield client
@@ -263,14 +248,38 @@ def dask_client(settings: Settings) -> Iterator[Client]:
     log.info("Dask cluster closed")
 
 
-def worker_memory_limit(settings: Settings) -> int | str:
-    """Each local worker's share of ``ZYGARDE_MEMORY_LIMIT`` (Dask's nanny pauses and restarts a worker over
-    it), or Dask's default ("auto": the machine's memory split between the workers)."""
-    if not settings.memory_limit:
-        return "auto"
-    from zygarde.tabular.outofcore import MemoryBudget, parse_size
+def local_cluster_options(settings: Settings, workers: int | None = None, memory_limit: str | None = None
+                          ) -> dict[str, Any]:  # fmt: skip
+    """The ``local_cluster`` zygarde runs on one machine: ``workers`` (default the settings') one-thread worker
+    processes sharing ``memory_limit`` (default ``ZYGARDE_MEMORY_LIMIT``; Dask's nanny pauses and restarts a
+    worker over its share; none: Dask's "auto", the machine's memory split), the dashboard the settings ask for."""
+    workers = workers or settings.dask_workers
+    limit = memory_limit or settings.memory_limit
+    if limit:
+        from zygarde.tabular.outofcore import MemoryBudget, parse_size
 
-    return MemoryBudget(parse_size(settings.memory_limit), settings.dask_workers).per_worker
+        share: int | str = MemoryBudget(parse_size(limit), workers).per_worker
+    else:
+        share = "auto"
+    return {"n_workers": workers, "threads_per_worker": 1, "processes": True,
+            "dashboard_address": settings.dask_dashboard, "memory_limit": share}  # fmt: skip
+
+
+def worker_threads() -> int:
+    """Threads this process may use: its Dask worker's, or the machine's cores outside a worker."""
+    try:
+        from distributed import get_worker
+
+        return max(1, get_worker().state.nthreads)
+    except ValueError:  # not on a Dask worker: this process owns the machine's cores
+        return max(1, os.cpu_count() or 1)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port on ``host`` that nothing listens on now ("": every interface)."""
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
 
 
 def local_cluster(**kwargs: Any) -> LocalCluster:

@@ -56,12 +56,12 @@ def _input_example(X: pd.DataFrame) -> pd.DataFrame:
 
 def log_sklearn(tracking_uri: str, run_id: str, model: Any, X_example: pd.DataFrame) -> str:
     """Log a fitted sklearn pipeline into the run (signature, input example, pinned requirements); its URI."""
-    import skops.io
+    from zygarde.serialization import skops_io
 
     example = _input_example(X_example)
     signature = infer_signature(example, model.predict(example))
     # skops (MLflow's safe default) refuses unknown types; trust exactly the ones this pipeline is made of
-    trusted = skops.io.get_untrusted_types(data=skops.io.dumps(model))
+    trusted = skops_io.get_untrusted_types(data=skops_io.dumps(model))
     with fluent_tracking_uri(tracking_uri), mlflow.start_run(run_id=run_id):
         info = mlflow.sklearn.log_model(
             model,

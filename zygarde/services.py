@@ -166,15 +166,15 @@ def host_cluster(address_file: Path, workers: int, memory_limit: str | None) -> 
     written to ``address_file``, until SIGTERM or SIGINT."""
     from distributed import Client
 
-    from zygarde.orchestration import import_modules, local_cluster
-    from zygarde.tabular.outofcore import MemoryBudget, parse_size
+    from zygarde.orchestration import import_modules, local_cluster, local_cluster_options
+    from zygarde.settings import get_settings
 
-    limit = MemoryBudget(parse_size(memory_limit), workers).per_worker if memory_limit else "auto"
+    options = local_cluster_options(get_settings(), workers, memory_limit)
     stopped = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stopped.set())
     with (
-        local_cluster(n_workers=workers, threads_per_worker=1, processes=True, memory_limit=limit) as cluster,
+        local_cluster(**options) as cluster,
         Client(cluster) as client,
     ):
         client.run(import_modules, TRIAL_MODULES)

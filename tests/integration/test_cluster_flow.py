@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from prefect_dask import DaskTaskRunner
 
-from tests.conftest import DATA, assert_one_clear_error, zygarde
+from tests.helpers import DATA, assert_one_clear_error, zygarde
 from zygarde.cluster.config import parse_cluster_config
 from zygarde.cluster.family import ClusterFamily
 from zygarde.flows.cluster import cluster

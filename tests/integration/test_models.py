@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from prefect_dask import DaskTaskRunner
 
-from tests.conftest import DATA, assert_one_clear_error, free_port, stop_process, zygarde
+from tests.helpers import DATA, assert_one_clear_error, free_port, stop_process, zygarde
 from zygarde.flows.tabular import train_tabular
 from zygarde.tabular.config import parse_config
 

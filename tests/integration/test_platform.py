@@ -24,7 +24,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from tests.conftest import DATA, CliRun, free_port, stop_process, zygarde
+from tests.helpers import DATA, CliRun, free_port, stop_process, zygarde
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 BIN = Path(sys.executable).parent
@@ -379,7 +379,7 @@ def test_watch_ingests_complete_files_and_sets_bad_ones_aside(platform: Platform
     [("", "zygarde ingest needs a running Prefect server"), ("http://127.0.0.1:9/api", "does not answer")],
 )
 def test_ingest_without_a_reachable_api_refuses_and_copies_nothing(api: str, message: str, tmp_path: Path) -> None:
-    from tests.conftest import assert_one_clear_error
+    from tests.helpers import assert_one_clear_error
 
     env = {"PREFECT_API_URL": api, "PREFECT_HOME": str(tmp_path / "home"), "ZYGARDE_DATA_ROOT": str(tmp_path / "root")}
     run = zygarde("ingest", str(DATA / "diabetes.csv"), "--dataset", "diabetes", env=env)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import zygarde
+from tests.helpers import zygarde
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
@@ -88,7 +88,7 @@ def test_resuming_with_other_search_parameters_is_refused_naming_them(tmp_path: 
 def test_resuming_a_run_that_does_not_exist_fails_before_any_service_starts(tmp_path: Path) -> None:
     """It took the services' start (41 s here) to say so: now the input check names it, and no run log (made as
     the services start) is written."""
-    from tests.conftest import assert_one_clear_error
+    from tests.helpers import assert_one_clear_error
 
     run = zygarde("run", "diabetes", "--resume", "0123456789abcdef", env={"ZYGARDE_WORK_DIR": str(tmp_path)})
     assert_one_clear_error(run, "--resume: no run 0123456789abcdef in")

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from distributed import Client
 
-from tests.conftest import free_port, stop_process, zygarde
+from tests.helpers import free_port, stop_process, zygarde
 from zygarde.tracking import get_client
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]

@@ -225,7 +225,7 @@ def _the_report_opens_in_a_browser(run_id: str, trials: int, folder: Path) -> No
     import shutil
     import subprocess
 
-    from tests.conftest import zygarde
+    from tests.helpers import zygarde
 
     made = zygarde("report", run_id, "--out", str(folder / "report.html"), env={"ZYGARDE_WORK_DIR": str(folder)})
     assert made.code == 0 and "report.html" in made.output, made.output

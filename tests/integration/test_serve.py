@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import stop_process
+from tests.helpers import stop_process
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 

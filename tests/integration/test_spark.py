@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from tests.conftest import free_port, stop_process
+from tests.helpers import free_port, stop_process
 from zygarde.errors import ZygardeError
 from zygarde.tabular.spark.session import SparkConfig, check_master, java_version, spark_session
 

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from prefect_dask import DaskTaskRunner
 
-from tests.conftest import CliRun, assert_one_clear_error, zygarde
+from tests.helpers import CliRun, assert_one_clear_error, zygarde
 from zygarde.flows.tabular import train_tabular
 from zygarde.settings import get_settings
 from zygarde.tabular.config import parse_config

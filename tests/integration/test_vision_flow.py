@@ -12,7 +12,7 @@ from distributed import Client
 from PIL import Image
 from prefect_dask import DaskTaskRunner
 
-from tests.conftest import DATA, assert_one_clear_error, zygarde
+from tests.helpers import DATA, assert_one_clear_error, zygarde
 from zygarde.flows.vision import train_vision
 from zygarde.settings import get_settings
 from zygarde.tracking import get_client

@@ -6,9 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import REPO
 from zygarde.settings import get_settings
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 def test_ingested_batches_stay_out_of_the_source_tree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

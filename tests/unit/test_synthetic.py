@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.conftest import zygarde
+from tests.helpers import zygarde
 from zygarde.errors import ZygardeError
 from zygarde.synthetic import make_table
 from zygarde.tables import read_table

@@ -2,13 +2,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from tests.helpers import DATA, REPO
 from zygarde.settings import get_settings
 from zygarde.tabular.config import parse_config
 from zygarde.tabular.datasets import TabularDataset, load_dataset, prepare_table
 from zygarde.tabular.family import TabularFamily
 from zygarde.validation import ValidationReport
-
-from ..conftest import DATA, REPO
 
 EXPECTATIONS = REPO / "expectations"
 

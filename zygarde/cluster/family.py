@@ -19,8 +19,9 @@ from zygarde.cluster.plots import pca_scatter, silhouette_plot
 from zygarde.cluster.predictor import ClusteringObjective, cluster_model, fit_labels
 from zygarde.cluster.profile import cluster_profile, study_reference
 from zygarde.cluster.spaces import plan_cluster_trials
+from zygarde.digests import digest
 from zygarde.errors import ZygardeError
-from zygarde.family import ChampionRule, Evaluation, Identity, Plan, Prepared, Reference, Trained, digest
+from zygarde.family import ChampionRule, Evaluation, Identity, Plan, Prepared, Reference, Trained
 from zygarde.search.factory import make_sampler
 from zygarde.search.spaces import SearchKind
 from zygarde.search.trials import TrialResult, TrialSpec, best_result, describe_params, leaderboard
@@ -61,7 +62,7 @@ class ClusterFamily:
     warm_modules: ClassVar[tuple[str, ...]] = ("sklearn.cluster",)
     registry_modules: ClassVar[tuple[str, ...]] = (
         "mlflow.sklearn",
-        "skops.io",
+        "zygarde.serialization",  # skops.io
         "matplotlib.pyplot",
     )
     summary_type: ClassVar[type[BaseModel]] = ClusterSummary
@@ -94,7 +95,7 @@ class ClusterFamily:
         """Registered per table, rows and features: silhouettes of different feature sets do not compare."""
         name = f"zygarde-{table.name}" + ("-study" if self.config.preset == "study" else "")
         if not table.builtin:
-            name += "-" + digest(table.features)
+            name += "-" + digest(list(table.features), 8)
         params = {"features_resolved": json.dumps(table.features), "dropped_columns": json.dumps(table.dropped)}
         return Identity(table.name, str(table.source), name, params)
 

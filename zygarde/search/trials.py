@@ -9,6 +9,7 @@ from typing import Any
 
 import pandas as pd
 
+from zygarde.digests import digest
 from zygarde.errors import ZygardeError
 
 # why a successful trial may not win (e.g. a degenerate clustering); None when it may
@@ -28,14 +29,6 @@ class TrialSpec:
     params: dict[str, Any]
     rung: int = 0
     budget: int | None = None
-
-
-def digest(value: Any, length: int = 12) -> str:
-    """A short, stable digest of a JSON-able ``value`` (keys sorted; anything else by ``str``)."""
-    import hashlib
-    import json
-
-    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:length]
 
 
 def trial_key(algorithm: str, trial_id: int, params: dict[str, Any], rung: int = 0) -> str:

@@ -10,8 +10,9 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
+from zygarde.digests import digest
 from zygarde.errors import ZygardeError
-from zygarde.family import ChampionRule, Evaluation, Identity, Plan, Prepared, Reference, Trained, digest, slug
+from zygarde.family import ChampionRule, Evaluation, Identity, Plan, Prepared, Reference, Trained, slug
 from zygarde.search.trials import TrialResult, best_result, leaderboard, on_top_rung
 from zygarde.settings import get_settings
 from zygarde.summary import FlowSummary
@@ -45,7 +46,7 @@ class TabularFamily:
     warm_modules: ClassVar[tuple[str, ...]] = ("xgboost", "sklearn.ensemble")
     registry_modules: ClassVar[tuple[str, ...]] = (
         "mlflow.sklearn",
-        "skops.io",
+        "zygarde.serialization",  # skops.io
         "matplotlib.pyplot",
     )
     summary_type: ClassVar[type[BaseModel]] = TabularSummary
@@ -94,7 +95,7 @@ class TabularFamily:
         name = f"zygarde-{dataset.name}"
         if builtin is None or dataset.target != builtin.target:
             origin = f"builtin:{dataset.name}" if dataset.builtin else "file"
-            key = digest([origin, dataset.task, dataset.target, *sorted(dataset.features)])
+            key = digest([origin, dataset.task, dataset.target, *sorted(dataset.features)], 8)
             name = f"zygarde-{slug(dataset.name)}-{slug(dataset.target)}-{key}"
         params = {"task_resolved": dataset.task, "dropped_columns": json.dumps(dataset.dropped)}
         return Identity(dataset.name, str(dataset.source), name, params)

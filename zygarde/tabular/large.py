@@ -24,11 +24,13 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, Field
 
+from zygarde.digests import digest
 from zygarde.errors import ZygardeError, option
 from zygarde.family import Evaluation, Plan, Prepared, Reference, Trained
+from zygarde.orchestration import worker_threads
 from zygarde.search.checkpoints import scored_folds
 from zygarde.search.objective import Objective
-from zygarde.search.trials import TrialResult, TrialSpec, digest, leaderboard
+from zygarde.search.trials import TrialResult, TrialSpec, leaderboard
 from zygarde.settings import get_settings
 from zygarde.tabular.catalog import tabular_sampler
 from zygarde.tabular.config import TabularRunConfig
@@ -133,11 +135,11 @@ class HoldoutObjective(Objective):
     def __call__(self, spec: TrialSpec, data: ParquetSplit) -> tuple[dict[str, float], dict[str, float]]:
         """(metrics on the validation part, {}: one hold-out has no spread), or K-fold (mean, std) when asked."""
         if not data.folds:
-            booster = train_booster(data, "train", spec.params, _threads())
+            booster = train_booster(data, "train", spec.params, worker_threads())
             return prediction_metrics(*data.predict(booster, "validation"), self.task), {}
 
         def fold(k: int) -> dict[str, float]:
-            booster = train_booster(data, f"train:{k}", spec.params, _threads())
+            booster = train_booster(data, f"train:{k}", spec.params, worker_threads())
             return prediction_metrics(*data.predict(booster, f"validation:{k}"), self.task)
 
         key = ""
@@ -146,15 +148,6 @@ class HoldoutObjective(Objective):
             key = digest([spec.algorithm, spec.params, self.task, self.seed, data.folds, data.test_size,
                           data.features, data.target, tables], 20)  # fmt: skip
         return fold_summary(scored_folds(self.checkpoints, key, data.folds, fold))
-
-
-def _threads() -> int:
-    try:
-        from distributed import get_worker
-
-        return max(1, get_worker().state.nthreads)
-    except ValueError:
-        return max(1, os.cpu_count() or 1)
 
 
 def wrap_booster(booster: Any, split: ParquetSplit) -> Any:
@@ -307,8 +300,8 @@ class LargeTabularFamily(TabularFamily):
 
     def finalize(self, prepared: Prepared[Any, Any], best: TrialResult, client: Any) -> Trained:
         """The winner refitted out of core on train + validation, with the cluster's threads (idle by now)."""
-        threads = sum(client.nthreads().values()) if client is not None else _threads()
-        booster = train_booster(prepared.search, "fit", best.params, max(threads, _threads()))
+        threads = sum(client.nthreads().values()) if client is not None else worker_threads()
+        booster = train_booster(prepared.search, "fit", best.params, max(threads, worker_threads()))
         return Trained(wrap_booster(booster, prepared.search), facts={"refit_threads": threads})
 
     def evaluate(

@@ -22,9 +22,10 @@ from sklearn.metrics import check_scoring
 from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.pipeline import Pipeline
 
+from zygarde.digests import digest
 from zygarde.search.checkpoints import scored_folds
 from zygarde.search.objective import Objective
-from zygarde.search.trials import TrialSpec, digest
+from zygarde.search.trials import TrialSpec
 from zygarde.tabular.catalog import get_algorithm
 from zygarde.tabular.datasets import TaskKind
 from zygarde.tabular.preprocess import build_preprocessor

@@ -9,7 +9,8 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
-from zygarde.family import ChampionRule, Evaluation, Identity, Plan, Prepared, Trained, digest, slug
+from zygarde.digests import digest
+from zygarde.family import ChampionRule, Evaluation, Identity, Plan, Prepared, Trained, slug
 from zygarde.search.factory import make_sampler
 from zygarde.search.trials import TrialResult, TrialSpec, best_result, leaderboard, on_top_rung
 from zygarde.settings import get_settings
@@ -100,7 +101,7 @@ class VisionFamily:
         name = Path(str(manifest.root)).name.lower() or "images"
         registry = f"zygarde-{slug(name)}"
         if self.config.dataset != SHIRTS or self.config.image_size != 28:
-            registry += "-" + digest([*manifest.class_names, str(self.config.image_size)])
+            registry += "-" + digest([*manifest.class_names, str(self.config.image_size)], 8)
         return Identity(name, str(manifest.root), registry, {"classes": ",".join(manifest.class_names)})
 
     def validate(self, manifest: ImageManifest, expectations_dir: Path) -> ValidationReport:

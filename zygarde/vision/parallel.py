@@ -11,6 +11,7 @@ from typing import Any
 from distributed import Client
 
 from zygarde.errors import ZygardeError
+from zygarde.orchestration import free_port
 
 
 def run_on_workers(client: Client, function: Callable[..., Any], processes: int, data: Any, *args: Any) -> list[Any]:
@@ -27,7 +28,7 @@ def run_on_workers(client: Client, function: Callable[..., Any], processes: int,
         raise ZygardeError("The Dask cluster has no workers to train on.")
     threads = rank_threads(client, workers, {w: info[w]["host"] for w in workers})
     host = workers[0].split("://")[-1].rsplit(":", 1)[0]
-    port = client.run(_free_port, workers=[workers[0]])[workers[0]]
+    port = client.run(free_port, "", workers=[workers[0]])[workers[0]]  # every interface: the other ranks connect
     init_method = f"tcp://{host}:{port}"
     shared = client.scatter(data, broadcast=True, hash=False)
     futures = [
@@ -44,11 +45,3 @@ def rank_threads(client: Client, workers: list[str], hosts: dict[str, str]) -> d
     cores = client.run(os.cpu_count, workers=workers)
     per_host = Counter(hosts.values())
     return {w: max(1, (cores[w] or 1) // per_host[hosts[w]]) for w in workers}
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("", 0))
-        return int(probe.getsockname()[1])

@@ -29,6 +29,7 @@ from urllib.parse import urlparse
 from distributed.diagnostics.plugin import WorkerPlugin
 
 from zygarde.errors import ZygardeError
+from zygarde.orchestration import worker_threads
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -53,22 +54,13 @@ class SparkConfig:
         from zygarde.settings import get_settings
 
         settings = get_settings()
-        master = settings.spark_master or f"local[{cores or _local_cores()}]"
+        master = settings.spark_master or f"local[{cores or worker_threads()}]"
         memory = settings.spark_driver_memory
         if settings.memory_limit:  # a worker's share of the budget bounds its session
             from zygarde.tabular.outofcore import MemoryBudget, parse_size
 
             memory = MemoryBudget(parse_size(settings.memory_limit), settings.dask_workers).spark_driver_memory()
         return cls(master, memory, settings.spark_shuffle_partitions, settings.spark_bind)
-
-
-def _local_cores() -> int:
-    try:
-        from distributed import get_worker
-
-        return max(1, get_worker().state.nthreads)
-    except ValueError:  # not on a Dask worker: this process owns the machine's cores
-        return max(1, os.cpu_count() or 1)
 
 
 def java_version(java: str | None = None) -> int:

@@ -4,11 +4,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from tests.helpers import DATA
 from zygarde.errors import ZygardeError
 from zygarde.tables import DataQualityWarning, read_table
 from zygarde.tabular.datasets import infer_task, load_dataset, prepare_table
-
-from ..conftest import DATA
 
 
 def test_builtin_diabetes_loads_with_its_target_and_quirks() -> None:

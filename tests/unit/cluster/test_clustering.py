@@ -11,7 +11,7 @@ from sklearn.cluster import DBSCAN, KMeans
 from sklearn.datasets import make_blobs
 from sklearn.metrics import silhouette_score
 
-from tests.conftest import DATA
+from tests.helpers import DATA
 from zygarde.cluster.data import check_size, load_cluster_table
 from zygarde.cluster.metrics import cluster_metrics, degenerate_reason
 from zygarde.cluster.predictor import ClusterPredictor

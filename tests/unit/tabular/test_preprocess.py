@@ -2,11 +2,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.helpers import DATA
 from zygarde.errors import ZygardeError
 from zygarde.tabular.datasets import load_dataset, prepare_table
 from zygarde.tabular.preprocess import ZeroAsMissing, build_preprocessor, split_holdout
-
-from ..conftest import DATA
 
 
 def test_zeros_become_missing_only_in_the_named_columns() -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from tests.conftest import REPO
+from tests.helpers import REPO
 from zygarde.cli import app
 from zygarde.errors import ZygardeError
 

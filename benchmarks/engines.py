@@ -93,7 +93,7 @@ def _held_out(files: list[str]) -> np.ndarray:
     """The out-of-core path's own row assignment (a hash of file and row number), for pandas too."""
     import pyarrow.parquet as pq
 
-    from zygarde.tabular.outofcore import _uniform
+    from zygarde.tabular.outofcore.parquet import _uniform
 
     return np.concatenate(
         [_uniform(SEED, i, 0, pq.ParquetFile(f).metadata.num_rows) < TEST_SHARE for i, f in enumerate(files)]
@@ -158,7 +158,9 @@ def work_outofcore(files: list[str], budget: int | None) -> float:
     import pyarrow.parquet as pq
     from sklearn.metrics import roc_auc_score
 
-    from zygarde.tabular.outofcore import MemoryBudget, ParquetSplit, train_booster
+    from zygarde.memory import MemoryBudget
+    from zygarde.tabular.outofcore.boosting import train_booster
+    from zygarde.tabular.outofcore.parquet import ParquetSplit
 
     features = tuple(c for c in pq.read_schema(files[0]).names if c != "label")
     rows = MemoryBudget(budget or psutil.virtual_memory().available, 1).batch_rows(len(features) + 1)
@@ -188,8 +190,8 @@ def slope(rows: list[float], seconds: list[float]) -> float:
 
 
 def scale(args: argparse.Namespace) -> None:
+    from zygarde.memory import human, parse_size
     from zygarde.synthetic import make_table
-    from zygarde.tabular.outofcore import human, parse_size
 
     budget = parse_size(args.budget)
     sizes = [int(s) for s in args.sizes.split(",")]

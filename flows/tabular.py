@@ -5,8 +5,7 @@ from __future__ import annotations
 from prefect import flow
 
 from zygarde.tabular.config import TabularRunConfig
-from zygarde.tabular.family import TabularSummary
-from zygarde.tabular.large import tabular_family
+from zygarde.tabular.family import TabularSummary, tabular_family
 
 from .hooks import TRAINING_HOOKS
 from .pipeline import dask_task_runner, train

@@ -72,7 +72,7 @@ class FamilyKind:
 FAMILIES: dict[str, FamilyKind] = {
     entry.kind: entry
     for entry in (
-        FamilyKind("tabular", "run", "zygarde.tabular.config:TabularRunConfig", "zygarde.tabular.large:tabular_family",
+        FamilyKind("tabular", "run", "zygarde.tabular.config:TabularRunConfig", "zygarde.tabular.family:tabular_family",
                    "zygarde.flows.tabular:train_tabular", "zygarde.tabular.printer:print_tabular", "train-tabular"),
         FamilyKind("cluster", "cluster", "zygarde.cluster.config:ClusterRunConfig",
                    "zygarde.cluster.family:ClusterFamily", "zygarde.flows.cluster:cluster",

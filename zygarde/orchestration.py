@@ -256,7 +256,7 @@ def local_cluster_options(settings: Settings, workers: int | None = None, memory
     workers = workers or settings.dask_workers
     limit = memory_limit or settings.memory_limit
     if limit:
-        from zygarde.tabular.outofcore import MemoryBudget, parse_size
+        from zygarde.memory import MemoryBudget, parse_size
 
         share: int | str = MemoryBudget(parse_size(limit), workers).per_worker
     else:

@@ -31,7 +31,8 @@ def table(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_a_table_over_the_budget_trains_out_of_core_and_registers_a_pandas_model(
     table: Path, dask_address: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from zygarde.tabular.large import LargeTabularFamily, tabular_family
+    from zygarde.tabular.family import tabular_family
+    from zygarde.tabular.outofcore.family import LargeTabularFamily
 
     monkeypatch.setenv("ZYGARDE_WORK_DIR", str(tmp_path))
     config = parse_config(dataset=str(table), target="label", memory_limit="8MiB", trials=2, seed=1)

@@ -102,7 +102,7 @@ class TabularRunConfig(RunConfig):
     @classmethod
     def _a_size(cls, value: str | None) -> str | None:
         if value is not None:
-            from zygarde.tabular.outofcore import parse_size
+            from zygarde.memory import parse_size
 
             try:
                 parse_size(value)

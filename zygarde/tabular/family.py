@@ -6,12 +6,12 @@ from __future__ import annotations
 import json
 import warnings
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel
 
 from zygarde.digests import digest
-from zygarde.errors import ZygardeError
+from zygarde.errors import ZygardeError, option
 from zygarde.family import ChampionRule, Evaluation, Identity, Plan, Prepared, Reference, Trained, slug
 from zygarde.search.trials import TrialResult, best_result, leaderboard, on_top_rung
 from zygarde.settings import get_settings
@@ -23,6 +23,9 @@ from zygarde.tabular.evaluate import HeldOut, score_model, test_figures
 from zygarde.tabular.objective import CrossValidationObjective, TrialData
 from zygarde.tabular.preprocess import split_holdout
 from zygarde.validation import ValidationReport, expect, load_suite, run_suite, with_baseline
+
+if TYPE_CHECKING:
+    from zygarde.memory import MemoryBudget
 
 
 class TabularSummary(FlowSummary):
@@ -204,7 +207,8 @@ class TabularFamily:
 
     def log_model(self, model: Any, prepared: Prepared[TrialData, HeldOut], tracking_uri: str, run_id: str) -> str:
         """The pipeline with its signature and an input example of training rows."""
-        from zygarde.registry import log_sklearn, log_spark
+        from zygarde.registry import log_sklearn
+        from zygarde.tabular.spark.model import log_spark
         from zygarde.tabular.spark.tabular import SparkTabularModel
 
         if isinstance(model, SparkTabularModel):
@@ -256,3 +260,42 @@ def load_tabular_model(model_uri: str) -> Any:
 
         return SparkTabularModel(mlflow.spark.load_model(model_uri))
     return mlflow.sklearn.load_model(model_uri)
+
+
+IN_MEMORY_SHARE = 4  # the in-memory path needs about this many times the table's pandas size
+
+
+def memory_budget(config: TabularRunConfig, workers: int) -> MemoryBudget:
+    """``--memory-limit``, else what the machine has available now."""
+    import psutil
+
+    from zygarde.memory import MemoryBudget, parse_size
+
+    limit = config.memory_limit or get_settings().memory_limit
+    total = parse_size(limit) if limit else psutil.virtual_memory().available
+    return MemoryBudget(total, workers)
+
+
+def tabular_family(config: TabularRunConfig) -> TabularFamily:
+    """The in-memory tabular family, or the out-of-core one for a Parquet table over a quarter of the budget."""
+    from zygarde.memory import human
+    from zygarde.tabular.outofcore.family import LargeTabularFamily
+    from zygarde.tabular.outofcore.parquet import ParquetTable
+
+    if config.dataset in BUILTIN_DATASETS:
+        return TabularFamily(config)
+    path = Path(config.dataset).expanduser()
+    if not (path.is_dir() or path.suffix.lower() in (".parquet", ".pq")):
+        return TabularFamily(config)
+    table = ParquetTable.scan(path)
+    budget = memory_budget(config, get_settings().dask_workers)
+    if table.in_memory_bytes() * IN_MEMORY_SHARE <= budget.total:
+        return TabularFamily(config)
+    if config.engine == "spark":  # its trials start from a pandas frame, which this table would not fit
+        raise ZygardeError(
+            f"{path} is about {human(table.in_memory_bytes())} in pandas, over a quarter of the memory budget "
+            f"({human(budget.total)}), and the Spark engine's trials start from the table in memory. Train it "
+            f"out of core with {option('engine')} dask (XGBoost external memory), or give a larger "
+            f"{option('memory_limit')}."
+        )
+    return LargeTabularFamily(config, table, budget)

@@ -196,7 +196,7 @@ class VisionFamily:
 
     def log_model(self, model: Any, prepared: Prepared[ImageData, Any], tracking_uri: str, run_id: str) -> str:
         """The network (normalisation inside) with ``mlflow.pytorch``; input example: 4 training images."""
-        from zygarde.registry import log_torch
+        from zygarde.vision.registered import log_torch
 
         example = (prepared.search.train_x[:4].float() / 255).numpy()
         return log_torch(tracking_uri, run_id, model, example)

@@ -9,16 +9,10 @@ import numpy as np
 import pytest
 
 from zygarde.errors import ZygardeError
+from zygarde.memory import MemoryBudget, parse_size
 from zygarde.synthetic import make_table
-from zygarde.tabular.outofcore import (
-    MemoryBudget,
-    ParquetSplit,
-    ParquetTable,
-    class_values,
-    count_parts,
-    parse_size,
-    train_booster,
-)
+from zygarde.tabular.outofcore.boosting import train_booster
+from zygarde.tabular.outofcore.parquet import ParquetSplit, ParquetTable, class_values, count_parts
 
 
 def test_sizes_read_as_spark_and_dask_write_them() -> None:
@@ -93,7 +87,7 @@ def test_out_of_core_k_fold_trials_keep_their_finished_folds(tmp_path: Path) -> 
     from dataclasses import replace
 
     from zygarde.search.trials import TrialSpec
-    from zygarde.tabular.large import HoldoutObjective
+    from zygarde.tabular.outofcore.family import HoldoutObjective
 
     make_table(tmp_path / "t", 12_000, 3, seed=5, rows_per_part=6_000)
     split = replace(_split(tmp_path / "t", 6_000), validation_size=0.0, folds=3)
@@ -114,7 +108,8 @@ def test_auto_out_of_core_is_a_tpe_search_of_xgboost_within_its_time_budget(tmp_
     """It was a 10-trial random search that ignored --time-budget, and the terminal did not say so."""
     from zygarde.search.samplers.auto import AutoSampler
     from zygarde.tabular.config import parse_config
-    from zygarde.tabular.large import LargeTabularFamily, tabular_family
+    from zygarde.tabular.family import tabular_family
+    from zygarde.tabular.outofcore.family import LargeTabularFamily
 
     make_table(tmp_path / "t", 20_000, 4, seed=2, rows_per_part=10_000)
     config = parse_config(dataset=str(tmp_path / "t"), target="label", memory_limit="1MiB", algorithms=["auto"],

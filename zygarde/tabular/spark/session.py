@@ -57,7 +57,7 @@ class SparkConfig:
         master = settings.spark_master or f"local[{cores or worker_threads()}]"
         memory = settings.spark_driver_memory
         if settings.memory_limit:  # a worker's share of the budget bounds its session
-            from zygarde.tabular.outofcore import MemoryBudget, parse_size
+            from zygarde.memory import MemoryBudget, parse_size
 
             memory = MemoryBudget(parse_size(settings.memory_limit), settings.dask_workers).spark_driver_memory()
         return cls(master, memory, settings.spark_shuffle_partitions, settings.spark_bind)

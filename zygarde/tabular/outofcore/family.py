@@ -27,6 +27,7 @@ from pydantic import BaseModel, Field
 from zygarde.digests import digest
 from zygarde.errors import ZygardeError, option
 from zygarde.family import Evaluation, Plan, Prepared, Reference, Trained
+from zygarde.memory import MemoryBudget, human
 from zygarde.orchestration import worker_threads
 from zygarde.search.checkpoints import scored_folds
 from zygarde.search.objective import Objective
@@ -38,56 +39,14 @@ from zygarde.tabular.datasets import TabularDataset, TaskKind
 from zygarde.tabular.evaluate import prediction_figures, prediction_metrics
 from zygarde.tabular.family import TabularFamily, TabularSummary
 from zygarde.tabular.objective import LOWER_IS_BETTER, fold_summary
-from zygarde.tabular.outofcore import (
-    MAX_CLASSES,
-    MemoryBudget,
-    ParquetSplit,
-    ParquetTable,
-    class_values,
-    count_parts,
-    human,
-    parse_size,
-    train_booster,
-)
+from zygarde.tabular.outofcore.boosting import train_booster, wrap_booster
+from zygarde.tabular.outofcore.parquet import MAX_CLASSES, ParquetSplit, ParquetTable, class_values, count_parts
 from zygarde.validation import ValidationReport
 
 VALIDATION_SHARE = 0.1  # of all rows: what the search scores on
+
+
 SAMPLE_ROWS = 50_000  # rows the expectation suite and the drift reference are computed on
-IN_MEMORY_SHARE = 4  # the in-memory path needs about this many times the table's pandas size
-
-
-def memory_budget(config: TabularRunConfig, workers: int) -> MemoryBudget:
-    """``--memory-limit``, else what the machine has available now."""
-    import psutil
-
-    limit = config.memory_limit or get_settings().memory_limit
-    total = parse_size(limit) if limit else psutil.virtual_memory().available
-    return MemoryBudget(total, workers)
-
-
-def tabular_family(config: TabularRunConfig) -> TabularFamily:
-    """The in-memory tabular family, or the out-of-core one for a Parquet table over a quarter of the budget."""
-    from pathlib import Path
-
-    from zygarde.tabular.datasets import BUILTIN_DATASETS
-
-    if config.dataset in BUILTIN_DATASETS:
-        return TabularFamily(config)
-    path = Path(config.dataset).expanduser()
-    if not (path.is_dir() or path.suffix.lower() in (".parquet", ".pq")):
-        return TabularFamily(config)
-    table = ParquetTable.scan(path)
-    budget = memory_budget(config, get_settings().dask_workers)
-    if table.in_memory_bytes() * IN_MEMORY_SHARE <= budget.total:
-        return TabularFamily(config)
-    if config.engine == "spark":  # its trials start from a pandas frame, which this table would not fit
-        raise ZygardeError(
-            f"{path} is about {human(table.in_memory_bytes())} in pandas, over a quarter of the memory budget "
-            f"({human(budget.total)}), and the Spark engine's trials start from the table in memory. Train it "
-            f"out of core with {option('engine')} dask (XGBoost external memory), or give a larger "
-            f"{option('memory_limit')}."
-        )
-    return LargeTabularFamily(config, table, budget)
 
 
 @dataclass
@@ -148,16 +107,6 @@ class HoldoutObjective(Objective):
             key = digest([spec.algorithm, spec.params, self.task, self.seed, data.folds, data.test_size,
                           data.features, data.target, tables], 20)  # fmt: skip
         return fold_summary(scored_folds(self.checkpoints, key, data.folds, fold))
-
-
-def wrap_booster(booster: Any, split: ParquetSplit) -> Any:
-    """XGBoost's scikit-learn model around ``booster``: predicts on pandas rows, feature names checked."""
-    from xgboost import XGBClassifier, XGBRegressor
-
-    booster.feature_names = list(split.features)
-    model = XGBClassifier() if split.task == "classification" else XGBRegressor()
-    model.load_model(bytearray(booster.save_raw("json")))
-    return model
 
 
 class LargeTabularFamily(TabularFamily):

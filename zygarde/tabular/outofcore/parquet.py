@@ -1,21 +1,8 @@
-"""Tables larger than the memory budget: read in batches from Parquet, never whole.
-
-The out-of-core path is XGBoost's external memory: an ``ExtMemQuantileDMatrix`` built from a ``DataIter`` that
-reads the Parquet files batch by batch (the quantised pages live in a disk cache, not in memory). Every row is
-assigned to the train, validation or test part by a seeded hash of (file, row number), so the parts are the same
-whatever the batch size, and no part is ever materialised: each pass re-reads the files.
-
-What is *not* out-of-core, to be exact: ``xgboost.dask`` and ``xgboost.spark`` hold each partition in worker
-memory (about twice its raw size); they scale out across machines, not beyond memory. Hold-out validation
-replaces K folds here (K passes over a table that does not fit would cost K times the reading and training).
-"""
+"""A Parquet table known by its metadata, and its split into train, validation and test parts by a seeded
+hash of (file, row number): the same parts whatever the batch size, none ever materialised."""
 
 from __future__ import annotations
 
-import atexit
-import re
-import shutil
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,55 +11,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from zygarde.errors import ZygardeError, option
+from zygarde.errors import ZygardeError
 
 # fit: train + validation, what the winner is refitted on; "train:k" / "validation:k": fold k of K-fold CV
 # over every row not in the test part (when a split has folds)
 Part = str
-_UNITS = {"": 1, "b": 1, "k": 2**10, "kb": 10**3, "kib": 2**10, "m": 2**20, "mb": 10**6, "mib": 2**20,
-          "g": 2**30, "gb": 10**9, "gib": 2**30, "t": 2**40, "tb": 10**12, "tib": 2**40}  # fmt: skip
+
+
 MAX_CLASSES = 20
-
-
-def parse_size(text: str) -> int:
-    """Bytes in ``"2GiB"``, ``"1.5g"``, ``"800MB"``, ``"512m"`` (k/m/g/t: powers of 1024, as Spark reads them)."""
-    found = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", text)
-    if not found or found.group(2).lower() not in _UNITS:
-        raise ZygardeError(f"{option('memory_limit')}: {text!r} is not a size; write it like 2GiB, 1.5g or 800MB.")
-    return int(float(found.group(1)) * _UNITS[found.group(2).lower()])
-
-
-def human(size: float) -> str:
-    """``1.6 GiB``."""
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if abs(size) < 1024 or unit == "GiB":
-            return f"{size:.1f} {unit}" if unit != "B" else f"{int(size)} B"
-        size /= 1024
-    return f"{size:.1f} GiB"
-
-
-@dataclass(frozen=True)
-class MemoryBudget:
-    """The memory zygarde may use, split between the Dask workers; each worker's share bounds its Spark driver
-    and the rows of an XGBoost batch."""
-
-    total: int
-    workers: int = 1
-
-    @property
-    def per_worker(self) -> int:
-        """What Dask's nanny lets one worker hold before it pauses and then restarts it."""
-        return self.total // max(1, self.workers)
-
-    def spark_driver_memory(self) -> str:
-        """Half a worker's share for its Spark session's heap (the JVM needs as much again off-heap)."""
-        return f"{max(256, self.per_worker // 2 // 2**20)}m"
-
-    def batch_rows(self, n_columns: int) -> int:
-        """Rows per batch: a sixteenth of a worker's share as float32 (reading, converting and the
-        quantile sketch each hold a few copies), between 10,000 and 1,000,000 rows."""
-        rows = self.per_worker // 16 // (4 * max(1, n_columns))
-        return int(min(1_000_000, max(10_000, rows)))
 
 
 def _uniform(salt: int, file_index: int, start: int, n: int) -> np.ndarray:
@@ -218,70 +164,3 @@ def class_values(table: ParquetTable, target: str) -> tuple[Any, ...]:
         if len(seen) > MAX_CLASSES:  # a quantity, or too many classes: enough to tell
             break
     return tuple(sorted(seen))
-
-
-class _Batches:
-    """An ``xgboost.DataIter`` over one part of a split (built lazily: xgboost is imported where trials run)."""
-
-    @staticmethod
-    def iterator(split: ParquetSplit, part: Part, cache_prefix: str) -> Any:
-        import xgboost as xgb
-
-        class Batches(xgb.DataIter):
-            def __init__(self) -> None:
-                self._batches: Iterator[tuple[np.ndarray, np.ndarray]] | None = None
-                super().__init__(cache_prefix=cache_prefix)
-
-            def next(self, input_data: Any) -> bool:
-                if self._batches is None:
-                    self._batches = split.batches(part)
-                try:
-                    X, y = next(self._batches)
-                except StopIteration:
-                    return False
-                input_data(data=X, label=y)
-                return True
-
-            def reset(self) -> None:
-                self._batches = None
-
-        return Batches()
-
-
-_MATRICES: dict[tuple[Any, ...], Any] = {}  # per process: (split, part, max_bin) -> ExtMemQuantileDMatrix
-
-
-def external_matrix(split: ParquetSplit, part: Part, max_bin: int = 256, nthread: int = 1) -> Any:
-    """This process's ``ExtMemQuantileDMatrix`` of ``part``: built once (its pages cached on disk under the
-    split's scratch folder), reused by every trial that lands here."""
-    import xgboost as xgb
-
-    key = (split, part, max_bin)
-    if key not in _MATRICES:
-        Path(split.scratch).mkdir(parents=True, exist_ok=True)
-        cache = tempfile.mkdtemp(prefix="xgb-cache-", dir=split.scratch)
-        atexit.register(shutil.rmtree, cache, ignore_errors=True)
-        iterator = _Batches.iterator(split, part, str(Path(cache) / "pages"))
-        _MATRICES[key] = xgb.ExtMemQuantileDMatrix(iterator, max_bin=max_bin, nthread=nthread)
-    return _MATRICES[key]
-
-
-def booster_params(task: str, n_classes: int, seed: int, params: dict[str, Any], nthread: int) -> dict[str, Any]:
-    """XGBoost's native parameters from the sklearn-style names the search spaces use."""
-    native = {k: v for k, v in params.items() if k != "n_estimators"}
-    if task == "regression":
-        objective: dict[str, Any] = {"objective": "reg:squarederror"}
-    elif n_classes == 2:
-        objective = {"objective": "binary:logistic"}
-    else:
-        objective = {"objective": "multi:softprob", "num_class": n_classes}
-    return {**objective, "tree_method": "hist", "seed": seed, "nthread": nthread, "verbosity": 0, **native}
-
-
-def train_booster(split: ParquetSplit, part: Part, params: dict[str, Any], nthread: int) -> Any:
-    """An XGBoost booster trained out of core on ``part`` with sklearn-style ``params``."""
-    import xgboost as xgb
-
-    matrix = external_matrix(split, part, int(params.get("max_bin", 256)), nthread)
-    native = booster_params(split.task, len(split.class_values), split.seed, params, nthread)
-    return xgb.train(native, matrix, num_boost_round=int(params.get("n_estimators", 100)))

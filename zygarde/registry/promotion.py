@@ -20,20 +20,20 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import mlflow
-import numpy as np
-import pandas as pd
 from mlflow.exceptions import MlflowException
-from mlflow.models import infer_signature
 
 from zygarde.errors import ZygardeError
 from zygarde.locks import file_lock
 from zygarde.tracking import fluent_tracking_uri, get_client
 
 CHAMPION = "champion"
+
+
 CHALLENGER = "challenger"
+
+
 log = logging.getLogger(__name__)
 
 
@@ -47,90 +47,6 @@ class RegisteredModel:
     became_champion: bool
     reason: str
     previous_champion: str | None = None
-
-
-def _input_example(X: pd.DataFrame) -> pd.DataFrame:
-    """Five rows, integer columns declared as doubles: a missing value at inference is then no schema error."""
-    return X.head(5).astype({c: "float64" for c in X.select_dtypes("integer").columns})
-
-
-def log_sklearn(tracking_uri: str, run_id: str, model: Any, X_example: pd.DataFrame) -> str:
-    """Log a fitted sklearn pipeline into the run (signature, input example, pinned requirements); its URI."""
-    from zygarde.serialization import skops_io
-
-    example = _input_example(X_example)
-    signature = infer_signature(example, model.predict(example))
-    # skops (MLflow's safe default) refuses unknown types; trust exactly the ones this pipeline is made of
-    trusted = skops_io.get_untrusted_types(data=skops_io.dumps(model))
-    with fluent_tracking_uri(tracking_uri), mlflow.start_run(run_id=run_id):
-        info = mlflow.sklearn.log_model(
-            model,
-            name="model",
-            signature=signature,
-            input_example=example,
-            skops_trusted_types=trusted,
-            pip_requirements=_requirements("scikit-learn", "xgboost", "skops", "pandas", "numpy", "scipy"),
-        )
-    return info.model_uri
-
-
-def log_spark(tracking_uri: str, run_id: str, model: Any, X_example: pd.DataFrame) -> str:
-    """Log a fitted Spark pipeline (``SparkTabularModel``) with ``mlflow.spark``: signature, pinned requirements,
-    its temporary copy under the work dir; serving it needs a JVM."""
-    import tempfile
-
-    import mlflow.spark
-
-    from zygarde.settings import get_settings
-
-    example = _input_example(X_example)
-    signature = infer_signature(example, model.predict(example))
-    scratch = get_settings().work_dir / "tmp"
-    scratch.mkdir(parents=True, exist_ok=True)
-    with (tempfile.TemporaryDirectory(dir=scratch) as dfs_tmpdir, fluent_tracking_uri(tracking_uri),
-          mlflow.start_run(run_id=run_id)):  # fmt: skip
-        info = mlflow.spark.log_model(  # mlflow.spark still takes artifact_path (the other flavors: name)
-            model.pipeline,
-            "model",
-            signature=signature,
-            dfs_tmpdir=dfs_tmpdir,
-            pip_requirements=_requirements("pyspark", "pandas", "numpy"),
-        )
-    return info.model_uri
-
-
-def log_torch(tracking_uri: str, run_id: str, model: Any, example: np.ndarray) -> str:
-    """Log a PyTorch module (signature from ``example``, float32 images in [0, 1]); its URI."""
-    import mlflow.pytorch
-    import torch
-
-    model = model.cpu().eval()
-    with torch.no_grad():
-        output = model(torch.from_numpy(example)).numpy()
-    signature = infer_signature(example, output)
-    with fluent_tracking_uri(tracking_uri), mlflow.start_run(run_id=run_id):
-        info = mlflow.pytorch.log_model(
-            model,
-            name="model",
-            signature=signature,
-            input_example=example,
-            pip_requirements=_requirements("torch", "torchvision", "numpy"),
-        )
-    return info.model_uri
-
-
-def _requirements(*packages: str) -> list[str]:
-    """Exact pins of the installed ``packages``: given, MLflow does not re-import the model in a subprocess to
-    infer them (seconds per registration)."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    pins = []
-    for package in packages:
-        try:
-            pins.append(f"{package}=={version(package)}")
-        except PackageNotFoundError:
-            continue
-    return [f"mlflow=={mlflow.__version__}", *pins]
 
 
 def registered_version(tracking_uri: str, name: str, run_id: str) -> tuple[str, str] | None:
@@ -302,44 +218,3 @@ def _decide(
     verdict = "beats" if better else "does not beat"
     where = f"re-scored on this run's {rows}"
     return better, f"{metric}={value:.4f} {verdict} champion v{previous} ({current:.4f}, {where})"
-
-
-@dataclass(frozen=True)
-class StoredReference:
-    """A version's training reference (see ``Family.reference``), read back from the registry."""
-
-    name: str
-    version: str
-    features: pd.DataFrame
-    target: str | None
-    task: str | None
-    classes: list[str]
-    run_id: str
-    trained_on: str  # the ``dataset`` the version's run was given (a built-in name or a path)
-
-
-def load_reference(tracking_uri: str, name: str, alias: str = CHAMPION) -> StoredReference:
-    """The training reference stored with the version ``alias`` points at."""
-    import json
-
-    client = get_client(tracking_uri)
-    try:
-        version = client.get_model_version_by_alias(name, alias)
-    except MlflowException as exc:
-        raise ZygardeError(f"Model {name!r} has no @{alias} in {tracking_uri} ({exc.error_code}).") from None
-    uri = version.tags.get("zygarde.reference")
-    if not uri:
-        raise ZygardeError(f"{name} v{version.version} was registered without a training reference; retrain it.")
-    with fluent_tracking_uri(tracking_uri):
-        local = mlflow.artifacts.download_artifacts(uri)
-    params = client.get_run(version.run_id).data.params if version.run_id else {}
-    return StoredReference(
-        name=name,
-        version=str(version.version),
-        features=pd.read_parquet(local),
-        target=version.tags.get("zygarde.target"),
-        task=version.tags.get("zygarde.task"),
-        classes=json.loads(version.tags.get("zygarde.classes", "[]")),
-        run_id=version.run_id or "",
-        trained_on=params.get("dataset", ""),
-    )

@@ -1,0 +1,53 @@
+"""Memory sizes and the budget a run may use: split between the local Dask workers, it bounds each worker's
+Spark driver memory and the rows of an XGBoost batch, and decides when a table trains out of core."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from zygarde.errors import ZygardeError, option
+
+_UNITS = {"": 1, "b": 1, "k": 2**10, "kb": 10**3, "kib": 2**10, "m": 2**20, "mb": 10**6, "mib": 2**20,
+          "g": 2**30, "gb": 10**9, "gib": 2**30, "t": 2**40, "tb": 10**12, "tib": 2**40}  # fmt: skip
+
+
+def parse_size(text: str) -> int:
+    """Bytes in ``"2GiB"``, ``"1.5g"``, ``"800MB"``, ``"512m"`` (k/m/g/t: powers of 1024, as Spark reads them)."""
+    found = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", text)
+    if not found or found.group(2).lower() not in _UNITS:
+        raise ZygardeError(f"{option('memory_limit')}: {text!r} is not a size; write it like 2GiB, 1.5g or 800MB.")
+    return int(float(found.group(1)) * _UNITS[found.group(2).lower()])
+
+
+def human(size: float) -> str:
+    """``1.6 GiB``."""
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(size) < 1024 or unit == "GiB":
+            return f"{size:.1f} {unit}" if unit != "B" else f"{int(size)} B"
+        size /= 1024
+    return f"{size:.1f} GiB"
+
+
+@dataclass(frozen=True)
+class MemoryBudget:
+    """The memory zygarde may use, split between the Dask workers; each worker's share bounds its Spark driver
+    and the rows of an XGBoost batch."""
+
+    total: int
+    workers: int = 1
+
+    @property
+    def per_worker(self) -> int:
+        """What Dask's nanny lets one worker hold before it pauses and then restarts it."""
+        return self.total // max(1, self.workers)
+
+    def spark_driver_memory(self) -> str:
+        """Half a worker's share for its Spark session's heap (the JVM needs as much again off-heap)."""
+        return f"{max(256, self.per_worker // 2 // 2**20)}m"
+
+    def batch_rows(self, n_columns: int) -> int:
+        """Rows per batch: a sixteenth of a worker's share as float32 (reading, converting and the
+        quantile sketch each hold a few copies), between 10,000 and 1,000,000 rows."""
+        rows = self.per_worker // 16 // (4 * max(1, n_columns))
+        return int(min(1_000_000, max(10_000, rows)))

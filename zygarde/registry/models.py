@@ -1,0 +1,52 @@
+"""Logging a model into its run, with what serving it needs: a signature, an input example, exact pins of
+the installed packages (so MLflow need not import the model again to infer them). Each flavour's own step
+lives with its family; scikit-learn's, which tabular and clustering share, is here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import mlflow
+import pandas as pd
+from mlflow.models import infer_signature
+
+from zygarde.tracking import fluent_tracking_uri
+
+
+def input_example(X: pd.DataFrame) -> pd.DataFrame:
+    """Five rows, integer columns declared as doubles: a missing value at inference is then no schema error."""
+    return X.head(5).astype({c: "float64" for c in X.select_dtypes("integer").columns})
+
+
+def log_sklearn(tracking_uri: str, run_id: str, model: Any, X_example: pd.DataFrame) -> str:
+    """Log a fitted sklearn pipeline into the run (signature, input example, pinned requirements); its URI."""
+    from zygarde.serialization import skops_io
+
+    example = input_example(X_example)
+    signature = infer_signature(example, model.predict(example))
+    # skops (MLflow's safe default) refuses unknown types; trust exactly the ones this pipeline is made of
+    trusted = skops_io.get_untrusted_types(data=skops_io.dumps(model))
+    with fluent_tracking_uri(tracking_uri), mlflow.start_run(run_id=run_id):
+        info = mlflow.sklearn.log_model(
+            model,
+            name="model",
+            signature=signature,
+            input_example=example,
+            skops_trusted_types=trusted,
+            pip_requirements=pinned_requirements("scikit-learn", "xgboost", "skops", "pandas", "numpy", "scipy"),
+        )
+    return info.model_uri
+
+
+def pinned_requirements(*packages: str) -> list[str]:
+    """Exact pins of the installed ``packages``: given, MLflow does not re-import the model in a subprocess to
+    infer them (seconds per registration)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    pins = []
+    for package in packages:
+        try:
+            pins.append(f"{package}=={version(package)}")
+        except PackageNotFoundError:
+            continue
+    return [f"mlflow=={mlflow.__version__}", *pins]

@@ -283,28 +283,9 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def local_cluster(**kwargs: Any) -> LocalCluster:
-    """A ``LocalCluster`` whose worker processes keep glibc's adaptive allocator.
-
-    Dask's nanny exports ``MALLOC_TRIM_THRESHOLD_=65536`` to every worker process before it starts. Setting any
-    such variable also freezes glibc's mmap threshold at 128 KiB, so every batch-sized array is mmapped and
-    unmapped again: measured here, 7x the page faults and half the speed of a plain process for a PyTorch
-    training loop (760 vs 1,700 images/s on one thread). Without it, the same loop runs at a plain process's
-    speed. (``LocalCluster(env=...)`` is applied after the process starts: too late for glibc.)
-
-    The nanny also writes those variables into *this* process's environment before it spawns a worker, and
-    an adaptive cluster makes nannies later, after any ``dask.config.set`` block has ended. So the setting is
-    made for the whole process (a value of None unsets it, in Dask's config), and a value an earlier nanny
-    left here is taken back.
-
-    Its scheduler does not start Dask's active memory manager. The manager's one policy, ReduceReplicas, drops
-    the copies ``scatter(broadcast=True)`` made within its 2 s cycle (measured here): every trial on a worker
-    without the one copy left fetched the search's data again, and the folds prepared on that worker went
-    with the old copy. A worker that ``adapt`` retires still hands its data on (``retire_workers`` runs the
-    manager for that). On a cluster of the user's own, the engine scatters again if a copy is lost.
-
-    Without a ``dashboard_address`` it has no dashboard, and the scheduler's HTTP endpoints (health, metrics)
-    listen on a free port: Dask would otherwise take 8787 and warn on a second run's terminal that it is taken.
-    """
+    """A ``LocalCluster`` on this host: its worker processes keep glibc's adaptive allocator, its scheduler runs
+    no active memory manager (docs/decisions/0003), and without a ``dashboard_address`` it has no dashboard and
+    no fixed port (docs/decisions/0007)."""
     dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None})
     if os.environ.get("MALLOC_TRIM_THRESHOLD_") == "65536":  # Dask's own value, left by an earlier nanny
         del os.environ["MALLOC_TRIM_THRESHOLD_"]

@@ -29,12 +29,8 @@ for group in (training, models, platform, data):  # in this order in --help
 
 
 def main() -> None:
-    """The console script: run the command, then exit at once.
-
-    A run loads some 6,000 modules (Prefect, MLflow, GX, Dask, scikit-learn); tearing them down one by one
-    after the exit handlers takes ~3 s for nothing. The handlers (Prefect's queues, temporary folders, log
-    files) run first, as at any exit; only the teardown is skipped.
-    """
+    """The console script: run the command, run the exit handlers (Prefect's queues, temporary folders, log
+    files), then leave without tearing the interpreter's modules down (docs/decisions/0005)."""
     code: int = 0
     speak_cli()
     try:

@@ -81,7 +81,7 @@ def run(
         if memory_limit:  # the local cluster's workers share it
             os.environ["ZYGARDE_MEMORY_LIMIT"] = memory_limit
         return {
-            "dataset": str(data) if data else dataset,
+            **run_values(settings, data or dataset, seed, experiment, profile),
             "name": name,
             "target": target,
             "task": task,
@@ -94,10 +94,7 @@ def run(
             "test_size": test_size,
             "memory_limit": memory_limit or settings.memory_limit,
             "time_budget": seconds(time_budget, "time_budget") if time_budget else None,
-            "seed": settings.seed if seed is None else seed,
             "space": read_space(space),
-            "experiment": experiment,
-            "profile": profile,
             "resume": resume,
         }
 
@@ -129,7 +126,7 @@ def cluster_command(
 
     def values(settings: Settings) -> dict[str, Any]:
         return {
-            "dataset": str(data) if data else dataset,
+            **run_values(settings, data or dataset, seed, experiment, profile),
             "restaurant": restaurant,
             "features": split_list(features),
             "algorithms": split_list(algorithms),
@@ -137,9 +134,6 @@ def cluster_command(
             "trials": trials,
             "max_clusters": max_clusters,
             "preset": preset,
-            "seed": settings.seed if seed is None else seed,
-            "experiment": experiment,
-            "profile": profile,
         }
 
     launch(FAMILIES["cluster"], values, as_json=as_json, verbose=verbose)
@@ -169,7 +163,7 @@ def vision_command(
 
     def values(settings: Settings) -> dict[str, Any]:
         return {
-            "dataset": str(data) if data else dataset,
+            **run_values(settings, data or dataset, seed, experiment, profile),
             "arch": arch,
             "epochs": epochs,
             "image_size": image_size,
@@ -178,9 +172,13 @@ def vision_command(
             "batch_size": batch_size,
             "max_per_class": max_per_class,
             "processes": processes,
-            "seed": settings.seed if seed is None else seed,
-            "experiment": experiment,
-            "profile": profile,
         }
 
     launch(FAMILIES["vision"], values, as_json=as_json, verbose=verbose)
+
+
+def run_values(settings: Settings, data: Path | str, seed: int | None, experiment: str | None, profile: bool
+               ) -> dict[str, Any]:  # fmt: skip
+    """The fields every kind's config shares (``zygarde.config.RunConfig``), from the options and the settings."""
+    return {"dataset": str(data), "seed": settings.seed if seed is None else seed, "experiment": experiment,
+            "profile": profile}  # fmt: skip

@@ -9,7 +9,8 @@
    split; the 25 folds include rows of that training split, so read this as the pipeline's expected
    performance, not as an untouched-test estimate (that is the run's own ``test_*`` figure).
 
-Run: .venv/bin/python benchmarks/main_job.py [--quick]
+Run: .venv/bin/python benchmarks/main_job.py [--quick]; with --warm [--rounds 3]: the start-up overhead cold and
+on the services of ``zygarde up`` (docs/decisions/0008), alternating.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -33,26 +35,56 @@ from zygarde.tabular.datasets import load_dataset
 from zygarde.tabular.objective import CrossValidationObjective
 
 
-def run_main_job(work_dir: Path, options: list[str]) -> tuple[dict, float]:
-    """``zygarde run diabetes --json`` in its own work dir; returns its summary and wall seconds."""
+def run_main_job(work_dir: Path, options: list[str], command: str = "run") -> tuple[dict, float]:
+    """``zygarde run diabetes --json`` in its own work dir (``command``: up or down instead); returns its summary
+    and wall seconds."""
     cli = Path(sys.executable).with_name("zygarde")
     env = {**os.environ, "ZYGARDE_WORK_DIR": str(work_dir)}
-    env.pop("MLFLOW_TRACKING_URI", None)
+    for name in ("MLFLOW_TRACKING_URI", "PREFECT_API_URL", "ZYGARDE_DASK_ADDRESS"):  # services of its own
+        env.pop(name, None)
     started = time.perf_counter()
-    done = subprocess.run([str(cli), "run", "diabetes", "--json", *options], env=env, capture_output=True, text=True)
+    arguments = ["run", "diabetes", "--json", *options] if command == "run" else [command]
+    done = subprocess.run([str(cli), *arguments], env=env, capture_output=True, text=True)
     wall = time.perf_counter() - started
     if done.returncode != 0:
-        raise SystemExit(f"zygarde run diabetes failed ({done.returncode}):\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout), wall
+        raise SystemExit(f"zygarde {command} failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    return (json.loads(done.stdout) if command == "run" else {}), wall
+
+
+def warm_overheads(options: list[str], rounds: int) -> None:
+    """The main job cold and on ``zygarde up``'s services, alternating: each one's overhead (wall minus the
+    search stage), medians and their ratio."""
+    warm_dir = Path(tempfile.mkdtemp(prefix="zygarde-warm-"))
+    _, up = run_main_job(warm_dir, [], "up")
+    print(f"zygarde up: {up:.1f} s")
+    overheads: dict[str, list[float]] = {"cold": [], "warm": []}
+    try:
+        for _ in range(rounds):
+            for label in overheads:
+                work_dir = warm_dir if label == "warm" else Path(tempfile.mkdtemp(prefix="zygarde-cold-"))
+                summary, wall = run_main_job(work_dir, options)
+                overheads[label].append(wall - summary["search_wall_seconds"])
+                print(f"  {label}: wall {wall:.1f} s, search {summary['search_wall_seconds']:.1f} s, overhead "
+                      f"{overheads[label][-1]:.1f} s", flush=True)  # fmt: skip
+    finally:
+        run_main_job(warm_dir, [], "down")
+    cold, warm = (statistics.median(v) for v in overheads.values())
+    print(f"median overhead over {rounds} rounds: cold {cold:.1f} s (target <= 12 s), on zygarde up's services "
+          f"{warm:.1f} s (target <= 4 s); warm/cold {warm / cold:.2f}")  # fmt: skip
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5, help="repeats of the K-fold CV of the chosen pipeline")
     parser.add_argument("--folds", type=int, default=5)
-    args = parse(parser, repeats=1, folds=2)
+    parser.add_argument("--warm", action="store_true", help="only: the overhead cold and on zygarde up's services")
+    parser.add_argument("--rounds", type=int, default=3, help="with --warm: rounds of cold and warm runs")
+    args = parse(parser, repeats=1, folds=2, rounds=1)
     repeats, folds = args.repeats, args.folds
     options = ["--trials", "1", "--cv", "2"] if args.quick else []  # the embedded default, unless quick
+    if args.warm:
+        warm_overheads(options, args.rounds)
+        return
     summary, wall = run_main_job(Path(tempfile.mkdtemp(prefix="zygarde-main-job-")), options)
     print(f"zygarde run diabetes --json: {wall:.1f} s wall, cold start (target <= 60 s)")
     search = summary["search_wall_seconds"]

@@ -1,11 +1,13 @@
-"""``zygarde up`` / ``zygarde down``: a local Prefect API and Dask cluster kept running for many runs.
+"""``zygarde up`` / ``zygarde down``: a local Prefect API, Dask cluster and warm runner kept for many runs.
 
 A run started alone pays for its services each time: the Prefect API's boot, the workers' start and their
 imports (docs/decisions/0006). ``up`` starts them once, detached from the terminal, and records them in
 ``<work dir>/services/services.json``; every training command with that work dir then uses them (where the
 user configured no Prefect API or Dask scheduler of their own), and ``down`` stops them by that record.
 The cluster lives in a host process of its own (``python -m zygarde.services``), which keeps zygarde's
-LocalCluster settings (docs/decisions/0003) and has its workers import what trials use.
+LocalCluster settings (docs/decisions/0003) and has its workers import what trials use; the warm runner
+(``zygarde.runner``) runs the training commands themselves in children of a process that has imported their
+libraries (docs/decisions/0008).
 """
 
 from __future__ import annotations
@@ -100,14 +102,16 @@ def start(settings: Settings, workers: int, memory_limit: str | None, timeout: f
     command = [sys.executable, "-m", "zygarde.services", str(address_file), str(workers), memory_limit or ""]
     with open(folder / "dask.log", "ab") as log:
         host = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    started = [p for p in (api.process, host) if p is not None]
     try:
         api.wait(timeout)
         address = _wait_for_address(address_file, host, timeout)
+        started.append(runner := _start_runner(settings, folder, timeout))
     except ZygardeError:
-        _stop_pids(tuple(p.pid for p in (api.process, host) if p is not None))
+        _stop_pids(tuple(p.pid for p in started))
         raise
     assert api.process is not None
-    services = WarmServices(api.api_url, address, (api.process.pid, host.pid),
+    services = WarmServices(api.api_url, address, (api.process.pid, host.pid, runner.pid),
                             datetime.now(UTC).isoformat(timespec="seconds"))  # fmt: skip
     write_atomically(state_file(settings), lambda tmp: tmp.write_text(json.dumps(asdict(services))))
     return services
@@ -120,6 +124,27 @@ def stop(settings: Settings) -> WarmServices | None:
         _stop_pids(services.pids)
     state_file(settings).unlink(missing_ok=True)
     return services
+
+
+def _start_runner(settings: Settings, folder: Path, timeout: float) -> subprocess.Popen[bytes]:
+    """The warm runner (``zygarde.runner``), once it listens."""
+    from zygarde.runner import socket_path
+
+    try:
+        path = socket_path(settings.work_dir)
+    except PermissionError as exc:
+        raise ZygardeError(str(exc)) from None
+    path.unlink(missing_ok=True)
+    with open(folder / "runner.log", "ab") as log:
+        runner = subprocess.Popen([sys.executable, "-m", "zygarde.runner", str(path)], stdout=log,
+                                  stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        if runner.poll() is not None or time.monotonic() > deadline:
+            runner.kill()
+            raise ZygardeError(f"The warm runner did not start; see {folder / 'runner.log'}.")
+        time.sleep(0.1)
+    return runner
 
 
 def _wait_for_address(path: Path, host: subprocess.Popen[bytes], timeout: float) -> str:

@@ -28,13 +28,13 @@ for group in (training, models, platform, data):  # in this order in --help
     app.add_typer(group.commands)
 
 
-def main() -> None:
-    """The console script: run the command, run the exit handlers (Prefect's queues, temporary folders, log
-    files), then leave without tearing the interpreter's modules down (docs/decisions/0005)."""
+def run_command(argv: list[str]) -> int:
+    """Run one ``zygarde`` command, then the exit handlers (Prefect's queues, temporary folders, log files);
+    its exit code."""
     code: int = 0
     speak_cli()
     try:
-        app()
+        app(args=argv, prog_name="zygarde")
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     finally:
@@ -42,7 +42,13 @@ def main() -> None:
         sys.stderr.flush()
         atexit._run_exitfuncs()
         logging.shutdown()
-    os._exit(code)
+    return code
+
+
+def main() -> None:
+    """Run the command line's command, then leave without tearing the interpreter's modules down
+    (docs/decisions/0005)."""
+    os._exit(run_command(sys.argv[1:]))
 
 
 if __name__ == "__main__":

@@ -94,4 +94,4 @@ def test_what_out_of_core_cannot_do_is_refused_before_any_service(table: Path, t
     named = zygarde("run", "--data", str(text), "--target", "label", "--memory-limit", "100KiB", env=env)
     assert_one_clear_error(named, "reads numeric features; 'city' (large_string) is not numeric")
     assert "out of core" not in named.output.split("error:")[0]  # nothing announced before the error
-    assert not (tmp_path / "mlflow.db").exists() and refused.seconds < 60
+    assert not (tmp_path / "mlflow.db").exists()

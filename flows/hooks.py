@@ -11,6 +11,7 @@ from typing import Any
 
 from prefect.client.schemas.objects import FlowRun, State
 from prefect.settings import get_current_settings
+from pydantic import BaseModel
 
 from zygarde.notify import Notice, post_webhooks, send_email
 from zygarde.settings import get_settings
@@ -26,7 +27,7 @@ def notice_of(flow: Any, flow_run: FlowRun, state: State) -> Notice:
             result = state.result()
         except Exception:  # a result that cannot be read back still makes a notice
             result = None
-        data = result.model_dump() if hasattr(result, "model_dump") else result if isinstance(result, dict) else {}
+        data = result.model_dump() if isinstance(result, BaseModel) else result if isinstance(result, dict) else {}
         facts = {key: data[key] for key in ("model", "mlflow", "test_metrics", "drifted") if key in data}
     model = facts.get("model") or {}
     outcome = f"{model['name']} v{model['version']}: {model['reason']}" if model else ""

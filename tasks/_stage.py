@@ -43,7 +43,8 @@ def flow_cluster() -> Iterator[Client]:
 def _task_runner_client() -> Client:
     # the DaskTaskRunner connects (or starts its LocalCluster) on first access of its client, which it does not
     # make the process's default client
-    runner = getattr(FlowRunContext.get(), "task_runner", None)
+    context = FlowRunContext.get()
+    runner = context.task_runner if context is not None else None
     if isinstance(runner, DaskTaskRunner):
         return runner.client
     try:

@@ -22,7 +22,7 @@ def open_run(family: Family, loaded: Any) -> RunContext:
     uri = get_settings().mlflow_tracking_uri
     config = family.config
     identity = family.identify(loaded)
-    experiment_id = ensure_experiment(uri, getattr(config, "experiment", None) or f"zygarde-{identity.dataset}")
+    experiment_id = ensure_experiment(uri, config.experiment or f"zygarde-{identity.dataset}")
     flow_run_id = str(runtime.flow_run.id or "")
     tags = {
         "zygarde.dataset": identity.dataset,
@@ -30,12 +30,11 @@ def open_run(family: Family, loaded: Any) -> RunContext:
         "zygarde.family": family.kind,
         "zygarde.registry_name": identity.registry_name,
         "prefect.flow_run_id": flow_run_id,
-        "zygarde.seed": str(getattr(config, "seed", "")),
+        "zygarde.seed": str(config.seed),
     }
-    search = "auto" if getattr(config, "algorithms", None) == ["auto"] else getattr(config, "search", "")
-    run_name = f"{identity.dataset} {search} search".replace("  ", " ")
+    run_name = f"{identity.dataset} {config.search_name()} search".replace("  ", " ")
     params = run_params(config, identity)
-    resume = getattr(config, "resume", None)
+    resume = config.resumes()
     if resume:  # the stopped run goes on: its experiment, its child runs
         run_id, experiment_id = resume, reopen_run(uri, resume, identity.registry_name, params)
     else:
@@ -45,7 +44,7 @@ def open_run(family: Family, loaded: Any) -> RunContext:
         experiment_id=experiment_id,
         run_id=run_id,
         registry_name=identity.registry_name,
-        profile_dir=temp_dir() if getattr(config, "profile", False) else None,
+        profile_dir=temp_dir() if config.profile else None,
     )
 
 

@@ -25,6 +25,14 @@ class RunConfig(BaseModel):
     experiment: str | None = Field(None, description="MLflow experiment; default zygarde-<dataset>.")
     profile: bool = Field(False, description="cProfile every stage; .prof and top-30 text logged to MLflow.")
 
+    def search_name(self) -> str:
+        """The search in a word, for the run's name in MLflow ("" when the kind has one way to search)."""
+        return ""
+
+    def resumes(self) -> str | None:
+        """The MLflow run this run continues (None: a new run)."""
+        return None
+
 
 def parse_run_config(model: type[ConfigT], values: dict[str, Any]) -> ConfigT:
     """``model`` from ``values``; pydantic's errors as one readable ``ZygardeError`` naming each parameter."""

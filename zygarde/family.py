@@ -21,6 +21,7 @@ from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel
 
+from zygarde.config import RunConfig
 from zygarde.search.objective import Objective
 from zygarde.search.samplers.base import Sampler
 from zygarde.search.trials import TrialResult
@@ -129,7 +130,7 @@ class Family(Protocol):
     # (what evaluate and register need)
     warm_modules: ClassVar[tuple[str, ...]]
     registry_modules: ClassVar[tuple[str, ...]]
-    config: BaseModel
+    config: RunConfig
 
     def data_paths(self) -> list[Path]:
         """The user's files or folders the config names (checked against the data root for UI/deployment runs)."""

@@ -30,6 +30,10 @@ class ClusterRunConfig(RunConfig):
     )
     seed: int = Field(42, description="Seed of K-means and of the random search.")
 
+    def search_name(self) -> str:
+        """grid or random."""
+        return self.search
+
 
 def parse_cluster_config(**values: Any) -> ClusterRunConfig:
     """Build a clustering config, turning pydantic's errors into one readable ``ZygardeError``."""

@@ -91,6 +91,14 @@ class TabularRunConfig(RunConfig):
         "parameters; its finished trials are not run again, and logging goes on in the same run.",
     )
 
+    def search_name(self) -> str:
+        """auto (every algorithm, by ECI), or the search over the algorithms named."""
+        return "auto" if self.algorithms == ["auto"] else self.search
+
+    def resumes(self) -> str | None:
+        """``resume``: the run whose search this one continues."""
+        return self.resume
+
     @model_validator(mode="before")
     @classmethod
     def _engine_defaults(cls, values: Any) -> Any:

@@ -28,6 +28,10 @@ class VisionRunConfig(RunConfig):
     processes: int = Field(2, ge=1, le=64, description="Data-parallel processes of the final training.")
     seed: int = Field(42, description="Seed of splits, initial weights, batches and augmentation.")
 
+    def search_name(self) -> str:
+        """grid or random."""
+        return self.search
+
 
 def parse_vision_config(**values: Any) -> VisionRunConfig:
     """Build a vision config, turning pydantic's errors into one readable ``ZygardeError``."""

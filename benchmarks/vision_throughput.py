@@ -69,7 +69,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--per-class", type=int, help="at most this many images per class and split")
-    args = parse(parser, epochs=1, rounds=1, per_class=40)
+    args = parse(parser, epochs=1, rounds=1, per_class=200)  # a batch of 256 must fit
     epochs, rounds = args.epochs, args.rounds
     data, test = split_images(build_manifest(get_settings().data_root / SHIRTS), 28, 42, max_per_class=args.per_class)
     shape = f"{data.size}x{data.size}x{data.channels}"

@@ -91,5 +91,6 @@ def test_resuming_a_run_that_does_not_exist_fails_before_any_service_starts(tmp_
     from tests.helpers import assert_one_clear_error
 
     run = zygarde("run", "diabetes", "--resume", "0123456789abcdef", env={"ZYGARDE_WORK_DIR": str(tmp_path)})
-    assert_one_clear_error(run, "--resume: no run 0123456789abcdef in")
+    assert_one_clear_error(run, "--resume: no run 0123456789abcdef: there is no MLflow store at")
     assert "full log" not in run.output and not list(tmp_path.glob("**/*.log")), run.output
+    assert not (tmp_path / "mlflow.db").exists() and "INFO" not in run.output  # no store made to say so

@@ -9,7 +9,7 @@ from typing import Any
 
 from mlflow.entities import Param
 
-from zygarde.tracking.store import get_client, param_text
+from zygarde.tracking.store import SQLITE, get_client, param_text
 from zygarde.tracking.trials import TrialLogger, logs_from_workers
 
 RUN_KEY_TAG = "zygarde.run_key"
@@ -55,6 +55,8 @@ def check_resumable(tracking_uri: str, run_id: str, registry_name: str, params: 
 
     from zygarde.errors import ZygardeError, option
 
+    if tracking_uri.startswith(SQLITE) and not Path(tracking_uri.removeprefix(SQLITE)).exists():
+        raise ZygardeError(f"{option('resume')}: no run {run_id}: there is no MLflow store at {tracking_uri} yet.")
     try:
         run = get_client(tracking_uri).get_run(run_id)
     except MlflowException:

@@ -23,7 +23,7 @@ from zygarde.locks import file_lock
 _MAX_PARAM_CHARS = 6000
 
 
-_SQLITE = "sqlite:///"
+SQLITE = "sqlite:///"
 
 
 log = logging.getLogger(__name__)
@@ -37,9 +37,9 @@ def get_client(tracking_uri: str) -> MlflowClient:
     A SQLite store is opened under a lock beside its file: MLflow creates or migrates the schema on first
     use, and two processes doing that at once fail ("duplicate column name").
     """
-    if not tracking_uri.startswith(_SQLITE):
+    if not tracking_uri.startswith(SQLITE):
         return MlflowClient(tracking_uri=tracking_uri)
-    database = Path(tracking_uri[len(_SQLITE) :])
+    database = Path(tracking_uri[len(SQLITE) :])
     with file_lock(database.with_name(database.name + ".lock")):
         client = MlflowClient(tracking_uri=tracking_uri)
         client.search_experiments(max_results=1)
@@ -64,9 +64,9 @@ def default_artifact_root(tracking_uri: str) -> str | None:
     MLflow's own default for a database store is ``./mlruns`` relative to wherever the process runs;
     for a server URI the server decides, so this returns ``None``.
     """
-    if not tracking_uri.startswith(_SQLITE):
+    if not tracking_uri.startswith(SQLITE):
         return None
-    return (Path(tracking_uri[len(_SQLITE) :]).resolve().parent / "mlartifacts").as_uri()
+    return (Path(tracking_uri[len(SQLITE) :]).resolve().parent / "mlartifacts").as_uri()
 
 
 def log_metrics(tracking_uri: str, run_id: str, metrics: dict[str, float]) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import time
 from importlib.util import find_spec
 from pathlib import Path
@@ -31,7 +32,8 @@ def new_log_file(log_dir: Path, command: str) -> Path:
 def route_logs(log_file: Path, verbose: bool) -> None:
     """Send Prefect's, Dask's, MLflow's and GX's logs to ``log_file``; show them on the terminal only if verbose.
 
-    Must run before Prefect is imported in this process; child processes inherit it through the environment.
+    Prefect reads its logging configuration when it is imported: where it already is (the warm runner's child),
+    it is configured again here. Child processes inherit the routing through the environment.
     """
     console = "INFO" if verbose else "CRITICAL"
     if not verbose:  # processes that write to their console (a Spark JVM) write here instead
@@ -50,6 +52,12 @@ def route_logs(log_file: Path, verbose: bool) -> None:
         logger.propagate = False  # the root logger writes the same file once Prefect has configured it
         if verbose and name == "zygarde":
             logger.addHandler(logging.StreamHandler())
+    if "prefect" in sys.modules:
+        from prefect.context import refresh_global_settings_context
+        from prefect.logging.configuration import setup_logging
+
+        refresh_global_settings_context()  # the settings path above, read now
+        setup_logging(incremental=False)
 
 
 def quiet_libraries(verbose: bool) -> None:

@@ -36,7 +36,9 @@ def test_up_serves_the_next_runs_and_down_stops_everything(tmp_path: Path) -> No
         assert "on the services `zygarde up` started" in " ".join(output.split()), output
         log_file = next((tmp_path / "logs").glob("*-run-*.log"))
         assert not log_file.stem.endswith(f"-{client.pid}")  # it ran in the warm runner's child, not the client
-        assert "launched a local Prefect API" not in log_file.read_text()
+        logged = log_file.read_text()
+        assert "launched a local Prefect API" not in logged and "Finished in state Completed" in logged
+        assert "INFO" not in output and "Traceback" not in output  # Prefect's logs in the file, not on the terminal
         missing = zygarde("run", "--data", str(tmp_path / "nowhere.csv"), "--target", "y", env=env)
         assert_one_clear_error(missing, "nowhere.csv")
     finally:

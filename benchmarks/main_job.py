@@ -32,7 +32,7 @@ from sklearn.model_selection import RepeatedStratifiedKFold, cross_validate
 from zygarde.search.trials import TrialSpec
 from zygarde.settings import get_settings
 from zygarde.tabular.datasets import load_dataset
-from zygarde.tabular.objective import CrossValidationObjective
+from zygarde.tabular.objective import CrossValidationObjective, TrialData
 
 
 def run_main_job(work_dir: Path, options: list[str], command: str = "run") -> tuple[dict, float]:
@@ -104,7 +104,8 @@ def main() -> None:
     seed = settings.seed
     objective = CrossValidationObjective("classification", 2, folds, seed, dataset.zero_as_missing)
     X, y = dataset.frame[dataset.features], dataset.frame[dataset.target].to_numpy()
-    pipeline = objective.build_pipeline(TrialSpec(0, summary["best_algorithm"], summary["best_params"]), X)
+    data = TrialData(X, y, columns=dataset.columns)
+    pipeline = objective.build_pipeline(TrialSpec(0, summary["best_algorithm"], summary["best_params"]), data)
     splits = RepeatedStratifiedKFold(n_splits=folds, n_repeats=repeats, random_state=seed)
     scores = cross_validate(pipeline, X, y, cv=splits, scoring=["accuracy", "roc_auc"], n_jobs=2)
     print(f"{repeats}x{folds} repeated stratified CV of the chosen pipeline on all {len(y)} rows:")

@@ -103,7 +103,7 @@ def main() -> None:
     tracking_uri = f"sqlite:///{Path(tempfile.mkdtemp()) / 'bench.db'}"
     experiment = ensure_experiment(tracking_uri, "benchmark")
     logger = TrialLogger(tracking_uri, experiment, start_parent_run(tracking_uri, experiment, "bench", {}, {}))
-    pipeline = objective.build_pipeline(specs[0], split.X_train)
+    pipeline = objective.build_pipeline(specs[0], data)
     scoring = {name: scorer for name, (scorer, _) in objective.scorers.items()}
     search = GridSearchCV(
         pipeline,

@@ -137,8 +137,9 @@ def _stages(parent: Any) -> pd.DataFrame:
                           "peak RSS MB": metrics.get(f"stage_{n}_peak_rss_mb")} for n in names])  # fmt: skip
 
 
-def build_report(record: RunRecord, plots: dict[str, bytes]) -> str:
-    """The page, from the run record and the run's own PNG artifacts (path -> bytes)."""
+def build_report(record: RunRecord, plots: dict[str, bytes], columns: list[dict[str, Any]] | None = None) -> str:
+    """The page, from the run record, the run's own PNG artifacts (path -> bytes) and its column plan
+    (``columns.json``: column, kind, treatment, levels)."""
     parent, trials = record.parent, record.trials
     metrics, tags, params = parent.data.metrics, parent.data.tags, parent.data.params
     title = f"zygarde run {parent.info.run_name or parent.info.run_id}"
@@ -152,6 +153,7 @@ def build_report(record: RunRecord, plots: dict[str, bytes]) -> str:
              f"{html.escape(tags.get('zygarde.registered', '-'))}: "
              f"{html.escape(tags.get('zygarde.champion_decision', ''))}</p>",
              "<h2>Test metrics (held-out rows)</h2>", _table(test),
+             *(["<h2>Columns</h2>", _table(pd.DataFrame(columns))] if columns else []),
              "<h2>Search</h2>", _table(search),
              f"<p class='note'>parameters: {html.escape(json.dumps(params, sort_keys=True))}</p>"]  # fmt: skip
     if trials.empty:
@@ -215,12 +217,25 @@ def run_plots(tracking_uri: str, run_id: str) -> dict[str, bytes]:
     return {f"plots/{p.name}": p.read_bytes() for p in sorted(folder.glob("*.png"))}
 
 
+def run_json(tracking_uri: str, run_id: str, path: str) -> Any:
+    """A JSON artifact of the run (None where it has none)."""
+    from pathlib import Path
+
+    from zygarde.tracking import get_client
+
+    client = get_client(tracking_uri)
+    if not any(a.path == path for a in client.list_artifacts(run_id)):
+        return None
+    return json.loads(Path(client.download_artifacts(run_id, path)).read_text())
+
+
 def write_report(tracking_uri: str, run_id: str, out: Any) -> Any:
     """Write the page to ``out`` (atomically) and log it to the run as ``report.html``; returns ``out``."""
     from zygarde.files import write_atomically
     from zygarde.tracking import get_client
 
-    page = build_report(read_run(tracking_uri, run_id), run_plots(tracking_uri, run_id))
+    page = build_report(read_run(tracking_uri, run_id), run_plots(tracking_uri, run_id),
+                        run_json(tracking_uri, run_id, "columns.json"))  # fmt: skip
     write_atomically(out, lambda tmp: tmp.write_text(page, encoding="utf-8"))
     get_client(tracking_uri).log_text(run_id, page, "report.html")
     return out

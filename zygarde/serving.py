@@ -48,30 +48,45 @@ def resolve_version(tracking_uri: str, name: str, alias: str | None, version: st
         ) from None
 
 
-def input_columns(model: Any) -> dict[str, str] | None:
-    """The columns the model's signature requires, with their declared types (None: it names no columns)."""
+def input_columns(model: Any) -> dict[str, tuple[str, bool]] | None:
+    """The columns of the model's signature: (declared type, required) by name (None: it names no columns)."""
     schema = model.metadata.get_input_schema()
     if schema is None or not schema.has_input_names():
         return None
-    return {spec.name: str(getattr(spec.type, "name", spec.type)) for spec in schema.inputs if spec.required}
+    return {spec.name: (str(getattr(spec.type, "name", spec.type)), spec.required) for spec in schema.inputs}
 
 
 def check_input(
-    frame: pd.DataFrame, columns: dict[str, str] | None, source: Path, name: str, version: str
+    frame: pd.DataFrame, columns: dict[str, tuple[str, bool]] | None, source: Path, name: str, version: str
 ) -> pd.DataFrame:
-    """``frame`` reduced to the model's columns, in its order, whole numbers widened where the model declares
-    doubles (a CSV reads 148 as an integer); a missing column is named."""
+    """``frame`` reduced to the model's columns, in its order: whole numbers widened where the model declares
+    doubles (a CSV reads 148 as an integer), dates written as text parsed where it declares datetimes (a CSV
+    reads them as text); a missing required column is named, a missing optional one is left to the model."""
+    from zygarde.tabular.columns import as_dates
+
     if columns is None:
         raise ZygardeError(f"{name} v{version} takes no table (its signature names no columns, e.g. an image model).")
-    missing = [c for c in columns if c not in frame.columns]
+    missing = [c for c, (_, required) in columns.items() if required and c not in frame.columns]
     if missing:
         raise ZygardeError(
             f"{source}: missing the model input column(s) {', '.join(map(repr, missing))} that {name} v{version} "
             f"was trained on. It needs: {', '.join(columns)}."
         )
-    rows = frame[list(columns)]
-    widen = [c for c, kind in columns.items() if kind in ("double", "float") and pd.api.types.is_integer_dtype(rows[c])]
-    return rows.astype(dict.fromkeys(widen, "float64"))
+    rows = frame[[c for c in columns if c in frame.columns]].copy()
+    for column, (kind, _) in columns.items():
+        if column not in rows.columns:
+            continue
+        if kind in ("double", "float") and pd.api.types.is_integer_dtype(rows[column]):
+            rows[column] = rows[column].astype("float64")
+        elif kind == "datetime" and not pd.api.types.is_datetime64_any_dtype(rows[column]):
+            parsed = as_dates(rows[column])
+            if parsed.isna().all() and rows[column].notna().any():
+                raise ZygardeError(
+                    f"{source}: column {column!r} should hold dates ({name} v{version} was trained on dates), "
+                    f"but {rows[column].dropna().iloc[0]!r} does not read as one. Write them as 2024-01-31."
+                )
+            rows[column] = parsed
+    return rows
 
 
 def predict_file(

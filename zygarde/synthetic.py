@@ -68,3 +68,37 @@ def make_table(
         out.rmdir()
     partial.replace(out)  # the folder appears whole, or not at all
     return table
+
+
+def churn_table(rows: int, *, seed: int = 42) -> pd.DataFrame:
+    """A business table as they come: an id, few- and many-level categories with missing values, a boolean,
+    numbers with gaps, a signup date written as text, free-text notes, and a ``churned`` label that depends on
+    tenure, plan, charges, the signup season and the city (so each column type carries some of the signal)."""
+    rng = np.random.default_rng(seed)
+    plan = rng.choice(["basic", "plus", "premium"], size=rows, p=[0.5, 0.3, 0.2])
+    region = rng.choice(["north", "south", "east", "west", None], size=rows)
+    cities = np.array([f"city-{i:03d}" for i in range(120)])
+    city_effect = rng.normal(scale=0.8, size=len(cities))
+    city = rng.integers(0, len(cities), size=rows)
+    signup = pd.Timestamp("2019-01-01") + pd.to_timedelta(rng.integers(0, 5 * 365, size=rows), unit="D")
+    tenure = rng.gamma(2.0, 12.0, size=rows)
+    charges = rng.normal(70, 20, size=rows) + 15 * (plan == "premium")
+    autopay = rng.random(rows) < 0.6
+    season = np.isin(signup.month, [11, 12])
+    logits = (-0.04 * tenure + 0.03 * (charges - 70) - 0.8 * (plan == "premium") - 0.7 * autopay + 0.9 * season
+              + city_effect[city] + rng.normal(scale=0.7, size=rows))  # fmt: skip
+    frame = pd.DataFrame({
+        "customer_id": [f"C{seed:03d}-{i:07d}" for i in range(rows)],
+        "plan": plan,
+        "region": region,
+        "city": cities[city],
+        "autopay": autopay,
+        "tenure_months": np.where(rng.random(rows) < 0.1, np.nan, tenure.round(1)),
+        "monthly_charges": charges.round(2),
+        "signup_date": signup.strftime("%Y-%m-%d"),
+        "notes": [f"called about {w} on a {d} and asked for {x}" for w, d, x in zip(
+            rng.choice(["billing", "speed", "outage", "router"], rows), rng.choice(["monday", "friday"], rows),
+            rng.integers(0, 10_000, rows), strict=True)],
+    })  # fmt: skip
+    frame["churned"] = np.where(logits > np.quantile(logits, 0.7), "yes", "no")
+    return frame

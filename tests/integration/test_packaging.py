@@ -27,7 +27,7 @@ def _registered_pipeline(tracking_uri: str) -> str:
     prepared = family.prepare(family.load())
     data = prepared.search
     spec = TrialSpec(0, "rf", {"n_estimators": 20, "max_depth": 3})
-    model = family._objective(data).build_pipeline(spec, data.X).fit(data.X, data.y)
+    model = family._objective(data).build_pipeline(spec, data).fit(data.X, data.y)
     run_id = start_parent_run(tracking_uri, ensure_experiment(tracking_uri, "packaging"), "packaging", {}, {})
     return log_sklearn(tracking_uri, run_id, model, data.X)
 

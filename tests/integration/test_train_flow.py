@@ -15,6 +15,7 @@ from prefect_dask import DaskTaskRunner
 from tests.helpers import CliRun, assert_one_clear_error, zygarde
 from zygarde.flows.tabular import train_tabular
 from zygarde.settings import get_settings
+from zygarde.synthetic import churn_table
 from zygarde.tabular.config import parse_config
 from zygarde.tracking import get_client
 
@@ -131,15 +132,35 @@ def test_cli_json_on_a_users_csv(dask_address: str, tmp_path: Path, diabetes: pd
     ):
         assert key in summary
     assert summary["model"]["name"].startswith("zygarde-users-table-outcome-") and summary["n_trials"] == 2
-    assert summary["dropped_columns"] == {
-        "patient": "an identifier or free text (a distinct value on almost every row)"
-    }
+    assert summary["dropped_columns"] == {"patient": "an identifier (a distinct value on almost every row)"}
     mlflow = get_client(get_settings().mlflow_tracking_uri)
     profiles = {a.path for a in mlflow.list_artifacts(summary["mlflow"]["parent_run_id"], "profiles")}
     for stage in ("validate", "prepare", "search", "train", "evaluate", "register"):
         assert {f"profiles/{stage}.prof", f"profiles/{stage}.txt"} <= profiles, profiles
     top = Path(mlflow.download_artifacts(summary["mlflow"]["parent_run_id"], "profiles/search.txt", str(tmp_path)))
     assert "cumulative" in top.read_text()
+
+
+def test_a_table_with_dates_trains_registers_and_predicts_csv_rows_with_date_strings(
+    dask_address: str, tmp_path: Path
+) -> None:
+    table = churn_table(1500, seed=3)
+    table.to_parquet(tmp_path / "churn.parquet")
+    table.head(30).drop(columns="churned").to_csv(tmp_path / "new.csv", index=False)  # dates as text
+    args = ["run", "--data", str(tmp_path / "churn.parquet"), "--target", "churned", "--algorithms", "xgboost"]
+    run = _cli([*args, "--trials", "1", "--cv", "3"], dask_address)
+    assert run.code == 0, run.output
+    assert "many-level category  city (1" in run.output and "signup_date" in run.output  # the plan, before
+    name = next(line.split()[1] for line in run.stdout.splitlines() if line.startswith("registered "))
+    mlflow = get_client(get_settings().mlflow_tracking_uri)
+    parent = mlflow.get_model_version(name, "1").run_id
+    columns = json.loads(Path(mlflow.download_artifacts(parent, "columns.json", str(tmp_path))).read_text())
+    assert {c["column"]: c["kind"] for c in columns}["signup_date"] == "datetime"
+
+    out = tmp_path / "predicted.csv"
+    predicted = zygarde("predict", name, "--input", str(tmp_path / "new.csv"), "--output", str(out))
+    assert predicted.code == 0, predicted.output
+    assert len(pd.read_csv(out)["prediction"].dropna()) == 30
 
 
 def test_failed_validation_is_a_failed_prefect_run_with_the_list(

@@ -35,7 +35,7 @@ def launch(kind: FamilyKind, values: Callable[[Settings], dict[str, Any]], *, as
     except ZygardeError as exc:
         fail(str(exc))
     described = family.describe()
-    if described and not as_json:  # a path the user did not name (out of core): say why
+    if described and not as_json:  # what the run will do that the user did not spell out (columns, out of core)
         console.print(described, soft_wrap=True)
     if warm is not None and not as_json:
         console.print(f"[dim]on the services `zygarde up` started ({warm.api_url}, {warm.dask_address})[/]")

@@ -12,10 +12,10 @@ from pandas.api import types as ptypes
 
 from zygarde.errors import ZygardeError, option
 from zygarde.tables import TABLE_SUFFIXES, DataQualityWarning, read_table
+from zygarde.tabular.columns import ColumnPlan, apply_plan, plan_columns
 
 TaskKind = Literal["classification", "regression"]
 _MAX_CLASSES = 20
-_ID_UNIQUE_SHARE = 0.95
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,12 @@ class TabularDataset:
     task: TaskKind
     zero_as_missing: tuple[str, ...] = ()
     builtin: bool = False
-    dropped: dict[str, str] = field(default_factory=dict)
+    columns: ColumnPlan = field(default_factory=lambda: ColumnPlan(()))
+
+    @property
+    def dropped(self) -> dict[str, str]:
+        """Columns no model can use, and why (dropped when the table was read)."""
+        return self.columns.dropped
 
     @property
     def features(self) -> list[str]:
@@ -66,21 +71,6 @@ def infer_task(target: pd.Series) -> TaskKind:
     return "classification" if integral and values.nunique() <= _MAX_CLASSES else "regression"
 
 
-def _useless_columns(frame: pd.DataFrame, target: str) -> dict[str, str]:
-    """Columns that are entirely empty, or identifiers/free text with a distinct value on almost every row."""
-    reasons: dict[str, str] = {}
-    for column in frame.columns.drop(target):
-        values = frame[column].dropna()
-        if values.empty:
-            reasons[column] = "entirely empty"
-        elif len(values) >= 20 and values.nunique() >= _ID_UNIQUE_SHARE * len(values):
-            if not ptypes.is_numeric_dtype(values):
-                reasons[column] = "an identifier or free text (a distinct value on almost every row)"
-            elif ptypes.is_integer_dtype(values) and values.is_monotonic_increasing:
-                reasons[column] = "a row identifier (unique, increasing integers)"
-    return reasons
-
-
 def prepare_table(
     frame: pd.DataFrame,
     *,
@@ -91,7 +81,8 @@ def prepare_table(
     zero_as_missing: tuple[str, ...] = (),
     builtin: bool = False,
 ) -> TabularDataset:
-    """Check the target, infer the task, and drop (with a warning naming them) columns no model can use."""
+    """Check the target, infer the task, decide every column's role (``zygarde.tabular.columns``: dates parsed,
+    and columns no model can use dropped with a warning naming them)."""
     if target not in frame.columns:
         shown = ", ".join(map(str, frame.columns[:15]))
         raise ZygardeError(
@@ -101,10 +92,10 @@ def prepare_table(
     frame = frame.dropna(axis="index", subset=[target]).reset_index(drop=True)
     if frame.empty:
         raise ZygardeError(f"{source}: target column {target!r} has no values.")
-    dropped = _useless_columns(frame, target)
-    for column, reason in dropped.items():
+    columns = plan_columns(frame, target)
+    for column, reason in columns.dropped.items():
         warnings.warn(f"{source}: dropping column {column!r}: {reason}.", DataQualityWarning, stacklevel=2)
-    frame = frame.drop(columns=list(dropped))
+    frame = apply_plan(frame, columns)
     if len(frame.columns) < 2:
         raise ZygardeError(f"{source}: no usable feature columns besides the target {target!r}.")
     return TabularDataset(
@@ -115,7 +106,7 @@ def prepare_table(
         task=task or infer_task(frame[target]),
         zero_as_missing=zero_as_missing,
         builtin=builtin,
-        dropped=dropped,
+        columns=columns,
     )
 
 

@@ -17,6 +17,7 @@ from zygarde.search.trials import TrialResult, best_result, leaderboard, on_top_
 from zygarde.settings import get_settings
 from zygarde.summary import FlowSummary
 from zygarde.tabular.catalog import get_algorithm, tabular_sampler
+from zygarde.tabular.columns import ColumnPlan
 from zygarde.tabular.config import TabularRunConfig
 from zygarde.tabular.datasets import BUILTIN_DATASETS, TabularDataset, load_dataset
 from zygarde.tabular.evaluate import HeldOut, score_model, test_figures
@@ -56,6 +57,7 @@ class TabularFamily:
 
     def __init__(self, config: TabularRunConfig) -> None:
         self.config = config
+        self._columns: ColumnPlan | None = None
 
     def data_paths(self) -> list[Path]:
         """Files the config names (none for a built-in)."""
@@ -67,10 +69,12 @@ class TabularFamily:
         dataset = self.load()
         self.prepare(dataset)
         self.check_resume(dataset)
+        self._columns = dataset.columns
 
     def describe(self) -> str | None:
-        """Nothing to say before the run: it does what the user asked."""
-        return None
+        """The column plan (what each column is, and what the pipeline does with it), once ``preflight`` read
+        the table."""
+        return self._columns.table() if self._columns else None
 
     def check_resume(self, dataset: TabularDataset) -> None:
         """With ``resume``: the run exists in the store and searched this problem the same way (before any
@@ -123,12 +127,17 @@ class TabularFamily:
         """Set the stratified test split aside: trials see the training split, evaluation the test split."""
         config = self.config
         split = split_holdout(dataset, config.test_size, config.seed, config.cv)
+        data = TrialData(split.X_train, split.y_train, task=dataset.task, classes=split.classes,
+                         zero_as_missing=dataset.zero_as_missing, target=dataset.target,
+                         columns=dataset.columns)  # fmt: skip
+        if config.engine == "dask":  # Spark's pipelines are its own, saved by MLflow's Spark flavour
+            self._objective(data).check_round_trip(data)
         return Prepared(
-            search=TrialData(split.X_train, split.y_train, task=dataset.task, classes=split.classes,
-                             zero_as_missing=dataset.zero_as_missing, target=dataset.target),
+            search=data,
             evaluation=HeldOut(split.X_test, split.y_test, split.classes),
             facts={"rows_train": len(split.X_train), "rows_test": len(split.X_test)},
-        )  # fmt: skip
+            artifacts={"columns.json": dataset.columns.records()},
+        )
 
     def _objective(self, data: TrialData) -> CrossValidationObjective:
         config = self.config
@@ -174,7 +183,7 @@ class TabularFamily:
             if best.algorithm == "xgboost":  # served as scikit-learn + booster: no JVM
                 return Trained(local_xgboost(fitted, data.X, data.zero_as_missing, data.task))
             return Trained(SparkTabularModel(fitted))
-        return Trained(objective.build_pipeline(best.spec, data.X).fit(data.X, data.y))
+        return Trained(objective.build_pipeline(best.spec, data).fit(data.X, data.y))
 
     def evaluate(
         self, model: Any, prepared: Prepared[TrialData, HeldOut], best: TrialResult, results: list[TrialResult]

@@ -27,8 +27,9 @@ from zygarde.search.checkpoints import scored_folds
 from zygarde.search.objective import Objective
 from zygarde.search.trials import TrialSpec
 from zygarde.tabular.catalog import get_algorithm
+from zygarde.tabular.columns import ColumnPlan, plan_columns
 from zygarde.tabular.datasets import TaskKind
-from zygarde.tabular.preprocess import build_preprocessor
+from zygarde.tabular.preprocess import build_preprocessor, check_round_trip
 
 # metric name -> (sklearn scorer, sign that turns the scorer's value into the metric)
 _CLASSIFICATION_BINARY = {
@@ -80,10 +81,16 @@ class TrialData:
     classes: list[str] = field(default_factory=list)
     zero_as_missing: tuple[str, ...] = ()
     target: str = ""
+    columns: ColumnPlan | None = None  # the table's column roles; None: planned from ``X`` itself
     prepared: dict[tuple[Any, ...], list[PreparedFold]] = field(default_factory=dict, repr=False, compare=False)
 
     def __getstate__(self) -> dict[str, Any]:
         return {**self.__dict__, "prepared": {}}
+
+    @cached_property
+    def plan(self) -> ColumnPlan:
+        """The column roles the preprocessing follows."""
+        return self.columns or plan_columns(self.X, target="")
 
     @cached_property
     def fingerprint(self) -> str:
@@ -136,11 +143,23 @@ class CrossValidationObjective(Objective):
         algorithm = get_algorithm(spec.algorithm)
         return algorithm.build(self.task, self.seed).set_params(**spec.params, **algorithm.resource.params(spec.budget))
 
-    def build_pipeline(self, spec: TrialSpec, X: pd.DataFrame) -> Pipeline:
+    def build_preprocessor(self, plan: ColumnPlan) -> Pipeline:
+        """A column plan's preprocessing, unfitted."""
+        return build_preprocessor(plan, self.zero_as_missing, task=self.task, n_classes=self.n_classes,
+                                  seed=self.seed)  # fmt: skip
+
+    def check_round_trip(self, data: TrialData) -> None:
+        """The table's preprocessing, with a constant model, fitted on a sample, saved, loaded and predicting
+        (``preprocess.check_round_trip``): what registration needs, tried before the search."""
+        from sklearn.dummy import DummyClassifier, DummyRegressor
+
+        constant = DummyRegressor() if self.task == "regression" else DummyClassifier()
+        check_round_trip(data, lambda plan: Pipeline([("preprocess", self.build_preprocessor(plan)),
+                                                      ("model", clone(constant))]))  # fmt: skip
+
+    def build_pipeline(self, spec: TrialSpec, data: TrialData) -> Pipeline:
         """Preprocessor + estimator: what the winner is refitted and registered as."""
-        return Pipeline(
-            [("preprocess", build_preprocessor(X, self.zero_as_missing)), ("model", self.build_estimator(spec))]
-        )
+        return Pipeline([("preprocess", self.build_preprocessor(data.plan)), ("model", self.build_estimator(spec))])
 
     def folds(self) -> StratifiedKFold | KFold:
         """Seeded, shuffled folds (stratified for classification)."""
@@ -148,20 +167,16 @@ class CrossValidationObjective(Objective):
         return splitter(n_splits=self.cv, shuffle=True, random_state=self.seed)
 
     def prepare_folds(self, data: TrialData) -> list[PreparedFold]:
-        """The folds with preprocessing fitted inside each training fold, computed once per ``data``."""
+        """The folds with preprocessing fitted inside each training fold, computed once per ``data`` (the training
+        part by ``fit_transform``: a target encoding cross-fitted within the fold, as the refitted pipeline does)."""
         key = (self.task, self.cv, self.seed, self.zero_as_missing)
         if key not in data.prepared:
             folds = []
             for train, test in self.folds().split(data.X, data.y):
-                preprocessor = build_preprocessor(data.X, self.zero_as_missing).fit(data.X.iloc[train], data.y[train])
-                folds.append(
-                    PreparedFold(
-                        preprocessor.transform(data.X.iloc[train]),
-                        data.y[train],
-                        preprocessor.transform(data.X.iloc[test]),
-                        data.y[test],
-                    )
-                )
+                preprocessor = self.build_preprocessor(data.plan)
+                X_train = preprocessor.fit_transform(data.X.iloc[train], data.y[train])
+                folds.append(PreparedFold(X_train, data.y[train], preprocessor.transform(data.X.iloc[test]),
+                                          data.y[test]))  # fmt: skip
             data.prepared[key] = folds
         return data.prepared[key]
 

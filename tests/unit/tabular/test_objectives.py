@@ -42,7 +42,7 @@ def test_prepared_folds_score_exactly_like_the_whole_pipeline(
     spec = TrialSpec(0, algorithm, params)
     mean, std = objective(spec, data)
     reference = cross_validate(
-        objective.build_pipeline(spec, data.X),
+        objective.build_pipeline(spec, data),
         data.X,
         data.y,
         cv=objective.folds(),

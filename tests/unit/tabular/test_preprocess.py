@@ -4,6 +4,7 @@ import pytest
 
 from tests.helpers import DATA
 from zygarde.errors import ZygardeError
+from zygarde.tabular.columns import plan_columns
 from zygarde.tabular.datasets import load_dataset, prepare_table
 from zygarde.tabular.preprocess import ZeroAsMissing, build_preprocessor, split_holdout
 
@@ -16,7 +17,7 @@ def test_zeros_become_missing_only_in_the_named_columns() -> None:
 
 def test_preprocessor_imputes_scales_and_one_hot_encodes() -> None:
     frame = pd.DataFrame({"num": [1.0, np.nan, 3.0, 5.0, 7.0, 9.0], "cat": ["a", "b", None, "a", "a", "a"]})
-    out = build_preprocessor(frame).fit_transform(frame)
+    out = build_preprocessor(plan_columns(frame, "")).fit_transform(frame)
     assert not np.isnan(out).any()
     assert out.shape[0] == 6 and abs(out[:, 0].mean()) < 1e-9
 
@@ -24,7 +25,7 @@ def test_preprocessor_imputes_scales_and_one_hot_encodes() -> None:
 def test_imputation_statistics_come_from_the_fitted_rows_only() -> None:
     train = pd.DataFrame({"x": [1.0, 2.0, 3.0]})
     test = pd.DataFrame({"x": [np.nan, 1000.0]})
-    pipeline = build_preprocessor(train).fit(train)
+    pipeline = build_preprocessor(plan_columns(train, "")).fit(train)
     imputer = pipeline.named_steps["columns"].named_transformers_["numeric"].named_steps["impute"]
     assert imputer.statistics_[0] == 2.0
     assert pipeline.transform(test)[0, 0] == pytest.approx(0.0)

@@ -60,10 +60,11 @@ def build_spark_pipeline(
     )
 
     numeric = [c for c in X.columns if ptypes.is_numeric_dtype(X[c]) and not ptypes.is_bool_dtype(X[c])]
-    categorical = [c for c in X.columns if c not in numeric]
-    if native_missing and categorical:
+    dates = [c for c in X.columns if ptypes.is_datetime64_any_dtype(X[c])]
+    categorical = [c for c in X.columns if c not in numeric and c not in dates]
+    if native_missing and (categorical or dates):
         raise ZygardeError(
-            f"xgboost on Spark takes numeric columns; {', '.join(map(repr, categorical))} are not numeric. "
+            f"xgboost on Spark takes numeric columns; {', '.join(map(repr, categorical + dates))} are not numeric. "
             "Encode them as numbers, or search rf and gbt."
         )
     safe = {c: f"f{i}" for i, c in enumerate(X.columns)}
@@ -73,16 +74,22 @@ def build_spark_pipeline(
         if column in zero_as_missing:
             value = f"CASE WHEN {_quoted(column)} = 0 THEN NULL ELSE {value} END"
         selects.append(f"{value} AS {safe[column]}")
+    numbers = [safe[c] for c in numeric]
+    for column in dates:  # calendar features, as the scikit-learn pipeline's DateFeatures
+        for part in ("year", "month", "dayofmonth", "dayofweek", "dayofyear"):
+            selects.append(f"CAST({part}({_quoted(column)}) AS DOUBLE) AS {safe[column]}_{part}")
+            numbers.append(f"{safe[column]}_{part}")
+        selects.append(f"CAST(unix_timestamp({_quoted(column)}) AS DOUBLE) / 86400 AS {safe[column]}_days")
+        numbers.append(f"{safe[column]}_days")
     selects += [f"CAST({_quoted(c)} AS STRING) AS {safe[c]}" for c in categorical]
     stages: list[Any] = [SQLTransformer(statement=f"SELECT *, {', '.join(selects)} FROM __THIS__")]
     assembled = []
     if native_missing:
-        assembler = VectorAssembler(inputCols=[safe[c] for c in numeric], outputCol="features", handleInvalid="keep")
+        assembler = VectorAssembler(inputCols=numbers, outputCol="features", handleInvalid="keep")
         return Pipeline(stages=[*stages, assembler, estimator])
-    if numeric:
-        stages.append(Imputer(inputCols=[safe[c] for c in numeric], outputCols=[f"{safe[c]}_m" for c in numeric],
-                              strategy="median"))  # fmt: skip
-        assembled += [f"{safe[c]}_m" for c in numeric]
+    if numbers:
+        stages.append(Imputer(inputCols=numbers, outputCols=[f"{n}_m" for n in numbers], strategy="median"))
+        assembled += [f"{n}_m" for n in numbers]
     if categorical:
         names = [safe[c] for c in categorical]
         indexed, encoded = [f"{n}_i" for n in names], [f"{n}_o" for n in names]
@@ -172,14 +179,14 @@ class SparkCrossValidationObjective(CrossValidationObjective):
         spark_session()
         return algorithm.build(self.task, self.seed, spec.params)
 
-    def build_pipeline(self, spec: TrialSpec, X: pd.DataFrame) -> Any:
+    def spark_pipeline(self, spec: TrialSpec, X: pd.DataFrame) -> Any:
         """Preprocessing + estimator, unfitted (a Spark ML ``Pipeline``)."""
         native = SPARK_ALGORITHMS[spec.algorithm].exclusive
         return build_spark_pipeline(X, self.zero_as_missing, self.build_estimator(spec), native_missing=native)
 
     def fit(self, spec: TrialSpec, X: pd.DataFrame, y: np.ndarray) -> Any:
         """Fit the trial's pipeline on these rows; barrier jobs (xgboost.spark) one at a time on the cluster."""
-        pipeline = self.build_pipeline(spec, X)
+        pipeline = self.spark_pipeline(spec, X)
         with taking_turns(SPARK_ALGORITHMS[spec.algorithm].exclusive):
             return pipeline.fit(spark_frame(X, y))
 

@@ -12,7 +12,7 @@ from prefect.cache_policies import NO_CACHE
 from zygarde.family import Family, Plan, Prepared
 from zygarde.search.engine import PROGRESS_TOPIC, DaskEngine
 from zygarde.search.journal import Journal
-from zygarde.search.trials import SearchOutcome, TrialResult
+from zygarde.search.trials import SearchOutcome, TrialResult, keep_best_predictions
 from zygarde.settings import get_settings
 from zygarde.tracking import RunContext, finished_trials, log_metrics, log_tags
 
@@ -55,6 +55,7 @@ def search(plan: Plan, data: Any, run: RunContext) -> SearchOutcome:
 
         def report(result: TrialResult) -> None:
             done.append(result)
+            keep_best_predictions(done, result.algorithm, plan.objective.metric, plan.objective.greater_is_better)
             score = result.scores.get(plan.objective.metric)
             progress = {"done": len(done), "total": None if budget else total, "algorithm": result.algorithm,
                         "score": score, "budget_seconds": budget}  # fmt: skip

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import sys
 
+import sklearn.base  # noqa: F401  (before the hiding: importing scipy probes sys.modules["torch"] and fails on None)
+
 if "torch" in sys.modules:
     import skops.io as skops_io
 else:

@@ -29,13 +29,21 @@ def run(
     algorithms: Annotated[
         str | None,
         typer.Option(
-            help="Comma-separated: rf,gbt,xgboost (the default), linear, hgb; Spark: rf,gbt (default), xgboost"
+            help="Comma-separated: rf,gbt,xgboost (the default), extratrees, lightgbm, hgb, linear, or auto (all, "
+            "chosen by cost for improvement); Spark: rf,gbt (default), xgboost"
         ),
     ] = None,
     engine: Annotated[
         str | None,
         typer.Option(
             help="dask (scikit-learn, XGBoost) | spark (MLlib, xgboost.spark); default ZYGARDE_ENGINE or dask"
+        ),
+    ] = None,
+    ensemble: Annotated[
+        bool | None,
+        typer.Option(
+            "--ensemble/--no-ensemble",
+            help="A weighted ensemble of the best trials competes with them (default: on with --algorithms auto)",
         ),
     ] = None,
     search: Annotated[
@@ -87,6 +95,7 @@ def run(
             "task": task,
             **({"algorithms": split_list(algorithms)} if algorithms else {}),
             "engine": engine or settings.engine,
+            "ensemble": ensemble,
             "search": search,
             "trials": trials,
             "brackets": brackets,

@@ -33,7 +33,9 @@ def log_sklearn(tracking_uri: str, run_id: str, model: Any, X_example: pd.DataFr
             signature=signature,
             input_example=example,
             skops_trusted_types=trusted,
-            pip_requirements=pinned_requirements("scikit-learn", "xgboost", "skops", "pandas", "numpy", "scipy"),
+            pip_requirements=pinned_requirements(
+                "scikit-learn", "xgboost", "lightgbm", "skops", "pandas", "numpy", "scipy"
+            ),
         )
     return info.model_uri
 

@@ -81,6 +81,8 @@ def _measured(score: Callable[[], tuple[Any, ...]], spec: TrialSpec, logger: Tri
         result.scores, result.score_std = scored[0], scored[1]
         if len(scored) > 2:
             result.curves = scored[2]
+        if len(scored) > 3:
+            result.predictions = scored[3]
     except Exception as exc:  # a bad configuration fails its trial, not the search
         result.error = f"{type(exc).__name__}: {exc}"
         log.debug("trial %s failed:\n%s", spec.trial_id, traceback.format_exc())

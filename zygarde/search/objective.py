@@ -28,7 +28,8 @@ class Objective(ABC):
 
     @abstractmethod
     def __call__(self, spec: TrialSpec, data: Any) -> tuple[Any, ...]:
-        """(mean, std[, curves]) of the trial's metrics, trained from scratch on ``spec``'s budget."""
+        """(mean, std[, curves[, out-of-fold predictions]]) of the trial's metrics, trained from scratch on
+        ``spec``'s budget."""
 
     def grow(self, spec: TrialSpec, data: Any, state: Any) -> tuple[Any, ...]:
         """One rung of successive halving: ``__call__``'s values and the state the next rung continues from.

@@ -53,6 +53,9 @@ class TrialResult:
     worker: str = ""
     run_id: str | None = None
     error: str | None = None
+    # out-of-fold predictions (an objective that keeps them, for an ensemble); dropped for all but the best
+    # PREDICTIONS_KEPT of each algorithm as results arrive (``keep_best_predictions``)
+    predictions: Any = field(default=None, repr=False, compare=False)
 
     @classmethod
     def of(cls, spec: TrialSpec, worker: str = "") -> TrialResult:
@@ -83,10 +86,11 @@ class TrialResult:
 
     def journal_line(self) -> str:
         """This result as one line of JSON for a search's journal (``from_record(json.loads(line))`` reads it
-        back): no per-epoch curves (logged once, to MLflow) and no run id (a resume looks it up by ``key``)."""
+        back): no per-epoch curves (logged once, to MLflow), no run id (a resume looks it up by ``key``) and no
+        predictions (a resumed trial is no ensemble member)."""
         import json
 
-        kept = {k: v for k, v in self.__dict__.items() if k not in ("curves", "run_id")}
+        kept = {k: v for k, v in self.__dict__.items() if k not in ("curves", "run_id", "predictions")}
         return json.dumps(kept, default=str)
 
 
@@ -140,6 +144,19 @@ def best_result(
     raise ZygardeError(f"No usable trial among {len(results)} tried ({detail}).")
 
 
+PREDICTIONS_KEPT = 5  # out-of-fold predictions kept per algorithm: an ensemble's candidates
+
+
+def keep_best_predictions(results: list[TrialResult], algorithm: str, metric: str, greater_is_better: bool) -> None:
+    """Drop the out-of-fold predictions of all but the best ``PREDICTIONS_KEPT`` results of ``algorithm`` that
+    have them (memory stays bounded whatever the number of trials)."""
+    holding = [r for r in results if r.algorithm == algorithm and r.predictions is not None]
+    for dropped in rank(holding, metric, greater_is_better)[PREDICTIONS_KEPT:]:
+        dropped.predictions = None
+    for failed in (r for r in holding if r.error is not None or metric not in r.scores):
+        failed.predictions = None
+
+
 def leaderboard(
     results: list[TrialResult],
     metric: str,
@@ -172,5 +189,14 @@ def leaderboard(
 
 
 def describe_params(params: dict[str, Any]) -> str:
-    """``k=v, ...`` sorted by name, floats to 4 significant digits: for tables and titles (MLflow keeps them whole)."""
-    return ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in sorted(params.items()))
+    """``k=v, ...`` sorted by name, floats to 4 significant digits: for tables and titles (MLflow keeps them
+    whole). An ensemble's members read ``algorithm#trial xweight + ...``."""
+    return ", ".join(
+        f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={_members(v)}" for k, v in sorted(params.items())
+    )
+
+
+def _members(value: Any) -> Any:
+    if isinstance(value, list) and value and all(isinstance(m, dict) and "weight" in m for m in value):
+        return " + ".join(f"{m['algorithm']}#{m['trial']} x{m['weight']:.2f}" for m in value)
+    return value

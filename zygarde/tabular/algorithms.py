@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from scipy import stats
 from sklearn.base import BaseEstimator
 from sklearn.ensemble import (
+    ExtraTreesClassifier,
+    ExtraTreesRegressor,
     GradientBoostingClassifier,
     GradientBoostingRegressor,
     HistGradientBoostingClassifier,
@@ -15,10 +17,11 @@ from sklearn.ensemble import (
     RandomForestClassifier,
     RandomForestRegressor,
 )
-from sklearn.linear_model import SGDClassifier, SGDRegressor
+from sklearn.linear_model import ElasticNet
 
 from zygarde.search.spaces import SearchSpace
 from zygarde.tabular.datasets import TaskKind
+from zygarde.tabular.learners import ElasticNetClassifier
 
 
 @dataclass(frozen=True)
@@ -60,12 +63,25 @@ def _gradient_boosting(task: TaskKind, seed: int) -> BaseEstimator:
     return cls(random_state=seed)
 
 
+def _extra_trees(task: TaskKind, seed: int) -> BaseEstimator:
+    cls = ExtraTreesClassifier if task == "classification" else ExtraTreesRegressor
+    return cls(random_state=seed, n_jobs=1)
+
+
 def _linear(task: TaskKind, seed: int) -> BaseEstimator:
-    """Elastic-net linear model by SGD: logistic loss (with probabilities) or squared loss; the same parameters
-    (alpha, l1_ratio) for both tasks."""
+    """Elastic-net linear model, solved exactly (so a trial's score does not move with a step schedule):
+    logistic regression (L-BFGS or SAGA) or ElasticNet (coordinate descent), the same parameters (alpha,
+    l1_ratio) for both tasks."""
     if task == "classification":
-        return SGDClassifier(loss="log_loss", penalty="elasticnet", random_state=seed, max_iter=2000, tol=1e-4)
-    return SGDRegressor(penalty="elasticnet", random_state=seed, max_iter=2000, tol=1e-4)
+        return ElasticNetClassifier(random_state=seed)
+    return ElasticNet(random_state=seed, max_iter=2000)
+
+
+def _lightgbm(task: TaskKind, seed: int) -> BaseEstimator:
+    from lightgbm import LGBMClassifier, LGBMRegressor  # imported when a LightGBM trial is built
+
+    cls = LGBMClassifier if task == "classification" else LGBMRegressor
+    return cls(random_state=seed, n_jobs=1, verbosity=-1, subsample_freq=1)
 
 
 def _hist_gradient_boosting(task: TaskKind, seed: int) -> BaseEstimator:
@@ -132,12 +148,46 @@ ALGORITHMS: dict[str, Algorithm] = {
         },
         resource=Resource("n_estimators", 300, 30),
     ),
+    "extratrees": Algorithm(
+        name="extratrees",
+        title="Extra Trees",
+        build=_extra_trees,
+        grid={
+            "n_estimators": [100, 200],
+            "max_depth": [8, None],
+            "min_samples_leaf": [1, 5],
+            "max_features": ["sqrt", 0.5, 1.0],
+        },
+        distributions={
+            "n_estimators": stats.randint(50, 300),
+            "max_depth": [6, 8, 12, 16, None],
+            "min_samples_leaf": stats.randint(1, 10),
+            "max_features": ["sqrt", 0.3, 0.5, 0.8, 1.0],
+        },
+        resource=Resource("n_estimators", 300, 30),
+    ),
+    "lightgbm": Algorithm(
+        name="lightgbm",
+        title="LightGBM",
+        build=_lightgbm,
+        grid={"n_estimators": [100, 300], "learning_rate": [0.03, 0.1], "num_leaves": [15, 63]},
+        distributions={
+            "n_estimators": stats.randint(50, 500),
+            "learning_rate": stats.loguniform(0.01, 0.3),
+            "num_leaves": stats.randint(7, 128),
+            "min_child_samples": stats.randint(5, 100),
+            "subsample": stats.uniform(0.5, 0.5),
+            "colsample_bytree": stats.uniform(0.5, 0.5),
+            "reg_lambda": stats.loguniform(1e-3, 10.0),
+        },
+        resource=Resource("n_estimators", 500, 50),
+    ),
     "linear": Algorithm(
         name="linear",
-        title="Regularised linear model (elastic net, SGD)",
+        title="Regularised linear model (elastic net, exact solver)",
         build=_linear,
         grid={"alpha": [1e-5, 1e-4, 1e-3, 1e-2], "l1_ratio": [0.0, 0.15, 0.5, 1.0]},
-        distributions={"alpha": stats.loguniform(1e-6, 1e-1), "l1_ratio": stats.uniform(0.0, 1.0)},
+        distributions={"alpha": stats.loguniform(1e-5, 1e-1), "l1_ratio": stats.uniform(0.0, 1.0)},
         resource=Resource(None, 100, 10),
     ),
     "hgb": Algorithm(
@@ -155,3 +205,7 @@ ALGORITHMS: dict[str, Algorithm] = {
         resource=Resource("max_iter", 300, 30),
     ),
 }
+
+# ``auto``'s first trials, one an algorithm, go in this order: the fast, usually strong boosters first, exact
+# gradient boosting (slowest, and rarely ahead of the histogram boosters) last
+AUTO_ORDER = ["lightgbm", "xgboost", "extratrees", "rf", "linear", "hgb", "gbt"]

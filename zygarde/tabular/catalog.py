@@ -12,7 +12,7 @@ from zygarde.search.samplers.base import Sampler
 from zygarde.search.schedulers.asha import rung_budgets
 from zygarde.search.spaces import SearchKind, SearchSpace, expand_space, numbered
 from zygarde.search.trials import TrialSpec
-from zygarde.tabular.algorithms import ALGORITHMS, Algorithm
+from zygarde.tabular.algorithms import ALGORITHMS, AUTO_ORDER, Algorithm
 
 Backend = Literal["dask", "spark"]  # where trials fit: scikit-learn/XGBoost on Dask, or Spark ML (`--engine`)
 
@@ -70,7 +70,7 @@ def tabular_sampler(
     rungs of its resource, dealt to ``brackets`` of Hyperband's brackets), or ``auto``: every family, chosen by
     ECI (``families``: the ones that may compete; default all)."""
     auto = algorithms == ["auto"]
-    names = (families or list(ALGORITHMS)) if auto else algorithms
+    names = (families or AUTO_ORDER) if auto else algorithms
     declared = {name: validate_space(name, spaces[name], backend) if name in spaces
                 else get_algorithm(name, backend).distributions for name in names}  # fmt: skip
     budgets = {name: rung_budgets(ALGORITHMS[name].resource.maximum, ALGORITHMS[name].resource.minimum)

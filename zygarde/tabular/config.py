@@ -13,7 +13,7 @@ from zygarde.tabular.algorithms import ALGORITHMS
 from zygarde.tabular.catalog import get_algorithm, validate_space
 from zygarde.tabular.datasets import BUILTIN_DATASETS
 
-AlgorithmName = Literal["rf", "gbt", "xgboost", "linear", "hgb", "auto"]
+AlgorithmName = Literal["rf", "gbt", "xgboost", "extratrees", "lightgbm", "linear", "hgb", "auto"]
 
 
 class TabularRunConfig(RunConfig):
@@ -37,15 +37,21 @@ class TabularRunConfig(RunConfig):
     algorithms: list[AlgorithmName] = Field(
         default_factory=lambda: ["rf", "gbt", "xgboost"],
         min_length=1,
-        description="Algorithm families to search: the ensembles rf, gbt, xgboost (the default), and linear "
-        "(elastic net) and hgb (histogram gradient boosting); or auto: every family, the next one to try chosen "
-        "by FLAML's estimated cost for improvement, within time_budget.",
+        description="Algorithm families to search: the ensembles rf, gbt, xgboost (the default), extratrees, "
+        "lightgbm, hgb (histogram gradient boosting) and linear (elastic net); or auto: every family, the next one "
+        "to try chosen by FLAML's estimated cost for improvement, within time_budget.",
     )
     time_budget: float | None = Field(
         None,
         gt=0,
         description="Seconds the search may take (with algorithms auto): no trial starts after it, and the "
         "budget, not trials, decides when the search ends.",
+    )
+    ensemble: bool | None = Field(
+        None,
+        description="After the search, build a weighted ensemble of the best trials by greedy selection over "
+        "their out-of-fold predictions (Caruana et al.); it wins only by a better CV score, and registers as one "
+        "model. Default: on with algorithms auto, off otherwise.",
     )
     search: Literal["grid", "random", "tpe", "gp", "asha"] = Field(
         "random",
@@ -95,6 +101,10 @@ class TabularRunConfig(RunConfig):
         """auto (every algorithm, by ECI), or the search over the algorithms named."""
         return "auto" if self.algorithms == ["auto"] else self.search
 
+    def ensembles(self) -> bool:
+        """Whether the run builds an ensemble: as asked, else with ``auto``."""
+        return self.algorithms == ["auto"] if self.ensemble is None else self.ensemble
+
     def resumes(self) -> str | None:
         """``resume``: the run whose search this one continues."""
         return self.resume
@@ -130,6 +140,8 @@ class TabularRunConfig(RunConfig):
                                growable=self.engine == "dask")  # fmt: skip
         if refusal:
             raise ValueError(refusal)
+        if self.engine == "spark" and self.ensemble:
+            raise ValueError(f"{option('ensemble')}: ensembles are built on the dask engine; leave it out with spark")
         if self.engine == "spark":
             from zygarde.tabular.spark.algorithms import SPARK_ALGORITHMS
 

@@ -36,24 +36,32 @@ def prediction_metrics(
 ) -> dict[str, float]:
     """The metrics from predictions: ``output`` is the values (regression) or the class probabilities, one
     column per class; ``predicted`` the labels (default: the most probable class)."""
-    if task == "regression":
-        return {
-            "rmse": float(np.sqrt(skm.mean_squared_error(y, output))),
-            "mae": float(skm.mean_absolute_error(y, output)),
-            "r2": float(skm.r2_score(y, output)),
-        }
-    predicted = output.argmax(axis=1) if predicted is None else predicted
+    names = REGRESSION_METRICS if task == "regression" else CLASSIFICATION_METRICS
+    return {name: metric_of(name, y, output, predicted) for name in names}
+
+
+REGRESSION_METRICS = ("rmse", "mae", "r2")
+CLASSIFICATION_METRICS = ("accuracy", "balanced_accuracy", "roc_auc", "f1")
+
+
+def metric_of(name: str, y: np.ndarray, output: np.ndarray, predicted: np.ndarray | None = None) -> float:
+    """One metric from predictions (``prediction_metrics``' definitions): regression values, or class
+    probabilities with ``predicted`` labels (default: the most probable class)."""
+    if name in REGRESSION_METRICS:
+        return float({"rmse": lambda: np.sqrt(skm.mean_squared_error(y, output)),
+                      "mae": lambda: skm.mean_absolute_error(y, output),
+                      "r2": lambda: skm.r2_score(y, output)}[name]())  # fmt: skip
     binary = output.shape[1] == 2
-    return {
-        "accuracy": float(skm.accuracy_score(y, predicted)),
-        "balanced_accuracy": float(skm.balanced_accuracy_score(y, predicted)),
-        "roc_auc": float(
-            skm.roc_auc_score(y, output[:, 1])
-            if binary
-            else skm.roc_auc_score(y, output, multi_class="ovr", labels=np.arange(output.shape[1]))
-        ),
-        "f1": float(skm.f1_score(y, predicted, average="binary" if binary else "macro")),
-    }
+    if name == "roc_auc":
+        if binary:
+            return float(skm.roc_auc_score(y, output[:, 1]))
+        return float(skm.roc_auc_score(y, output, multi_class="ovr", labels=np.arange(output.shape[1])))
+    predicted = output.argmax(axis=1) if predicted is None else predicted
+    if name == "accuracy":
+        return float(skm.accuracy_score(y, predicted))
+    if name == "balanced_accuracy":
+        return float(skm.balanced_accuracy_score(y, predicted))
+    return float(skm.f1_score(y, predicted, average="binary" if binary else "macro"))
 
 
 def test_figures(model: Pipeline, rows: HeldOut, metrics: dict[str, float], task: str) -> dict[str, Figure]:

@@ -4,6 +4,7 @@ winner refitted there and scored once on the held-out test split."""
 from __future__ import annotations
 
 import json
+import logging
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -20,13 +21,17 @@ from zygarde.tabular.catalog import get_algorithm, tabular_sampler
 from zygarde.tabular.columns import ColumnPlan
 from zygarde.tabular.config import TabularRunConfig
 from zygarde.tabular.datasets import BUILTIN_DATASETS, TabularDataset, load_dataset
+from zygarde.tabular.ensemble import select_ensemble
 from zygarde.tabular.evaluate import HeldOut, score_model, test_figures
+from zygarde.tabular.learners import ENSEMBLE
 from zygarde.tabular.objective import CrossValidationObjective, TrialData
 from zygarde.tabular.preprocess import split_holdout
 from zygarde.validation import ValidationReport, expect, load_suite, run_suite, with_baseline
 
 if TYPE_CHECKING:
     from zygarde.memory import MemoryBudget
+
+log = logging.getLogger(__name__)
 
 
 class TabularSummary(FlowSummary):
@@ -146,7 +151,9 @@ class TabularFamily:
             from zygarde.tabular.spark.tabular import SparkCrossValidationObjective
 
             objective = SparkCrossValidationObjective
-        return objective(data.task, len(data.classes), config.cv, config.seed, data.zero_as_missing)
+        keep = config.engine == "dask" and config.ensembles()  # the ensemble's material
+        return objective(data.task, len(data.classes), config.cv, config.seed, data.zero_as_missing,
+                         keep_predictions=keep)  # fmt: skip
 
     def plan(self, prepared: Prepared[TrialData, HeldOut]) -> Plan:
         """K-fold CV of every algorithm x configuration, as a fixed list (grid or random)."""
@@ -167,9 +174,22 @@ class TabularFamily:
 
     def select(self, results: list[TrialResult], prepared: Prepared[TrialData, HeldOut]) -> TrialResult:
         """Best CV mean of the selection metric (ROC-AUC, or RMSE for regression); of a successive-halving
-        search, on the highest rung reached (configurations compare on the same budget)."""
+        search, on the highest rung reached (configurations compare on the same budget). With ensembles on, the
+        greedy ensemble of the best trials competes on the same folds' scores (``tabular.ensemble``)."""
         rule = self.champion_rule(prepared)
-        return best_result(results, rule.metric, rule.greater_is_better, on_top_rung(results))
+        best = best_result(results, rule.metric, rule.greater_is_better, on_top_rung(results))
+        if not self._objective(prepared.search).keep_predictions:
+            return best
+        ensemble = select_ensemble(results, prepared.search, self._objective(prepared.search), on_top_rung(results))
+        if ensemble is None:
+            return best
+        better = ensemble.scores[rule.metric] > best.scores[rule.metric]
+        if not rule.greater_is_better:
+            better = ensemble.scores[rule.metric] < best.scores[rule.metric]
+        log.info("ensemble of %d trials: cv %s %.4f against the best trial's %.4f: %s",
+                 len(ensemble.params["members"]), rule.metric, ensemble.scores[rule.metric],
+                 best.scores[rule.metric], "the ensemble wins" if better else "the trial wins")  # fmt: skip
+        return ensemble if better else best
 
     def finalize(self, prepared: Prepared[TrialData, Any], best: TrialResult, client: Any) -> Trained:
         """Refit the winner's pipeline on the whole training split (Spark: in this process's session)."""
@@ -192,6 +212,7 @@ class TabularFamily:
         data, rows = prepared.search, prepared.evaluation
         metrics = score_model(model, rows.X, rows.y, data.task)
         rule = self.champion_rule(prepared)
+        results = results if best in results else [*results, best]  # an ensemble is ranked with the trials
         board = leaderboard(results, rule.metric, rule.greater_is_better, prefix="cv_", columns=("predict_us_per_row",),
                             eligible=on_top_rung(results)).to_dict(orient="records")  # fmt: skip
         best_json = {"algorithm": best.algorithm, "params": best.params, "trial_id": best.trial_id,
@@ -248,7 +269,9 @@ class TabularFamily:
             "task": dataset.task,
             "selection_metric": self.champion_rule(prepared).metric,
             "best_algorithm": best.algorithm,
-            "best_params": {**best.params, **get_algorithm(best.algorithm).resource.params(best.budget)},
+            "best_params": best.params
+            if best.algorithm == ENSEMBLE
+            else {**best.params, **get_algorithm(best.algorithm).resource.params(best.budget)},
             "cv_metrics": best.scores,
             "test_metrics": evaluation.metrics,
             "leaderboard": evaluation.json["leaderboard.json"],

@@ -29,6 +29,7 @@ from zygarde.search.trials import TrialSpec
 from zygarde.tabular.catalog import get_algorithm
 from zygarde.tabular.columns import ColumnPlan, plan_columns
 from zygarde.tabular.datasets import TaskKind
+from zygarde.tabular.learners import ENSEMBLE, WeightedEnsembleClassifier, WeightedEnsembleRegressor
 from zygarde.tabular.preprocess import build_preprocessor, check_round_trip
 
 # metric name -> (sklearn scorer, sign that turns the scorer's value into the metric)
@@ -113,6 +114,7 @@ class CrossValidationObjective(Objective):
     zero_as_missing: tuple[str, ...] = ()
     selection_metric: str = ""
     checkpoints: str = ""  # a folder where each trial's finished folds are kept (``zygarde.search.checkpoints``)
+    keep_predictions: bool = False  # return each trial's out-of-fold predictions too (an ensemble's material)
 
     def with_checkpoints(self, folder: str) -> CrossValidationObjective:
         """This objective, keeping every finished fold's scores under ``folder``."""
@@ -140,6 +142,12 @@ class CrossValidationObjective(Objective):
     def build_estimator(self, spec: TrialSpec) -> BaseEstimator:
         """The trial's estimator, seeded, with its parameters set (and its successive-halving budget: the trees,
         stages or rounds it reached)."""
+        if spec.algorithm == ENSEMBLE:  # its members' estimators, each as its trial built it, and their weights
+            members = spec.params["members"]
+            cls = WeightedEnsembleRegressor if self.task == "regression" else WeightedEnsembleClassifier
+            built = [self.build_estimator(TrialSpec(m["trial"], m["algorithm"], m["params"], budget=m["budget"]))
+                     for m in members]  # fmt: skip
+            return cls(built, [m["weight"] for m in members])
         algorithm = get_algorithm(spec.algorithm)
         return algorithm.build(self.task, self.seed).set_params(**spec.params, **algorithm.resource.params(spec.budget))
 
@@ -180,15 +188,43 @@ class CrossValidationObjective(Objective):
             data.prepared[key] = folds
         return data.prepared[key]
 
-    def __call__(self, spec: TrialSpec, data: TrialData) -> tuple[dict[str, float], dict[str, float]]:
-        """Return (mean, std) of every metric over the folds."""
+    def __call__(self, spec: TrialSpec, data: TrialData) -> tuple[Any, ...]:
+        """(mean, std) of every metric over the folds; with ``keep_predictions``, (mean, std, {}, out-of-fold
+        predictions)."""
         estimator = self.build_estimator(spec)
+        kept: dict[int, np.ndarray] = {}
 
         def fold(index: int) -> dict[str, float]:
             prepared = self.prepare_folds(data)[index]
-            return self._score(clone(estimator).fit(prepared.X_train, prepared.y_train), prepared)
+            fitted = clone(estimator).fit(prepared.X_train, prepared.y_train)
+            self._keep(kept, index, fitted, prepared)
+            return self._score(fitted, prepared)
 
-        return self.cross_validate(spec, data, fold)
+        return self._with_predictions(self.cross_validate(spec, data, fold), kept, data)
+
+    def predictions_of(self, fitted: BaseEstimator, X: Any) -> np.ndarray:
+        """What an ensemble averages: class probabilities (one column a class) or values, as float32."""
+        output = fitted.predict(X) if self.task == "regression" else fitted.predict_proba(X)
+        return np.asarray(output, dtype=np.float32)
+
+    def _keep(self, kept: dict[int, np.ndarray], index: int, fitted: BaseEstimator, fold: PreparedFold) -> None:
+        if self.keep_predictions:
+            kept[index] = self.predictions_of(fitted, fold.X_test)
+
+    def _with_predictions(
+        self, summary: tuple[dict[str, float], dict[str, float]], kept: dict[int, np.ndarray], data: TrialData
+    ) -> tuple[Any, ...]:
+        """``summary``, and with ``keep_predictions`` the folds' predictions in row order (None where a fold was
+        read from a checkpoint, not fitted: such a trial is no ensemble member)."""
+        if not self.keep_predictions:
+            return summary
+        if len(kept) < self.cv:
+            return (*summary, {}, None)
+        first = kept[0]
+        out = np.empty((len(data.y), *first.shape[1:]), dtype=np.float32)
+        for index, (_, test) in enumerate(self.folds().split(data.X, data.y)):
+            out[test] = kept[index]
+        return (*summary, {}, out)
 
     def cross_validate(
         self, spec: TrialSpec, data: TrialData, score: Callable[[int], dict[str, float]]
@@ -199,29 +235,34 @@ class CrossValidationObjective(Objective):
                 self.zero_as_missing, type(self).__name__, data.fingerprint if self.checkpoints else ""]  # fmt: skip
         return fold_summary(scored_folds(self.checkpoints, digest(what, 20), self.cv, score))
 
-    def grow(
-        self, spec: TrialSpec, data: TrialData, state: list[Any] | None
-    ) -> tuple[dict[str, float], dict[str, float], list[Any] | None]:
+    def grow(self, spec: TrialSpec, data: TrialData, state: list[Any] | None) -> tuple[Any, ...]:
         """One rung of successive halving: (mean, std, state). Each fold's model is grown to ``spec.budget``
         from the one the trial's last rung left in ``state`` (more trees or stages by ``warm_start``, more
         boosting rounds from the booster); an estimator that cannot continue is refitted on ``spec.budget``
         percent of each training fold's rows (a seeded subset, nested across rungs). ``state`` None: from scratch.
+        With ``keep_predictions``, the out-of-fold predictions come before the state, as in ``__call__``.
         """
         resource = get_algorithm(spec.algorithm).resource
         folds = self.prepare_folds(data)
         if resource.param is None:
             estimator = self.build_estimator(spec)
-            scores = []
+            grown = []
             for fold in folds:
                 order = np.random.default_rng(self.seed).permutation(len(fold.y_train))
                 rows = np.sort(order[: max(2 * self.n_classes, len(order) * int(spec.budget or 100) // 100)])
-                scores.append(self._score(clone(estimator).fit(_rows(fold.X_train, rows), fold.y_train[rows]), fold))
-            return (*fold_summary(scores), None)
-        fresh = TrialSpec(spec.trial_id, spec.algorithm, spec.params)
-        models = state or [self.build_estimator(fresh) for _ in folds]
-        budget = int(spec.budget or 0)
-        grown = [_grow(model, resource.param, budget, fold) for model, fold in zip(models, folds, strict=True)]
-        return (*fold_summary([self._score(model, fold) for model, fold in zip(grown, folds, strict=True)]), grown)
+                grown.append(clone(estimator).fit(_rows(fold.X_train, rows), fold.y_train[rows]))
+            state = None
+        else:
+            fresh = TrialSpec(spec.trial_id, spec.algorithm, spec.params)
+            models = state or [self.build_estimator(fresh) for _ in folds]
+            budget = int(spec.budget or 0)
+            grown = [_grow(model, resource.param, budget, fold) for model, fold in zip(models, folds, strict=True)]
+            state = grown
+        kept: dict[int, np.ndarray] = {}
+        for index, (model, fold) in enumerate(zip(grown, folds, strict=True)):
+            self._keep(kept, index, model, fold)
+        summary = fold_summary([self._score(model, fold) for model, fold in zip(grown, folds, strict=True)])
+        return (*self._with_predictions(summary, kept, data), state)
 
     def _score(self, fitted: BaseEstimator, fold: PreparedFold) -> dict[str, float]:
         """Every metric of a fitted model on a fold's test part, and its predict + score time per row."""
@@ -241,6 +282,10 @@ def _rows(X: Any, rows: np.ndarray) -> Any:
 
 def _grow(model: BaseEstimator, param: str, budget: int, fold: PreparedFold) -> BaseEstimator:
     """``model`` with ``param`` grown to ``budget`` on the fold (fitted from scratch if it was never fitted)."""
+    if getattr(model, "fitted_", False) and hasattr(model, "booster_"):  # LightGBM, fitted: continue its booster
+        more = clone(model).set_params(**{param: budget - model.booster_.current_iteration()})
+        more.fit(fold.X_train, fold.y_train, init_model=model.booster_)
+        return more.set_params(**{param: budget})
     booster = getattr(model, "_Booster", None)  # XGBoost, fitted: continue its booster
     if booster is not None:
         done = booster.num_boosted_rounds()

@@ -23,10 +23,10 @@ def print_footer(out: Console, summary: dict[str, Any]) -> None:
     if "time_budget_seconds" in facts:
         budget, over = facts["time_budget_seconds"], facts["budget_overshoot_seconds"]
         out.print(
-            f"time budget {budget:.0f} s: no trial started after it; the last running ones finished {over:.1f} s "
+            f"search budget {budget:.0f} s: no trial started after it; the last running ones finished {over:.1f} s "
             "past it"
             if over > 0
-            else f"time budget {budget:.0f} s: the search ran out of configurations first"
+            else f"search budget {budget:.0f} s: the search ran out of configurations first"
         )
     if "halving_configurations" in facts:
         top = max(int(k.split("_")[2]) for k in facts if k.startswith("halving_rung_"))

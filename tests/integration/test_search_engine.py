@@ -208,14 +208,18 @@ def test_auto_tries_every_family_and_keeps_to_its_time_budget(
     dask_address: str, tmp_path: object, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from zygarde.tabular.algorithms import ALGORITHMS
+    from zygarde.tabular.family import SEARCH_SHARE
 
     summary, children = _tabular_flow(dask_address, tmp_path, monkeypatch, algorithms=["auto"], time_budget=12, seed=4,
                                       experiment="auto-e2e")  # fmt: skip
     assert {c.data.tags["zygarde.algorithm"] for c in children} == set(ALGORITHMS)
     longest = max(c.data.metrics["wall_seconds"] for c in children)
     facts = summary.search_facts
-    assert facts["time_budget_seconds"] == 12
+    assert facts["time_budget_seconds"] == pytest.approx(12 * SEARCH_SHARE)  # the rest: the ensemble and refit
     assert facts["budget_overshoot_seconds"] <= max(longest, 1.2) + 2.0, facts  # + the last child runs' logging
+    # the whole budgeted part (search, ensemble, refit) ends within the budget and one trial
+    assert summary.time_budget["used_seconds"] <= 12 + max(longest, 1.2) + 2.0, summary.time_budget
+    assert summary.cv_to_test["metric"] == "roc_auc" and summary.validation == "3-fold CV"
     assert all(row["predict_us_per_row"] > 0 for row in summary.leaderboard)
     _the_report_opens_in_a_browser(summary.mlflow["parent_run_id"], len(children), Path(str(tmp_path)))
 
@@ -238,7 +242,7 @@ def _the_report_opens_in_a_browser(run_id: str, trials: int, folder: Path) -> No
              f"--user-data-dir={folder / 'chromium'}"]  # fmt: skip
     dom = subprocess.run([browser, *flags, "--dump-dom", (folder / "report.html").as_uri()], capture_output=True,
                          text=True, timeout=120).stdout  # fmt: skip
-    for heading in ("Test metrics (held-out rows)", f"Leaderboard: roc_auc ({trials} trials)", "Progress",
+    for heading in ("Test metrics (held-out rows)", "Columns", f"Leaderboard: roc_auc ({trials} trials)", "Progress",
                     "Families", "Time, CPU and memory per stage", "Plots (test split)"):  # fmt: skip
         assert heading in dom, heading
     assert dom.count("data:image/png;base64,") >= 4  # progress, families, confusion matrix, ROC

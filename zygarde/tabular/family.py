@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from zygarde.digests import digest
 from zygarde.errors import ZygardeError, option
@@ -17,6 +18,7 @@ from zygarde.family import ChampionRule, Evaluation, Identity, Plan, Prepared, R
 from zygarde.search.trials import TrialResult, best_result, leaderboard, on_top_rung
 from zygarde.settings import get_settings
 from zygarde.summary import FlowSummary
+from zygarde.tabular.algorithms import AUTO_ORDER
 from zygarde.tabular.catalog import get_algorithm, tabular_sampler
 from zygarde.tabular.columns import ColumnPlan
 from zygarde.tabular.config import TabularRunConfig
@@ -26,12 +28,15 @@ from zygarde.tabular.evaluate import HeldOut, score_model, test_figures
 from zygarde.tabular.learners import ENSEMBLE
 from zygarde.tabular.objective import CrossValidationObjective, TrialData
 from zygarde.tabular.preprocess import split_holdout
+from zygarde.tabular.sizing import ESTIMATE_ROWS, affordable, describe_estimate, estimate_costs, holdout_for
 from zygarde.validation import ValidationReport, expect, load_suite, run_suite, with_baseline
 
 if TYPE_CHECKING:
     from zygarde.memory import MemoryBudget
 
 log = logging.getLogger(__name__)
+
+SEARCH_SHARE = 0.85  # of a time budget, what the search may take; the rest is the ensemble's and the refit's
 
 
 class TabularSummary(FlowSummary):
@@ -46,6 +51,12 @@ class TabularSummary(FlowSummary):
     test_metrics: dict[str, float]
     leaderboard: list[dict[str, Any]]
     dropped_columns: dict[str, str]
+    # the winner's selection metric in CV and on the test split: how optimistic the selection was
+    validation: str = "5-fold CV"  # how trials were scored: K-fold CV, or a hold-out on a large table
+    cv_to_test: dict[str, Any] = Field(default_factory=dict)
+    time_budget: dict[str, float] = Field(
+        default_factory=dict
+    )  # with a time budget: it, and the seconds search + ensemble + refit took
 
 
 class TabularFamily:
@@ -63,6 +74,8 @@ class TabularFamily:
     def __init__(self, config: TabularRunConfig) -> None:
         self.config = config
         self._columns: ColumnPlan | None = None
+        self._clock = time.monotonic()  # when the time budget started (reset by ``plan``)
+        self._spent = 0.0  # seconds from the search's start to the winner's refit
 
     def data_paths(self) -> list[Path]:
         """Files the config names (none for a built-in)."""
@@ -152,14 +165,18 @@ class TabularFamily:
 
             objective = SparkCrossValidationObjective
         keep = config.engine == "dask" and config.ensembles()  # the ensemble's material
+        holdout = holdout_for(len(data.y), "cv" in config.model_fields_set)
         return objective(data.task, len(data.classes), config.cv, config.seed, data.zero_as_missing,
-                         keep_predictions=keep)  # fmt: skip
+                         keep_predictions=keep, holdout=holdout)  # fmt: skip
 
     def plan(self, prepared: Prepared[TrialData, HeldOut]) -> Plan:
-        """K-fold CV of every algorithm x configuration, as a fixed list (grid or random)."""
+        """K-fold CV (a hold-out on a large table) of every algorithm x configuration the sampler asks for; on a
+        table large enough to matter, the algorithms that cannot finish a trial in time left out, and the
+        search's duration estimated (``tabular.sizing``), both said as warnings."""
         config = self.config
         algorithms: list[str] = list(config.algorithms)
         data = prepared.search
+        families = None
         if config.engine == "spark" and data.task == "classification" and len(data.classes) > 2 and "gbt" in algorithms:
             algorithms.remove("gbt")  # MLlib's GBT classifies two classes only
             warnings.warn(f"gbt left out: Spark's GBT classifies two classes, this target has {len(data.classes)}.",
@@ -167,10 +184,24 @@ class TabularFamily:
             if not algorithms:
                 raise ZygardeError("Spark's gbt cannot classify more than two classes; add rf to the algorithms.")
         objective = self._objective(data)
+        search_budget = config.time_budget * SEARCH_SHARE if config.time_budget else None
+        if config.engine == "dask" and len(data.y) > ESTIMATE_ROWS:
+            asked = AUTO_ORDER if algorithms == ["auto"] else algorithms
+            estimate = estimate_costs(objective, data, asked)
+            kept, notes = affordable(estimate, asked, len(data.y), search_budget)
+            for note in notes:
+                warnings.warn(note, stacklevel=2)
+            trials = dict.fromkeys(kept, config.trials)
+            warnings.warn(f"{data.X.shape[0]:,} training rows, scored by {objective.validation}: "
+                          + describe_estimate(estimate, trials, get_settings().dask_workers)
+                          + (f"; the time budget ({config.time_budget:g} s) ends it" if config.time_budget else ""),
+                          stacklevel=2)  # fmt: skip
+            families, algorithms = (kept, algorithms) if algorithms == ["auto"] else (None, kept)
+        self._clock = time.monotonic()  # a time budget covers the search, the ensemble and the refit
         sampler = tabular_sampler(algorithms, config.search, config.trials, config.seed, config.space,
                                   objective.metric, objective.greater_is_better, config.engine,
-                                  config.time_budget, config.brackets)  # fmt: skip
-        return Plan(objective, sampler, scored_on="cv on training split")
+                                  search_budget, config.brackets, families=families)  # fmt: skip
+        return Plan(objective, sampler, scored_on=f"{objective.validation} on the training split")
 
     def select(self, results: list[TrialResult], prepared: Prepared[TrialData, HeldOut]) -> TrialResult:
         """Best CV mean of the selection metric (ROC-AUC, or RMSE for regression); of a successive-halving
@@ -180,7 +211,9 @@ class TabularFamily:
         best = best_result(results, rule.metric, rule.greater_is_better, on_top_rung(results))
         if not self._objective(prepared.search).keep_predictions:
             return best
-        ensemble = select_ensemble(results, prepared.search, self._objective(prepared.search), on_top_rung(results))
+        left = self.config.time_budget - (time.monotonic() - self._clock) if self.config.time_budget else None
+        objective = self._objective(prepared.search)
+        ensemble = select_ensemble(results, prepared.search, objective, on_top_rung(results), refit_seconds=left)
         if ensemble is None:
             return best
         better = ensemble.scores[rule.metric] > best.scores[rule.metric]
@@ -203,7 +236,9 @@ class TabularFamily:
             if best.algorithm == "xgboost":  # served as scikit-learn + booster: no JVM
                 return Trained(local_xgboost(fitted, data.X, data.zero_as_missing, data.task))
             return Trained(SparkTabularModel(fitted))
-        return Trained(objective.build_pipeline(best.spec, data).fit(data.X, data.y))
+        model = objective.build_pipeline(best.spec, data).fit(data.X, data.y)
+        self._spent = time.monotonic() - self._clock
+        return Trained(model, facts={"time_budget_used_seconds": self._spent} if self.config.time_budget else {})
 
     def evaluate(
         self, model: Any, prepared: Prepared[TrialData, HeldOut], best: TrialResult, results: list[TrialResult]
@@ -276,7 +311,21 @@ class TabularFamily:
             "test_metrics": evaluation.metrics,
             "leaderboard": evaluation.json["leaderboard.json"],
             "dropped_columns": dataset.dropped,
+            "validation": self._objective(prepared.search).validation,
+            "cv_to_test": self.cv_to_test(best, evaluation.metrics, prepared),
+            "time_budget": {"budget_seconds": self.config.time_budget, "used_seconds": self._spent}
+            if self.config.time_budget
+            else {},
         }
+
+    def cv_to_test(self, best: TrialResult, test: dict[str, float], prepared: Prepared[Any, Any]) -> dict[str, Any]:
+        """The selection metric of the winner, in CV and on the test split, and test minus CV (negative for a
+        score that dropped: the winner's curse of picking the best of many noisy CV scores)."""
+        metric = self.champion_rule(prepared).metric
+        if metric not in best.scores or metric not in test:
+            return {}
+        cv = best.scores[metric]
+        return {"metric": metric, "cv": cv, "test": test[metric], "gap": test[metric] - cv}
 
 
 def load_tabular_model(model_uri: str) -> Any:

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, clone
 from sklearn.metrics import check_scoring
-from sklearn.model_selection import KFold, StratifiedKFold
+from sklearn.model_selection import KFold, ShuffleSplit, StratifiedKFold, StratifiedShuffleSplit
 from sklearn.pipeline import Pipeline
 
 from zygarde.digests import digest
@@ -47,6 +47,7 @@ _CLASSIFICATION_MULTI = {
 }
 _REGRESSION = {"rmse": ("neg_root_mean_squared_error", -1), "mae": ("neg_mean_absolute_error", -1), "r2": ("r2", 1)}
 LOWER_IS_BETTER = {"rmse", "mae"}
+HOLDOUT_SHARE = 0.2  # of the training split, the validation part of a hold-out
 
 
 def fold_summary(per_fold: list[dict[str, float]]) -> tuple[dict[str, float], dict[str, float]]:
@@ -115,6 +116,17 @@ class CrossValidationObjective(Objective):
     selection_metric: str = ""
     checkpoints: str = ""  # a folder where each trial's finished folds are kept (``zygarde.search.checkpoints``)
     keep_predictions: bool = False  # return each trial's out-of-fold predictions too (an ensemble's material)
+    holdout: bool = False  # one seeded hold-out split (a fifth of the rows) instead of ``cv`` folds: large tables
+
+    @property
+    def n_folds(self) -> int:
+        """How many times a trial fits: ``cv``, or 1 with ``holdout``."""
+        return 1 if self.holdout else self.cv
+
+    @property
+    def validation(self) -> str:
+        """How trials are scored, in words."""
+        return "hold-out (a fifth of the training split)" if self.holdout else f"{self.cv}-fold CV"
 
     def with_checkpoints(self, folder: str) -> CrossValidationObjective:
         """This objective, keeping every finished fold's scores under ``folder``."""
@@ -169,15 +181,18 @@ class CrossValidationObjective(Objective):
         """Preprocessor + estimator: what the winner is refitted and registered as."""
         return Pipeline([("preprocess", self.build_preprocessor(data.plan)), ("model", self.build_estimator(spec))])
 
-    def folds(self) -> StratifiedKFold | KFold:
-        """Seeded, shuffled folds (stratified for classification)."""
+    def folds(self) -> Any:
+        """Seeded, shuffled folds (stratified for classification), or one such hold-out split."""
+        if self.holdout:
+            shuffled = StratifiedShuffleSplit if self.task == "classification" else ShuffleSplit
+            return shuffled(n_splits=1, test_size=HOLDOUT_SHARE, random_state=self.seed)
         splitter = StratifiedKFold if self.task == "classification" else KFold
         return splitter(n_splits=self.cv, shuffle=True, random_state=self.seed)
 
     def prepare_folds(self, data: TrialData) -> list[PreparedFold]:
         """The folds with preprocessing fitted inside each training fold, computed once per ``data`` (the training
         part by ``fit_transform``: a target encoding cross-fitted within the fold, as the refitted pipeline does)."""
-        key = (self.task, self.cv, self.seed, self.zero_as_missing)
+        key = (self.task, self.n_folds, self.seed, self.zero_as_missing)
         if key not in data.prepared:
             folds = []
             for train, test in self.folds().split(data.X, data.y):
@@ -218,10 +233,10 @@ class CrossValidationObjective(Objective):
         read from a checkpoint, not fitted: such a trial is no ensemble member)."""
         if not self.keep_predictions:
             return summary
-        if len(kept) < self.cv:
+        if len(kept) < self.n_folds:
             return (*summary, {}, None)
         first = kept[0]
-        out = np.empty((len(data.y), *first.shape[1:]), dtype=np.float32)
+        out = np.zeros((len(data.y), *first.shape[1:]), dtype=np.float32)  # a hold-out fills its part only
         for index, (_, test) in enumerate(self.folds().split(data.X, data.y)):
             out[test] = kept[index]
         return (*summary, {}, out)
@@ -231,9 +246,9 @@ class CrossValidationObjective(Objective):
     ) -> tuple[dict[str, float], dict[str, float]]:
         """(mean, std) of every metric over the folds, ``score(i)`` fitting and scoring fold i. With a checkpoint
         folder, each fold's scores are kept as it finishes, and a fold kept before is not fitted again."""
-        what = [spec.algorithm, spec.params, spec.budget, self.task, self.n_classes, self.cv, self.seed,
+        what = [spec.algorithm, spec.params, spec.budget, self.task, self.n_classes, self.n_folds, self.seed,
                 self.zero_as_missing, type(self).__name__, data.fingerprint if self.checkpoints else ""]  # fmt: skip
-        return fold_summary(scored_folds(self.checkpoints, digest(what, 20), self.cv, score))
+        return fold_summary(scored_folds(self.checkpoints, digest(what, 20), self.n_folds, score))
 
     def grow(self, spec: TrialSpec, data: TrialData, state: list[Any] | None) -> tuple[Any, ...]:
         """One rung of successive halving: (mean, std, state). Each fold's model is grown to ``spec.budget``

@@ -16,7 +16,7 @@ def print_tabular(summary: dict[str, Any]) -> None:
     out = Console()
     metric = summary["selection_metric"]
     holdout = bool(summary.get("validation_metrics"))  # out of core: one validation part, no folds
-    where = "the validation part" if holdout else "the training split"
+    where = "the validation part" if holdout else f"the training split, {summary.get('validation', 'CV')}"
     prefix = "validation" if holdout else "cv"
     rungs = any("budget" in row for row in summary["leaderboard"])  # successive halving: the last rung's results
     table = Table(title=f"Leaderboard: {prefix} {metric} on {where} ({summary['n_trials']} trials"
@@ -43,4 +43,12 @@ def print_tabular(summary: dict[str, Any]) -> None:
     test = ", ".join(f"{k}={v:.4f}" for k, v in summary["test_metrics"].items())
     out.print(f"best: [bold]{summary['best_algorithm']}[/] {describe_params(summary['best_params'])}")
     out.print(f"{'test part' if holdout else 'test split'}: {test}")
+    gap = summary.get("cv_to_test") or {}
+    if gap:
+        out.print(f"{gap['metric']}: {prefix} {gap['cv']:.4f} -> test {gap['test']:.4f} ({gap['gap']:+.4f}; a large "
+                  "drop means the selection flattered the winner)")  # fmt: skip
+    budget = summary.get("time_budget") or {}
+    if budget:
+        out.print(f"time budget {budget['budget_seconds']:g} s: search, ensemble and refit took "
+                  f"{budget['used_seconds']:.1f} s")  # fmt: skip
     print_footer(out, summary)

@@ -40,7 +40,7 @@ def test_the_ensemble_is_never_worse_in_cv_than_its_best_member(scored) -> None:
     best_member = max(r.scores["roc_auc"] for r in results if r.trial_id in members)
     assert ensemble.scores["roc_auc"] >= best_member - 1e-6
     assert sum(m["weight"] for m in ensemble.params["members"]) == pytest.approx(1.0)
-    assert set(ensemble.score_std) == set(ensemble.scores)
+    assert set(ensemble.score_std) | {"predict_us_per_row"} == set(ensemble.scores)
 
 
 def test_the_ensemble_refits_from_its_members_and_survives_the_registrys_format(scored) -> None:
@@ -67,3 +67,18 @@ def test_only_the_best_predictions_of_each_algorithm_are_kept() -> None:
     copies = [TrialResult(i, "rf", {}, scores={"roc_auc": i / 10}, predictions=np.zeros(3)) for i in range(8)]
     keep_best_predictions(copies, "rf", "roc_auc", True)
     assert [r.trial_id for r in copies if r.predictions is not None] == [3, 4, 5, 6, 7]
+
+
+def test_the_rank_auc_is_scikit_learns() -> None:
+    from sklearn.metrics import roc_auc_score
+
+    from zygarde.tabular.evaluate import metric_of
+
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 3, 300)
+    counts = rng.integers(1, 5, (300, 3)).astype(float)  # few distinct values: ties included
+    proba = counts / counts.sum(axis=1, keepdims=True)
+    assert metric_of("roc_auc", y, proba) == pytest.approx(roc_auc_score(y, proba, multi_class="ovr"), abs=1e-12)
+    binary = (y == 1).astype(int)
+    two = np.column_stack([1 - proba[:, 1], proba[:, 1]])
+    assert metric_of("roc_auc", binary, two) == pytest.approx(roc_auc_score(binary, proba[:, 1]), abs=1e-12)

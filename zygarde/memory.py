@@ -31,23 +31,59 @@ def human(size: float) -> str:
 
 @dataclass(frozen=True)
 class MemoryBudget:
-    """The memory zygarde may use, split between the Dask workers; each worker's share bounds its Spark driver
-    and the rows of an XGBoost batch."""
+    """The memory zygarde may use, for its whole process tree: ``services_floor`` for its own processes, the
+    rest (``data``) for the data, split between the Dask workers; each worker's data share bounds its Spark
+    driver and the rows of an XGBoost batch."""
 
     total: int
     workers: int = 1
 
     @property
+    def data(self) -> int:
+        """What is left for data once zygarde's own processes have their floor."""
+        return max(0, self.total - services_floor(self.workers))
+
+    @property
+    def data_per_worker(self) -> int:
+        """One worker's share of ``data``."""
+        return self.data // max(1, self.workers)
+
+    @property
     def per_worker(self) -> int:
-        """What Dask's nanny lets one worker hold before it pauses and then restarts it."""
-        return self.total // max(1, self.workers)
+        """What Dask's nanny lets one worker hold before it pauses and then restarts it: its own floor and its
+        share of the data."""
+        return WORKER_BYTES + self.data_per_worker
 
     def spark_driver_memory(self) -> str:
-        """Half a worker's share for its Spark session's heap (the JVM needs as much again off-heap)."""
-        return f"{max(256, self.per_worker // 2 // 2**20)}m"
+        """Half a worker's data share for its Spark session's heap (the JVM needs as much again off-heap)."""
+        return f"{max(256, self.data_per_worker // 2 // 2**20)}m"
 
     def batch_rows(self, n_columns: int) -> int:
-        """Rows per batch: a sixteenth of a worker's share as float32 (reading, converting and the
+        """Rows per batch: a sixteenth of a worker's data share as float32 (reading, converting and the
         quantile sketch each hold a few copies), between 10,000 and 1,000,000 rows."""
-        rows = self.per_worker // 16 // (4 * max(1, n_columns))
+        rows = self.data_per_worker // 16 // (4 * max(1, n_columns))
         return int(min(1_000_000, max(10_000, rows)))
+
+
+# What zygarde's own processes hold with the learners imported, data aside (peak RSS of `zygarde run diabetes`'s
+# process tree, benchmarks/memory_budget.py): this process (the flow, Dask's scheduler, MLflow, GX) and the
+# Prefect API, and each Dask worker.
+DRIVER_BYTES = 850 * 2**20
+WORKER_BYTES = 400 * 2**20
+
+
+def services_floor(workers: int) -> int:
+    """The least memory a run needs before its data: the driver and the Prefect API, and ``workers`` workers."""
+    return DRIVER_BYTES + workers * WORKER_BYTES
+
+
+def check_floor(total: int, workers: int) -> None:
+    """Refuse a budget below ``services_floor``: it would be over before the first row is read."""
+    floor = services_floor(workers)
+    if total < floor:
+        raise ZygardeError(
+            f"{option('memory_limit')} {human(total)} is below what zygarde's own processes need with {workers} Dask "
+            f"workers: about {human(floor)} (this process and the Prefect API {human(DRIVER_BYTES)}, each worker "
+            f"{human(WORKER_BYTES)}), before any data. Give at least {human(floor)}, or fewer workers "
+            "(ZYGARDE_DASK_WORKERS)."
+        )

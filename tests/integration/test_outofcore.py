@@ -12,12 +12,17 @@ from prefect_dask import DaskTaskRunner
 
 from tests.helpers import assert_one_clear_error, zygarde
 from zygarde.flows.tabular import train_tabular
+from zygarde.memory import services_floor
 from zygarde.settings import get_settings
 from zygarde.synthetic import make_table
 from zygarde.tabular.config import parse_config
 from zygarde.tracking import fluent_tracking_uri, get_client
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
+
+FLOOR_MIB = services_floor(2) // 2**20  # zygarde's own processes with the tests' 2 workers
+ABOVE_FLOOR = f"{FLOOR_MIB + 8}MiB"  # 8 MiB for data
+AT_FLOOR = f"{FLOOR_MIB}MiB"  # nothing for data: any Parquet table goes out of core
 
 
 @pytest.fixture(scope="module")
@@ -35,9 +40,9 @@ def test_a_table_over_the_budget_trains_out_of_core_and_registers_a_pandas_model
     from zygarde.tabular.outofcore.family import LargeTabularFamily
 
     monkeypatch.setenv("ZYGARDE_WORK_DIR", str(tmp_path))
-    config = parse_config(dataset=str(table), target="label", memory_limit="8MiB", trials=2, seed=1)
+    config = parse_config(dataset=str(table), target="label", memory_limit=ABOVE_FLOOR, trials=2, seed=1)
     family = tabular_family(config)
-    assert isinstance(family, LargeTabularFamily)  # 4 MiB in pandas x 4 > 8 MiB
+    assert isinstance(family, LargeTabularFamily)  # 4 MiB in pandas x IN_MEMORY_SHARE > 8 MiB
     assert family.budget.batch_rows(9) < 20_000  # each part is read in more than one batch
     summary = train_tabular.with_options(task_runner=DaskTaskRunner(address=dask_address))(config=config)
     fields = summary.model_dump()
@@ -64,7 +69,7 @@ def test_k_fold_cv_out_of_core_when_asked(
     table: Path, dask_address: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("ZYGARDE_WORK_DIR", str(tmp_path))
-    config = parse_config(dataset=str(table), target="label", memory_limit="8MiB", trials=1, cv=3, seed=1)
+    config = parse_config(dataset=str(table), target="label", memory_limit=ABOVE_FLOOR, trials=1, cv=3, seed=1)
     summary = train_tabular.with_options(task_runner=DaskTaskRunner(address=dask_address))(config=config)
     fields = summary.model_dump()
     assert fields["validation_metrics"] == {} and 0.7 < summary.cv_metrics["roc_auc"] <= 1
@@ -77,12 +82,12 @@ def test_k_fold_cv_out_of_core_when_asked(
 
 def test_what_out_of_core_cannot_do_is_refused_before_any_service(table: Path, tmp_path: Path) -> None:
     env = {"ZYGARDE_WORK_DIR": str(tmp_path)}
-    refused = zygarde("run", "--data", str(table), "--target", "label", "--memory-limit", "8MiB", "--algorithms",
+    refused = zygarde("run", "--data", str(table), "--target", "label", "--memory-limit", ABOVE_FLOOR, "--algorithms",
                       "rf,xgboost", env=env)  # fmt: skip
     assert_one_clear_error(refused, "--algorithms: rf needs the table in memory")
     assert "pass --algorithms xgboost, or a larger --memory-limit" in " ".join(refused.output.split())
-    spark = zygarde("run", "--data", str(table), "--target", "label", "--memory-limit", "8MiB", "--engine", "spark",
-                    env=env)  # fmt: skip
+    spark = zygarde("run", "--data", str(table), "--target", "label", "--memory-limit", ABOVE_FLOOR, "--engine",
+                    "spark", env=env)  # fmt: skip
     assert_one_clear_error(spark, "Train it out of core with --engine dask (XGBoost external memory)")
     wrong = zygarde("run", "--data", str(table), "--target", "label", "--memory-limit", "lots", env=env)
     assert_one_clear_error(wrong, "--memory-limit: 'lots' is not a size; write it like 2GiB")
@@ -91,7 +96,7 @@ def test_what_out_of_core_cannot_do_is_refused_before_any_service(table: Path, t
     pd.DataFrame({"x": [1.0, 2.0] * 5000, "city": ["a", "b"] * 5000, "label": [0, 1] * 5000}).to_parquet(
         text / "part-0.parquet"
     )
-    named = zygarde("run", "--data", str(text), "--target", "label", "--memory-limit", "100KiB", env=env)
+    named = zygarde("run", "--data", str(text), "--target", "label", "--memory-limit", AT_FLOOR, env=env)
     assert_one_clear_error(named, "reads numeric features; 'city' (large_string) is not numeric")
     assert "out of core" not in named.output.split("error:")[0]  # nothing announced before the error
     assert not (tmp_path / "mlflow.db").exists()

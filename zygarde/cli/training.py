@@ -69,7 +69,8 @@ def run(
         str | None,
         typer.Option(
             help="Memory zygarde may use (2GiB, 800MB), split between the Dask workers; a Parquet table over a "
-            "quarter of it trains out of core. Default ZYGARDE_MEMORY_LIMIT, else what is free."
+            "too large to train in memory within it trains out of core. Default ZYGARDE_MEMORY_LIMIT, else what is "
+            "free."
         ),
     ] = None,
     seed: Seed = None,

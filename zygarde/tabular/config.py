@@ -83,7 +83,8 @@ class TabularRunConfig(RunConfig):
     memory_limit: str | None = Field(
         None,
         description="Memory zygarde may use (2GiB, 800MB; default ZYGARDE_MEMORY_LIMIT, else what is free). A "
-        "Parquet table over a quarter of it trains out of core (XGBoost external memory, hold-out validation).",
+        "Parquet table too large to train in memory within it trains out of core (XGBoost external memory, hold-out "
+        "validation). It covers every process of the run; below what zygarde's own processes need, it is refused.",
     )
     test_size: float = Field(0.2, ge=0.05, le=0.5, description="Share of rows held out for the final test.")
     seed: int = Field(42, description="Seed of the split, folds, random search and estimators.")

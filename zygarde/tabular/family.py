@@ -350,32 +350,36 @@ def memory_budget(config: TabularRunConfig, workers: int) -> MemoryBudget:
     """``--memory-limit``, else what the machine has available now."""
     import psutil
 
-    from zygarde.memory import MemoryBudget, parse_size
+    from zygarde.memory import MemoryBudget, check_floor, parse_size
 
     limit = config.memory_limit or get_settings().memory_limit
     total = parse_size(limit) if limit else psutil.virtual_memory().available
+    if limit:
+        check_floor(total, workers)
     return MemoryBudget(total, workers)
 
 
 def tabular_family(config: TabularRunConfig) -> TabularFamily:
-    """The in-memory tabular family, or the out-of-core one for a Parquet table over a quarter of the budget."""
+    """The in-memory tabular family, or the out-of-core one for a Parquet table whose in-memory training would
+    not fit the budget's room for data (``IN_MEMORY_SHARE`` times its pandas size)."""
     from zygarde.memory import human
     from zygarde.tabular.outofcore.family import LargeTabularFamily
     from zygarde.tabular.outofcore.parquet import ParquetTable
 
+    budget = memory_budget(config, get_settings().dask_workers)  # a given budget below the floor: refused here
     if config.dataset in BUILTIN_DATASETS:
         return TabularFamily(config)
     path = Path(config.dataset).expanduser()
     if not (path.is_dir() or path.suffix.lower() in (".parquet", ".pq")):
         return TabularFamily(config)
     table = ParquetTable.scan(path)
-    budget = memory_budget(config, get_settings().dask_workers)
-    if table.in_memory_bytes() * IN_MEMORY_SHARE <= budget.total:
+    if table.in_memory_bytes() * IN_MEMORY_SHARE <= budget.data:
         return TabularFamily(config)
     if config.engine == "spark":  # its trials start from a pandas frame, which this table would not fit
         raise ZygardeError(
-            f"{path} is about {human(table.in_memory_bytes())} in pandas, over a quarter of the memory budget "
-            f"({human(budget.total)}), and the Spark engine's trials start from the table in memory. Train it "
+            f"{path} is about {human(table.in_memory_bytes())} in pandas; trained in memory it would need about "
+            f"{IN_MEMORY_SHARE} times that, over the memory budget ({human(budget.total)}, {human(budget.data)} of it "
+            f"for data), and the Spark engine's trials start from the table in memory. Train it "
             f"out of core with {option('engine')} dask (XGBoost external memory), or give a larger "
             f"{option('memory_limit')}."
         )

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from zygarde.errors import ZygardeError
-from zygarde.memory import MemoryBudget, parse_size
+from zygarde.memory import WORKER_BYTES, MemoryBudget, check_floor, parse_size, services_floor
 from zygarde.synthetic import make_table
 from zygarde.tabular.outofcore.boosting import train_booster
 from zygarde.tabular.outofcore.parquet import ParquetSplit, ParquetTable, class_values, count_parts
@@ -23,11 +23,17 @@ def test_sizes_read_as_spark_and_dask_write_them() -> None:
 
 
 def test_the_budget_is_shared_by_the_workers_and_bounds_batches_and_spark() -> None:
-    budget = MemoryBudget(2**30, workers=2)
-    assert budget.per_worker == 2**29 and budget.spark_driver_memory() == "256m"
-    assert budget.batch_rows(21) == 2**29 // 16 // (4 * 21)
-    assert MemoryBudget(2**20, 2).batch_rows(21) == 10_000  # floor
+    budget = MemoryBudget(services_floor(2) + 2**31, workers=2)  # 2 GiB for data above the processes' floor
+    assert budget.data_per_worker == 2**30 and budget.per_worker == WORKER_BYTES + 2**30
+    assert budget.spark_driver_memory() == "512m" and budget.batch_rows(21) == 2**30 // 16 // (4 * 21)
+    assert MemoryBudget(services_floor(2), 2).batch_rows(21) == 10_000  # floor
     assert MemoryBudget(2**40, 1).batch_rows(5) == 1_000_000  # ceiling
+
+
+def test_a_budget_below_what_zygardes_own_processes_need_is_refused() -> None:
+    check_floor(services_floor(2), 2)
+    with pytest.raises(ZygardeError, match=r"memory.limit 1.0 GiB is below what zygarde's own processes need"):
+        check_floor(2**30, 2)
 
 
 def _split(path: Path, batch_rows: int) -> ParquetSplit:
@@ -112,7 +118,8 @@ def test_auto_out_of_core_is_a_tpe_search_of_xgboost_within_its_time_budget(tmp_
     from zygarde.tabular.outofcore.family import LargeTabularFamily
 
     make_table(tmp_path / "t", 20_000, 4, seed=2, rows_per_part=10_000)
-    config = parse_config(dataset=str(tmp_path / "t"), target="label", memory_limit="1MiB", algorithms=["auto"],
+    at_floor = f"{services_floor(2) // 2**20}MiB"  # nothing left for data: out of core
+    config = parse_config(dataset=str(tmp_path / "t"), target="label", memory_limit=at_floor, algorithms=["auto"],
                           time_budget=30, seed=0)  # fmt: skip
     family = tabular_family(config)
     assert isinstance(family, LargeTabularFamily)

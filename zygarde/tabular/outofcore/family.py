@@ -1,7 +1,8 @@
 """Tabular training on a table beyond the memory budget: XGBoost out of core, scored on hold-out parts.
 
-Chosen by ``tabular_family`` when a Parquet table would take more than a quarter of the budget in pandas (the
-in-memory path holds the table, its split, the prepared folds and a copy per worker). The stages are the
+Chosen by ``tabular_family`` when training a Parquet table in memory would not fit what the budget leaves for
+data (``IN_MEMORY_SHARE`` times its pandas size: the in-memory path holds the table, its split, the prepared
+folds and a copy per worker). The stages are the
 tabular family's, on a ``ParquetSplit`` instead of a frame:
 
 - validate: the suite runs on a seeded sample of rows (its size is in the report), the labels on every row;
@@ -124,7 +125,8 @@ class LargeTabularFamily(TabularFamily):
         """One line for the terminal: why this path, and what it does."""
         return (
             f"{self.table.source}: {self.table.rows:,} rows, about {human(self.table.in_memory_bytes())} in pandas, "
-            f"over a quarter of the memory budget ({human(self.budget.total)}): training XGBoost out of core "
+            f"too much to train in memory within the memory budget ({human(self.budget.total)}, "
+            f"{human(self.budget.data)} of it for data): training XGBoost out of core "
             f"(external memory, batches of {self.budget.batch_rows(len(self.table.columns)):,} rows), "
             + (f"scored by {self.folds}-fold CV." if self.folds else "scored on a hold-out validation part.")
             + (

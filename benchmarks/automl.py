@@ -14,8 +14,8 @@ the benchmark's test rows. Scores: ROC-AUC (one-vs-rest for several classes) or 
 for both. Wall clocks: FLAML's ``fit``; zygarde's whole command (start-up included: a cold Prefect API, Dask
 cluster and MLflow store) and its budgeted part (search, ensemble and refit).
 
-FLAML runs in its own venv (``.venv-automl``, from ``benchmarks/requirements-flaml.txt``: it needs xgboost < 3),
-made on the first run.
+FLAML runs in its own venv (``.venv-automl``, from ``benchmarks/requirements-flaml.txt``, every package pinned:
+it needs xgboost < 3), made on the first run.
 
 Run: .venv/bin/python benchmarks/automl.py [--budgets 30 120] [--tables churn wine ...] [--quick]
 Target (issue 20): zygarde at least as good on three tables in four, never worse by more than 0.005 ROC-AUC or
@@ -109,8 +109,11 @@ def flaml_venv() -> Path:
     if not python.exists():
         print(f"making {VENV} (FLAML, once)", flush=True)
         subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
-        subprocess.run([str(VENV / "bin" / "pip"), "install", "-q", "-r", str(REPO / "benchmarks" /
-                        "requirements-flaml.txt")], check=True)  # fmt: skip
+        requirements = str(REPO / "benchmarks" / "requirements-flaml.txt")
+        done = subprocess.run([str(VENV / "bin" / "pip"), "install", "-q", "--no-deps", "-r", requirements],
+                              capture_output=True, text=True)  # fmt: skip
+        if done.returncode != 0:
+            raise SystemExit(f"installing FLAML into {VENV} failed:\n{done.stderr[-3000:]}")
     return python
 
 

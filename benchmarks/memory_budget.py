@@ -4,8 +4,9 @@ the Prefect API, the Dask workers, any JVM)?
 1. The floor: ``zygarde run diabetes`` (a 768-row table: what zygarde's own processes hold, data aside), peak
    RSS of the tree. ``zygarde.memory.services_floor`` is set from it; a smaller ``--memory-limit`` is refused.
 2. The in-memory multiplier: a generated table trained in memory (``--memory-limit`` far above it); (peak RSS
-   of the tree - the floor) / the table's size in pandas. ``zygarde.tabular.family.IN_MEMORY_SHARE`` is set
-   from it: a Parquet table whose size x the multiplier + the floor is over the budget trains out of core.
+   of the tree - the floor) / the table's estimated size in pandas (8 bytes a number, what the choice uses).
+   ``zygarde.tabular.family.IN_MEMORY_SHARE`` is set from it: a Parquet table whose size x the multiplier +
+   the floor is over the budget trains out of core.
 3. Budgets: for each table size and budget, ``zygarde run --data TABLE --target label --memory-limit B``, its
    peak tree RSS against B (target: at most B, for budgets above the floor).
 
@@ -26,7 +27,8 @@ from engines import measured
 
 from zygarde.memory import human, parse_size, services_floor
 from zygarde.synthetic import make_table
-from zygarde.tables import read_table
+from zygarde.tabular.family import IN_MEMORY_SHARE
+from zygarde.tabular.outofcore.parquet import ParquetTable
 
 FEATURES = 20
 
@@ -47,7 +49,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, nargs="+", default=[2_000_000, 8_000_000])
     parser.add_argument("--budgets", nargs="+", default=["2GiB", "4GiB"])
-    parser.add_argument("--multiplier-rows", type=int, default=300_000)
+    parser.add_argument("--multiplier-rows", type=int, default=2_000_000)
     args = parse(parser, argv, rows=[60_000], budgets=["3GiB"], multiplier_rows=30_000)
     scratch = Path(tempfile.mkdtemp(prefix="zygarde-memory-"))
 
@@ -59,14 +61,12 @@ def main(argv: list[str] | None = None) -> None:
     )
 
     table = Path(make_table(scratch / "multiplier", args.multiplier_rows, FEATURES, seed=1).path)
-    size = read_table(table).memory_usage(deep=True).sum()
+    size = ParquetTable.scan(table).in_memory_bytes()  # what the choice multiplies: 8 bytes a number
     _, peak, wall = run(["--data", str(table), "--target", "label", "--algorithms", "xgboost", "--trials", "2",
                          "--memory-limit", "64GiB"], scratch / "multiplier-run")  # fmt: skip
-    print(
-        f"in-memory multiplier ({args.multiplier_rows:,} rows, {human(size)} in pandas): peak {human(peak)}, "
-        f"(peak - floor) / size = {(peak - floor) / size:.1f}",
-        flush=True,
-    )
+    print(f"in-memory multiplier ({args.multiplier_rows:,} rows, {human(size)} at 8 bytes a number): peak "
+          f"{human(peak)}, (peak - floor) / size = {(peak - floor) / size:.1f}; zygarde assumes {IN_MEMORY_SHARE}",
+          flush=True)  # fmt: skip
 
     rows_out = []
     for rows in args.rows:

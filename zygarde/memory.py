@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 from zygarde.errors import ZygardeError, option
 
+BATCH_SHARE = 24  # an out-of-core batch, as float32: this fraction of a worker's data share (1/16 peaked at
+# 1.04x a 3 GiB budget on 8M rows x 20, benchmarks/memory_budget.py)
 _UNITS = {"": 1, "b": 1, "k": 2**10, "kb": 10**3, "kib": 2**10, "m": 2**20, "mb": 10**6, "mib": 2**20,
           "g": 2**30, "gb": 10**9, "gib": 2**30, "t": 2**40, "tb": 10**12, "tib": 2**40}  # fmt: skip
 
@@ -59,9 +61,10 @@ class MemoryBudget:
         return f"{max(256, self.data_per_worker // 2 // 2**20)}m"
 
     def batch_rows(self, n_columns: int) -> int:
-        """Rows per batch: a sixteenth of a worker's data share as float32 (reading, converting and the
-        quantile sketch each hold a few copies), between 10,000 and 1,000,000 rows."""
-        rows = self.data_per_worker // 16 // (4 * max(1, n_columns))
+        """Rows per batch: a ``BATCH_SHARE``-th of a worker's data share as float32 (reading, converting and the
+        quantile sketch each hold a few copies, and the refit's pages add to them), between 10,000 and
+        1,000,000 rows."""
+        rows = self.data_per_worker // BATCH_SHARE // (4 * max(1, n_columns))
         return int(min(1_000_000, max(10_000, rows)))
 
 

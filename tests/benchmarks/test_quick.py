@@ -16,11 +16,13 @@ pytestmark = [pytest.mark.slow, pytest.mark.benchmark]
 
 # each benchmark, and a line its quick run prints at its end
 QUICK = {
+    "automl.py": "zygarde at least as good on",
     "broadcast.py": "median search wall",
     "elastic.py": "adaptive 1 -> 4 vs one worker",
     "engines.py scale": "slope of log(wall)",
     "engines.py diabetes": "spark / dask",
     "main_job.py": "repeated stratified CV of the chosen pipeline",
+    "memory_budget.py": "peak/budget at most",
     "resume.py": "median extra over 1 repeats",
     "search_overhead.py": "largest |CV score difference|",
     "search_strategies.py": "median",

@@ -164,10 +164,18 @@ class TabularFamily:
             from zygarde.tabular.spark.tabular import SparkCrossValidationObjective
 
             objective = SparkCrossValidationObjective
-        keep = config.engine == "dask" and config.ensembles()  # the ensemble's material
+        keep = self.ensembles()  # the ensemble's material
         holdout = holdout_for(len(data.y), "cv" in config.model_fields_set)
         return objective(data.task, len(data.classes), config.cv, config.seed, data.zero_as_missing,
                          keep_predictions=keep, holdout=holdout)  # fmt: skip
+
+    def ensembles(self) -> bool:
+        """Whether a greedy ensemble competes with the trials (asked for, or with auto; the dask engine)."""
+        return self.config.engine == "dask" and self.config.ensembles()
+
+    def validation(self, prepared: Prepared[Any, Any]) -> str:
+        """How the trials were scored, in words."""
+        return self._objective(prepared.search).validation
 
     def plan(self, prepared: Prepared[TrialData, HeldOut]) -> Plan:
         """K-fold CV (a hold-out on a large table) of every algorithm x configuration the sampler asks for; on a
@@ -209,7 +217,7 @@ class TabularFamily:
         greedy ensemble of the best trials competes on the same folds' scores (``tabular.ensemble``)."""
         rule = self.champion_rule(prepared)
         best = best_result(results, rule.metric, rule.greater_is_better, on_top_rung(results))
-        if not self._objective(prepared.search).keep_predictions:
+        if not self.ensembles():
             return best
         left = self.config.time_budget - (time.monotonic() - self._clock) if self.config.time_budget else None
         objective = self._objective(prepared.search)
@@ -311,10 +319,10 @@ class TabularFamily:
             "test_metrics": evaluation.metrics,
             "leaderboard": evaluation.json["leaderboard.json"],
             "dropped_columns": dataset.dropped,
-            "validation": self._objective(prepared.search).validation,
+            "validation": self.validation(prepared),
             "cv_to_test": self.cv_to_test(best, evaluation.metrics, prepared),
             "time_budget": {"budget_seconds": self.config.time_budget, "used_seconds": self._spent}
-            if self.config.time_budget
+            if self.config.time_budget and self._spent  # out of core: its own plan, not accounted here
             else {},
         }
 
@@ -343,7 +351,9 @@ def load_tabular_model(model_uri: str) -> Any:
     return mlflow.sklearn.load_model(model_uri)
 
 
-IN_MEMORY_SHARE = 4  # the in-memory path needs about this many times the table's pandas size
+# the in-memory path's peak process-tree RSS over zygarde's floor, in multiples of the table's estimated pandas size
+# (8 bytes a number): 7.7 measured on 2M rows x 20 (benchmarks/memory_budget.py, 2026-12-02), with a margin
+IN_MEMORY_SHARE = 9
 
 
 def memory_budget(config: TabularRunConfig, workers: int) -> MemoryBudget:

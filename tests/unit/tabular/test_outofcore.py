@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from zygarde.errors import ZygardeError
-from zygarde.memory import WORKER_BYTES, MemoryBudget, check_floor, parse_size, services_floor
+from zygarde.memory import BATCH_SHARE, WORKER_BYTES, MemoryBudget, check_floor, parse_size, services_floor
 from zygarde.synthetic import make_table
 from zygarde.tabular.outofcore.boosting import train_booster
 from zygarde.tabular.outofcore.parquet import ParquetSplit, ParquetTable, class_values, count_parts
@@ -25,7 +25,7 @@ def test_sizes_read_as_spark_and_dask_write_them() -> None:
 def test_the_budget_is_shared_by_the_workers_and_bounds_batches_and_spark() -> None:
     budget = MemoryBudget(services_floor(2) + 2**31, workers=2)  # 2 GiB for data above the processes' floor
     assert budget.data_per_worker == 2**30 and budget.per_worker == WORKER_BYTES + 2**30
-    assert budget.spark_driver_memory() == "512m" and budget.batch_rows(21) == 2**30 // 16 // (4 * 21)
+    assert budget.spark_driver_memory() == "512m" and budget.batch_rows(21) == 2**30 // BATCH_SHARE // (4 * 21)
     assert MemoryBudget(services_floor(2), 2).batch_rows(21) == 10_000  # floor
     assert MemoryBudget(2**40, 1).batch_rows(5) == 1_000_000  # ceiling
 

@@ -309,6 +309,15 @@ class LargeTabularFamily(TabularFamily):
         rows = split.sample("train", Reference.MAX_ROWS).drop(columns=split.target)
         return Reference(rows, target=split.target, task=split.task, classes=[str(c) for c in split.class_values])
 
+    def ensembles(self) -> bool:
+        """None out of core: its trials keep no out-of-fold predictions."""
+        return False
+
+    def validation(self, prepared: Prepared[Any, Any]) -> str:
+        """K-fold CV over the non-test rows when asked, else the validation part."""
+        folds = prepared.search.folds
+        return f"{folds}-fold CV over the non-test rows" if folds else "the validation part"
+
     def summarize(
         self,
         dataset: TabularDataset,

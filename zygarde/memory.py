@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 from zygarde.errors import ZygardeError, option
 
-BATCH_SHARE = 24  # an out-of-core batch, as float32: this fraction of a worker's data share (1/16 peaked at
-# 1.04x a 3 GiB budget on 8M rows x 20, benchmarks/memory_budget.py)
+BATCH_SHARE = 16  # an out-of-core batch, as float32: this fraction of a worker's data share (a 24th left the
+# peak of 8M rows x 20 under a 3 GiB budget where it was, 1.03x: batches are not what peaks there)
 _UNITS = {"": 1, "b": 1, "k": 2**10, "kb": 10**3, "kib": 2**10, "m": 2**20, "mb": 10**6, "mib": 2**20,
           "g": 2**30, "gb": 10**9, "gib": 2**30, "t": 2**40, "tb": 10**12, "tib": 2**40}  # fmt: skip
 

@@ -27,7 +27,8 @@ ColumnKind = Literal["numeric", "boolean", "datetime", "category", "many-level c
 
 MANY_LEVELS = 12  # more distinct values than this: target-encoded, not one-hot
 _ID_UNIQUE_SHARE = 0.95
-_TEXT_WORDS = 4  # free text: this many words a value on average
+_TEXT_WORDS = 4  # free text: this many words a value on average, and distinct values on a third of the rows or
+_TEXT_LEVELS = 2_000  # this many (labels of a few words repeat far more)
 _DATE_SHARE = 0.95  # a text column is dates when this share of a sample parses in one format
 _SAMPLE = 500
 
@@ -148,7 +149,7 @@ def _role(column: str, values: pd.Series) -> ColumnRole:
     if fmt:
         return ColumnRole(column, "datetime", TREATMENTS["datetime"], levels, fmt)
     words = present.astype(str).head(_SAMPLE).str.split().str.len().mean()
-    if words >= _TEXT_WORDS and levels >= 0.3 * len(present):
+    if words >= _TEXT_WORDS and levels >= min(0.3 * len(present), _TEXT_LEVELS):
         return ColumnRole(column, "dropped", f"free text ({words:.0f} words a value): zygarde does not model text")
     if unique:
         return ColumnRole(column, "dropped", "an identifier (a distinct value on almost every row)", levels)

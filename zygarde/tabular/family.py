@@ -74,6 +74,7 @@ class TabularFamily:
     def __init__(self, config: TabularRunConfig) -> None:
         self.config = config
         self._columns: ColumnPlan | None = None
+        self._notes: list[str] = []
         self._clock = time.monotonic()  # when the time budget started (reset by ``plan``)
         self._spent = 0.0  # seconds from the search's start to the winner's refit
 
@@ -85,14 +86,16 @@ class TabularFamily:
         """Read the table and check the target, classes and fold sizes, and the run to resume: every input error
         before services."""
         dataset = self.load()
-        self.prepare(dataset)
+        prepared = self.prepare(dataset)
         self.check_resume(dataset)
         self._columns = dataset.columns
+        _, self._notes = self.size(prepared.search, list(self.config.algorithms))
 
     def describe(self) -> str | None:
-        """The column plan (what each column is, and what the pipeline does with it), once ``preflight`` read
-        the table."""
-        return self._columns.table() if self._columns else None
+        """The column plan (what each column is, and what the pipeline does with it) and, on a large table, the
+        algorithms left out and the search's estimate (``size``), once ``preflight`` read the table."""
+        lines = [self._columns.table()] if self._columns else []
+        return "\n".join([*lines, *self._notes]) or None
 
     def check_resume(self, dataset: TabularDataset) -> None:
         """With ``resume``: the run exists in the store and searched this problem the same way (before any
@@ -177,10 +180,27 @@ class TabularFamily:
         """How the trials were scored, in words."""
         return self._objective(prepared.search).validation
 
+    def size(self, data: TrialData, algorithms: list[str]) -> tuple[list[str] | None, list[str]]:
+        """On a table large enough to matter (``tabular.sizing``): the algorithms that can finish a trial in time
+        (None: every one asked for), and notes for the terminal (those left out, the search's estimate)."""
+        config = self.config
+        if config.engine != "dask" or len(data.y) <= ESTIMATE_ROWS:
+            return None, []
+        objective = self._objective(data)
+        search_budget = config.time_budget * SEARCH_SHARE if config.time_budget else None
+        asked = AUTO_ORDER if algorithms == ["auto"] else algorithms
+        estimate = estimate_costs(objective, data, asked)
+        kept, notes = affordable(estimate, asked, len(data.y), search_budget)
+        trials = dict.fromkeys(kept, config.trials)
+        line = (f"{len(data.y):,} training rows, scored by {objective.validation}: "
+                + describe_estimate(estimate, trials, get_settings().dask_workers)
+                + (f"; the time budget ({config.time_budget:g} s) ends it" if config.time_budget else ""))  # fmt: skip
+        return kept, [*notes, line]
+
     def plan(self, prepared: Prepared[TrialData, HeldOut]) -> Plan:
         """K-fold CV (a hold-out on a large table) of every algorithm x configuration the sampler asks for; on a
-        table large enough to matter, the algorithms that cannot finish a trial in time left out, and the
-        search's duration estimated (``tabular.sizing``), both said as warnings."""
+        table large enough to matter, the algorithms that cannot finish a trial in time left out (``size``; the
+        CLI prints its notes before the services start, a flow run logs them)."""
         config = self.config
         algorithms: list[str] = list(config.algorithms)
         data = prepared.search
@@ -193,17 +213,10 @@ class TabularFamily:
                 raise ZygardeError("Spark's gbt cannot classify more than two classes; add rf to the algorithms.")
         objective = self._objective(data)
         search_budget = config.time_budget * SEARCH_SHARE if config.time_budget else None
-        if config.engine == "dask" and len(data.y) > ESTIMATE_ROWS:
-            asked = AUTO_ORDER if algorithms == ["auto"] else algorithms
-            estimate = estimate_costs(objective, data, asked)
-            kept, notes = affordable(estimate, asked, len(data.y), search_budget)
-            for note in notes:
-                warnings.warn(note, stacklevel=2)
-            trials = dict.fromkeys(kept, config.trials)
-            warnings.warn(f"{data.X.shape[0]:,} training rows, scored by {objective.validation}: "
-                          + describe_estimate(estimate, trials, get_settings().dask_workers)
-                          + (f"; the time budget ({config.time_budget:g} s) ends it" if config.time_budget else ""),
-                          stacklevel=2)  # fmt: skip
+        kept, notes = self.size(data, algorithms)
+        for note in notes:
+            log.warning("%s", note)
+        if kept is not None:
             families, algorithms = (kept, algorithms) if algorithms == ["auto"] else (None, kept)
         self._clock = time.monotonic()  # a time budget covers the search, the ensemble and the refit
         sampler = tabular_sampler(algorithms, config.search, config.trials, config.seed, config.space,

@@ -16,10 +16,15 @@ def print_tabular(summary: dict[str, Any]) -> None:
     out = Console()
     metric = summary["selection_metric"]
     holdout = bool(summary.get("validation_metrics"))  # out of core: one validation part, no folds
-    where = "the validation part" if holdout else f"the training split, {summary.get('validation', 'CV')}"
+    validation = summary.get("validation", "CV")
     prefix = "validation" if holdout else "cv"
+    said = "hold-out" if validation.startswith("hold-out") else prefix  # what the scores are, in the words below
+    if said == "hold-out":
+        where = "a fifth of the training split ("
+    else:
+        where = "the validation part (" if holdout else f"the training split ({validation}, "
     rungs = any("budget" in row for row in summary["leaderboard"])  # successive halving: the last rung's results
-    table = Table(title=f"Leaderboard: {prefix} {metric} on {where} ({summary['n_trials']} trials"
+    table = Table(title=f"Leaderboard: {said} {metric} on {where}{summary['n_trials']} trials"
                         f"{', rung by rung; compared on the full budget' if rungs else ''})")  # fmt: skip
     timed = any(row.get("predict_us_per_row", float("nan")) == row.get("predict_us_per_row") for row in
                 summary["leaderboard"])  # fmt: skip
@@ -45,7 +50,7 @@ def print_tabular(summary: dict[str, Any]) -> None:
     out.print(f"{'test part' if holdout else 'test split'}: {test}")
     gap = summary.get("cv_to_test") or {}
     if gap:
-        out.print(f"{gap['metric']}: {prefix} {gap['cv']:.4f} -> test {gap['test']:.4f} ({gap['gap']:+.4f}; a large "
+        out.print(f"{gap['metric']}: {said} {gap['cv']:.4f} -> test {gap['test']:.4f} ({gap['gap']:+.4f}; a large "
                   "drop means the selection flattered the winner)")  # fmt: skip
     budget = summary.get("time_budget") or {}
     if budget:

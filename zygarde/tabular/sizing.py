@@ -98,7 +98,8 @@ def _human(seconds: float) -> str:
 
 
 def describe_estimate(estimate: CostEstimate, trials: dict[str, int], workers: int) -> str:
-    """One line: the search's expected wall clock, and the slowest algorithm's trial."""
-    slowest = max(estimate.per_trial, key=lambda a: estimate.per_trial[a])
+    """One line: the search's expected wall clock with ``trials`` of each algorithm, and the slowest one's
+    trial."""
+    slowest = max(trials, key=lambda a: estimate.per_trial.get(a, 0.0))
     return (f"estimated search: about {_human(estimate.search_seconds(trials, workers))} on {workers} workers "
-            f"(a {slowest} trial: about {_human(estimate.per_trial[slowest])})")  # fmt: skip
+            f"(a {slowest} trial: about {_human(estimate.per_trial.get(slowest, 0.0))})")  # fmt: skip

@@ -12,8 +12,9 @@ Fast and Lightweight AutoML Library", MLSys 2021), written here from the paper's
   drawn with probability proportional to 1 / ECI (seeded), so a stalled algorithm is still tried now and then.
 
 Within an algorithm, configurations come from its own TPE study (``samplers.bayesian.TPESampler``). The budget is a
-cooperative deadline: no trial is asked for after it, and trials already running finish (Dask cannot
-interrupt a running task), so the search ends within one trial of the budget; the overshoot is reported.
+cooperative deadline: no trial is asked for after it, nor one of an algorithm whose trials so far took longer on
+average than the budget has left, and trials already running finish (Dask cannot interrupt a running task), so
+the search ends within one trial of the budget; the overshoot is reported.
 
 ``persist`` keeps each algorithm's study in a journal file of its own, and the search's clock (the seconds of
 budget spent, as of the last result) beside them, so a resumed search continues every algorithm's study, its
@@ -129,9 +130,17 @@ class AutoSampler(Sampler):
             out[name] = max(eci, 1e-9)
         return out
 
+    def _would_overrun(self, name: str) -> bool:
+        """Whether a trial of ``name``, as long as its trials so far on average, would end past the budget."""
+        progress = self.progress[name]
+        if self.budget_seconds is None or progress.trials == 0:
+            return False
+        return self.elapsed() + progress.spent / progress.trials > self.budget_seconds
+
     def choose(self) -> str | None:
-        """The next algorithm: an untried one first, else drawn with probability proportional to 1 / ECI."""
-        eci = {k: v for k, v in self.eci().items() if k not in self._exhausted}
+        """The next algorithm: an untried one first, else drawn with probability proportional to 1 / ECI; never
+        one whose trials take longer than the budget has left (FLAML's rule too: no trial that cannot finish)."""
+        eci = {k: v for k, v in self.eci().items() if k not in self._exhausted and not self._would_overrun(k)}
         if not eci:
             return None
         untried = [name for name in eci if self._asked_of[name] == 0]

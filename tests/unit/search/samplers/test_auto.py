@@ -134,3 +134,21 @@ def test_a_budgeted_search_is_named_by_its_budget_not_a_trial_count() -> None:
 
     assert search.task_run_name.format(plan=Plan(budgeted)) == "search score for 45 s"
     assert search.task_run_name.format(plan=Plan(counted)) == "search score over 30 trials"
+
+
+@pytest.mark.parametrize(("seconds", "starts"), [(50.0, False), (1.0, True)])
+def test_no_trial_starts_that_its_algorithms_trials_say_cannot_finish_in_the_budget(
+    seconds: float, starts: bool
+) -> None:
+    from zygarde.search.samplers.auto import AutoSampler
+    from zygarde.search.trials import TrialResult
+
+    sampler = AutoSampler({"only": {"x": [1, 2, 3]}}, total=100, metric="m", greater_is_better=True, seed=0,
+                          budget_seconds=60.0)  # fmt: skip
+    spec = sampler.ask()
+    assert spec is not None
+    sampler.tell(TrialResult(spec.trial_id, spec.algorithm, spec.params, scores={"m": 0.5},
+                             usage={"wall_seconds": seconds}))  # fmt: skip
+    assert sampler.started is not None
+    sampler.started -= 20  # 20 s of the 60 spent: a 50 s trial would end past the budget, a 1 s one would not
+    assert (sampler.ask() is not None) is starts

@@ -1,7 +1,7 @@
 """The search data on every worker: zygarde's LocalCluster (Dask's active memory manager not started) against
 Dask's default (the manager's ReduceReplicas drops the copies `scatter(broadcast=True)` made within 2 s).
 
-The same search, side by side, alternating, ROUNDS times: LINEAR trials (elastic net by SGD: fitting is
+The same search, side by side, alternating, ROUNDS times: LINEAR trials (elastic net, solved exactly: fitting is
 quick, so preparing the folds and fetching the data weigh) of 3-fold CV on the generated table, through
 `DaskEngine` on 2 one-thread workers. Printed per round: each cluster's search wall clock and the copies of
 the data the workers held at the end; then the median wall clock of each and their ratio.

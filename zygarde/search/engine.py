@@ -191,7 +191,9 @@ class DaskEngine:
             specs[key] = (spec, attempt)
 
         def fill() -> None:
-            window = self.max_in_flight or 2 * capacity.threads()  # re-read: an adaptive cluster grows
+            # re-read: an adaptive cluster grows. Under a time budget, none queued behind a running trial: at the
+            # deadline only the running ones go on (a queued one would start after it and run whole)
+            window = self.max_in_flight or (1 if sampler.budget_seconds else 2) * capacity.threads()
             while running.count() < window:
                 spec = sampler.ask()
                 if spec is None:

@@ -13,7 +13,8 @@ Fast and Lightweight AutoML Library", MLSys 2021), written here from the paper's
 
 Within an algorithm, configurations come from its own TPE study (``samplers.bayesian.TPESampler``). The budget is a
 cooperative deadline: no trial is asked for after it, nor one of an algorithm whose trials so far took longer on
-average than the budget has left, and trials already running finish (Dask cannot interrupt a running task), so
+average than the budget has left (nor the first of an algorithm after half the budget), and trials already
+running finish (Dask cannot interrupt a running task), so
 the search ends within one trial of the budget; the overshoot is reported.
 
 ``persist`` keeps each algorithm's study in a journal file of its own, and the search's clock (the seconds of
@@ -131,10 +132,13 @@ class AutoSampler(Sampler):
         return out
 
     def _would_overrun(self, name: str) -> bool:
-        """Whether a trial of ``name``, as long as its trials so far on average, would end past the budget."""
+        """Whether a trial of ``name``, as long as its trials so far on average, would end past the budget; an
+        algorithm not timed yet starts its first trial in the budget's first half only."""
         progress = self.progress[name]
-        if self.budget_seconds is None or progress.trials == 0:
+        if self.budget_seconds is None:
             return False
+        if progress.trials == 0:
+            return self.elapsed() > self.budget_seconds / 2
         return self.elapsed() + progress.spent / progress.trials > self.budget_seconds
 
     def choose(self) -> str | None:

@@ -13,6 +13,7 @@ from zygarde.orchestration import local_cluster_options
 from zygarde.settings import get_settings
 from zygarde.summary import finished
 from zygarde.tasks.evaluate import evaluate, publish_outcome
+from zygarde.tasks.explain import explain
 from zygarde.tasks.preprocess import prepare
 from zygarde.tasks.register import register_model
 from zygarde.tasks.search import plan_search, search
@@ -23,7 +24,7 @@ from zygarde.tasks.validate import load, validate
 
 def train(family: Family) -> BaseModel:
     """load -> open the MLflow run -> validate -> prepare (search and evaluation views) -> plan -> search ->
-    select and train the winner -> evaluate on the held-out view -> register and promote -> summary."""
+    select and train the winner -> evaluate on the held-out view -> explain it -> register and promote -> summary."""
     loaded = load(family)
     with training_slot(family.identify(loaded).registry_name), closing_run(open_run(family, loaded)) as run:
         validate(family, loaded, run)
@@ -34,8 +35,9 @@ def train(family: Family) -> BaseModel:
         outcome = search(plan, prepared.search, run)
         best, model = finalize(family, prepared.without_evaluation(), outcome, run)
         evaluation = evaluate(family, model, prepared, best, outcome, run)
+        explanation = explain(family, model, prepared, best, outcome, run)
         registered = register_model(family, model, prepared, run)
-    publish_outcome(family, prepared, best, evaluation, registered, run)
+    publish_outcome(family, prepared, best, evaluation, explanation, registered, run)
     fields = family.summarize(loaded, prepared, best, evaluation, outcome.results)
     return family.summary_type(**fields, **finished(outcome, run, registered))
 

@@ -8,12 +8,13 @@ from prefect import task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
+from zygarde.explain import Explanation
 from zygarde.family import Evaluation, Family, Prepared
 from zygarde.registry import RegisteredModel
 from zygarde.search.trials import SearchOutcome, TrialResult
 from zygarde.settings import get_settings
 from zygarde.summary import outcome_markdown
-from zygarde.tracking import RunContext, log_figure, log_json, log_metrics, log_text
+from zygarde.tracking import RunContext, log_metrics, log_outputs, log_text
 
 from ._stage import stage
 
@@ -27,10 +28,7 @@ def evaluate(
         evaluation = family.evaluate(model, prepared, best, outcome.results)
     metrics = {f"{evaluation.prefix}{k}": v for k, v in evaluation.metrics.items()}
     log_metrics(run.tracking_uri, run.run_id, {**metrics, **{f"best_{k}": v for k, v in best.scores.items()}})
-    for path, figure in evaluation.figures.items():
-        log_figure(run.tracking_uri, run.run_id, figure, path)
-    for path, payload in evaluation.json.items():
-        log_json(run.tracking_uri, run.run_id, payload, path)
+    log_outputs(run.tracking_uri, run.run_id, evaluation.figures, evaluation.json)
     for key, (description, rows) in evaluation.tables.items():
         create_table_artifact(key=key, table=_rounded(rows), description=description)
     evaluation.figures = {}  # figures are closed once logged; the rest travels on
@@ -42,12 +40,14 @@ def publish_outcome(
     prepared: Prepared[Any, Any],
     best: TrialResult,
     evaluation: Evaluation,
+    explanation: Explanation,
     registered: RegisteredModel,
     run: RunContext,
 ) -> None:
     """The run's outcome in words, on the flow-run page (artifact ``outcome``) and in the MLflow run."""
     ui_url = get_settings().mlflow_ui_url
-    markdown = outcome_markdown(best, evaluation, family.champion_rule(prepared), registered, run, ui_url)
+    rule = family.champion_rule(prepared)
+    markdown = outcome_markdown(best, evaluation, explanation, rule, registered, run, ui_url)
     create_markdown_artifact(key="outcome", markdown=markdown, description=f"{registered.name} v{registered.version}")
     log_text(run.tracking_uri, run.run_id, markdown, "outcome.md")
 

@@ -8,7 +8,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from zygarde.family import Family, Prepared
-from zygarde.tracking import RunContext, log_json, log_metrics
+from zygarde.tracking import RunContext, log_dataset, log_json, log_metrics
 
 from ._stage import stage
 
@@ -22,4 +22,7 @@ def prepare(family: Family, loaded: Any, run: RunContext) -> Prepared[Any, Any]:
         log_metrics(run.tracking_uri, run.run_id, prepared.facts)
     for path, payload in prepared.artifacts.items():
         log_json(run.tracking_uri, run.run_id, payload, path)
+    for data in prepared.inputs:
+        log_dataset(run.tracking_uri, run.run_id, data.frame, name=data.name, source=data.source, target=data.target,
+                    context=data.context)  # fmt: skip
     return prepared

@@ -33,7 +33,8 @@ def validate(family: Family, loaded: Any, run: RunContext) -> ValidationReport:
     """Run the data's expectation suite; log the report; raise with the failed expectations listed."""
     with stage("validate", run):
         report = family.validate(loaded, get_settings().expectations_dir)
-    summary = {"suite": report.suite, "evaluated": report.evaluated, "failures": report.failures}
+    summary = {"suite": report.suite, "evaluated": report.evaluated, "failures": report.failures,
+               "checked": report.checked}  # fmt: skip
     log_json(run.tracking_uri, run.run_id, summary, "validation/report.json")
     for path, payload in report.artifacts.items():
         log_json(run.tracking_uri, run.run_id, payload, path)

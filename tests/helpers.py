@@ -15,7 +15,8 @@ from zygarde.orchestration import free_port
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "data" / "raw"
 
-__all__ = ["DATA", "REPO", "CliRun", "assert_one_clear_error", "free_port", "stop_process", "zygarde"]
+__all__ = ["DATA", "REPO", "CliRun", "assert_one_clear_error", "free_port", "report_in_browser", "stop_process",
+           "zygarde"]  # fmt: skip
 
 
 def stop_process(process: subprocess.Popen | None) -> None:
@@ -66,3 +67,29 @@ def assert_one_clear_error(run: CliRun, message: str) -> None:
     assert message in " ".join(run.output.split()), run.output
     for noise in ("Traceback", "Error logging to API", "| INFO", "| ERROR"):
         assert noise not in run.output, run.output
+
+
+def report_in_browser(run_id: str, folder: Path, headings: tuple[str, ...]) -> str:
+    """`zygarde report RUN_ID` as a user runs it (the store of ``folder`` as work dir), the page opened by headless
+    Chromium: self-contained, every one of ``headings`` present, rendered (a screenshot, not blank). The DOM."""
+    import shutil
+
+    made = zygarde("report", run_id, "--out", str(folder / "report.html"), env={"ZYGARDE_WORK_DIR": str(folder)})
+    assert made.code == 0 and "report.html" in made.output, made.output
+    page = (folder / "report.html").read_text()
+    assert "http://" not in page and "https://" not in page  # self-contained: nothing to fetch
+    browser = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    assert browser, "Chromium is needed to open the report (.ci/run installs it: apt-get install chromium)"
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={folder / 'chromium'}"]  # fmt: skip
+    page_uri = (folder / "report.html").as_uri()
+    dom = subprocess.run([browser, *flags, "--dump-dom", page_uri], capture_output=True, text=True,
+                         timeout=120).stdout  # fmt: skip
+    for heading in headings:
+        assert heading in dom, heading
+    shot = folder / "report.png"
+    subprocess.run([browser, *flags, "--window-size=1200,2000", f"--screenshot={shot}", page_uri],
+                   capture_output=True, timeout=120, check=True)  # fmt: skip
+    assert shot.stat().st_size > 50_000  # a rendered page, not a blank one
+    return dom

@@ -1,7 +1,7 @@
 """The ``Family`` seam: what differs between tabular, clustering and vision training.
 
 Every flow runs the same stages over one family (``zygarde.flows.pipeline.train``):
-preflight -> load -> validate -> prepare -> plan -> search -> select -> finalize -> evaluate -> promote ->
+preflight -> load -> validate -> prepare -> plan -> search -> select -> finalize -> evaluate -> explain -> promote ->
 summarize. A family supplies each stage's logic as a plain method (no Prefect), and the data it hands on:
 
 - ``prepare`` splits the data into a **search view** (what trials see; scattered to the workers) and an
@@ -43,6 +43,18 @@ class Identity:
     params: dict[str, Any] = field(default_factory=dict)  # resolved facts logged with the run's parameters
 
 
+@dataclass(frozen=True)
+class DataInput:
+    """A table the run learned from, logged as the MLflow run's dataset input (name, digest, source, schema): what
+    the runs table's Dataset column shows and filters on."""
+
+    frame: Any  # a pandas DataFrame
+    name: str
+    source: str
+    target: str | None = None
+    context: str = "training"
+
+
 @dataclass
 class Prepared(Generic[SearchT, EvalT]):
     """The two views of the data after preprocessing, and facts about them to log."""
@@ -51,6 +63,7 @@ class Prepared(Generic[SearchT, EvalT]):
     evaluation: EvalT
     facts: dict[str, float] = field(default_factory=dict)
     artifacts: dict[str, Any] = field(default_factory=dict)  # JSON artifacts: path -> payload
+    inputs: list[DataInput] = field(default_factory=list)  # the data, as the run's MLflow dataset inputs
 
     def without_evaluation(self) -> Prepared[SearchT, None]:
         """The search view alone: what is shipped to a worker to train the winner (held-out rows stay here)."""
@@ -177,6 +190,11 @@ class Family(Protocol):
         self, model: Any, prepared: Prepared[Any, Any], best: TrialResult, results: list[TrialResult]
     ) -> Evaluation:
         """The final model on the evaluation view: metrics, plots, the leaderboard."""
+        ...
+
+    def explain(self, model: Any, prepared: Prepared[Any, Any], best: TrialResult, results: list[TrialResult]) -> Any:
+        """Why ``model`` predicts what it does (a ``zygarde.explain.Explanation``), on a sample of the evaluation
+        view, each step within its time (falling back, and saying so, when it runs out)."""
         ...
 
     def champion_rule(self, prepared: Prepared[Any, Any]) -> ChampionRule:

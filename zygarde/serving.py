@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from mlflow.exceptions import MlflowException
 
@@ -89,16 +90,23 @@ def check_input(
     return rows
 
 
-def predict_file(
-    tracking_uri: str,
-    name: str,
-    source: Path,
-    output: Path,
-    *,
-    alias: str | None = CHAMPION,
-    version: str | None = None,
-) -> PredictionRecord:
-    """Predict every row of ``source`` with one version of ``name``; write ``output`` and its record atomically."""
+@dataclass(frozen=True)
+class Resolved:
+    """One registered version, loaded, and the input rows checked against its signature."""
+
+    name: str
+    version: str
+    uri: str
+    model: Any  # the pyfunc model
+    frame: pd.DataFrame  # the input as read
+    rows: pd.DataFrame  # the model's columns of it, typed as it declares
+    classes: list[str]  # a classifier's class names, by index (empty otherwise)
+
+
+def resolve_input(
+    tracking_uri: str, name: str, source: Path, output: Path, alias: str | None, version: str | None
+) -> Resolved:
+    """Check the output's name, read ``source``, resolve the version once, load it and check the rows."""
     import mlflow.pyfunc
 
     if output.suffix.lower() not in TABLE_SUFFIXES:
@@ -109,17 +117,57 @@ def predict_file(
     uri = f"models:/{name}/{chosen}"
     with fluent_tracking_uri(tracking_uri):
         model = mlflow.pyfunc.load_model(uri)
+    tags = get_client(tracking_uri).get_model_version(name, chosen).tags
+    classes = json.loads(tags.get("zygarde.classes", "[]")) if tags.get("zygarde.task") == "classification" else []
     rows = check_input(frame, input_columns(model), source, name, chosen)
+    return Resolved(name, chosen, uri, model, frame, rows, classes)
+
+
+def predict_file(
+    tracking_uri: str,
+    name: str,
+    source: Path,
+    output: Path,
+    *,
+    alias: str | None = CHAMPION,
+    version: str | None = None,
+) -> PredictionRecord:
+    """Predict every row of ``source`` with one version of ``name``: the prediction (a classifier's: the class
+    name, and each class's probability as ``probability_<class>``); write ``output`` and its record atomically."""
+    resolved = resolve_input(tracking_uri, name, source, output, alias, version)
     try:
-        predicted = model.predict(rows)
+        predicted = predictions(resolved)
     except MlflowException as exc:
-        raise ZygardeError(f"{source}: {name} v{chosen} refused the input: {str(exc).splitlines()[0]}") from None
-    result = frame.assign(prediction=list(pd.DataFrame(predicted).iloc[:, 0]))
+        raise ZygardeError(
+            f"{source}: {resolved.name} v{resolved.version} refused the input: {str(exc).splitlines()[0]}"
+        ) from None
+    return write_result(resolved.frame.assign(**predicted), resolved, source, output, alias, version)
+
+
+def predictions(resolved: Resolved) -> dict[str, Any]:
+    """The output columns: ``prediction`` and, for a classifier that gives them, ``probability_<class>``."""
+    raw = resolved.model.get_raw_model() if hasattr(resolved.model, "get_raw_model") else None
+    if resolved.classes and hasattr(raw, "predict_proba"):
+        proba = np.asarray(raw.predict_proba(resolved.rows))
+        names = np.asarray(resolved.classes, dtype=object)
+        return {"prediction": names[proba.argmax(axis=1)],
+                **{f"probability_{c}": proba[:, k] for k, c in enumerate(resolved.classes)}}  # fmt: skip
+    values = pd.DataFrame(resolved.model.predict(resolved.rows)).iloc[:, 0].to_numpy()
+    if resolved.classes:  # a Spark classifier: class indices
+        values = np.asarray(resolved.classes, dtype=object)[values.astype(int)]
+    return {"prediction": list(values)}
+
+
+def write_result(
+    result: pd.DataFrame, resolved: Resolved, source: Path, output: Path, alias: str | None, version: str | None,
+    **extra: Any,
+) -> PredictionRecord:  # fmt: skip
+    """Write ``result`` to ``output`` and its record beside it (``<output>.json``), each whole or not at all."""
     record = PredictionRecord(
-        model=name,
-        version=chosen,
+        model=resolved.name,
+        version=resolved.version,
         alias=None if version is not None else (alias or CHAMPION),
-        model_uri=uri,
+        model_uri=resolved.uri,
         input=str(source.resolve()),
         output=str(output.resolve()),
         rows=len(result),
@@ -127,7 +175,8 @@ def predict_file(
     )
     write_atomically(output, lambda tmp: _write_table(result, tmp, output.suffix.lower()))
     meta = output.with_name(output.name + ".json")
-    write_atomically(meta, lambda tmp: tmp.write_text(json.dumps(asdict(record), indent=2) + "\n"))
+    payload = json.dumps({**asdict(record), **extra}, indent=2) + "\n"
+    write_atomically(meta, lambda tmp: tmp.write_text(payload))
     return record
 
 

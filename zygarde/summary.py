@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 if TYPE_CHECKING:  # the summary model is imported by the CLI before any service: no MLflow import here
+    from zygarde.explain import Explanation
     from zygarde.family import ChampionRule, Evaluation
     from zygarde.registry import RegisteredModel
     from zygarde.search.trials import SearchOutcome, TrialResult
@@ -61,22 +62,31 @@ def model_info(registered: RegisteredModel) -> dict[str, Any]:
 def mlflow_links(tracking_uri: str, ui_url: str, run: RunContext, registered: RegisteredModel) -> tuple[str, str]:
     """Links to the MLflow UI pages of the parent run and of the registered version."""
     base = ui_url.rstrip("/")
-    return (
-        f"{base}/#/experiments/{run.experiment_id}/runs/{run.run_id}",
-        f"{base}/#/models/{registered.name}/versions/{registered.version}",
-    )
+    return (run_link(ui_url, run.experiment_id, run.run_id),
+            f"{base}/#/models/{registered.name}/versions/{registered.version}")  # fmt: skip
+
+
+# MLflow 3's UI opens an experiment in its GenAI view (traces) unless the link asks for the model-training one
+TRAINING_VIEW = "workflowType=machine_learning"
+
+
+def run_link(ui_url: str, experiment_id: str, run_id: str | None = None) -> str:
+    """The MLflow UI page of an experiment (or one of its runs), in the Model training view."""
+    page = f"{ui_url.rstrip('/')}/#/experiments/{experiment_id}" + (f"/runs/{run_id}" if run_id else "")
+    return f"{page}?{TRAINING_VIEW}"
 
 
 def outcome_markdown(
     best: TrialResult,
     evaluation: Evaluation,
+    explanation: Explanation,
     rule: ChampionRule,
     registered: RegisteredModel,
     run: RunContext,
     ui_url: str,
 ) -> str:
-    """The run page's last word (a Prefect markdown artifact): the winner, its held-out metrics, the version
-    registered, the champion decision, and where the MLflow run and model version are."""
+    """The run page's last word (a Prefect markdown artifact): the winner, its held-out metrics, what drives it,
+    the version registered, the champion decision, and where the MLflow run and model version are."""
     run_link, model_link = mlflow_links(run.tracking_uri, ui_url, run, registered)
     params = ", ".join(f"{k}={v}" for k, v in sorted(best.params.items())) or "defaults"
     metrics = "\n".join(
@@ -84,6 +94,9 @@ def outcome_markdown(
     )
     verdict = "**became champion**" if registered.became_champion else "stays a **challenger**"
     previous = f"v{registered.previous_champion}" if registered.previous_champion else "none"
+    drivers = "\n".join(f"| {f['feature']} | {f['importance']:.4g} |" for f in explanation.top())
+    why = (f"**What drives it** ({explanation.method}{f', {explanation.rows} rows' if explanation.rows else ''}):"
+           f"\n\n| feature | importance |\n|---|---|\n{drivers}\n" if drivers else "")  # fmt: skip
     return f"""## {registered.name} v{registered.version} {verdict}
 
 **Winner**: `{best.algorithm}` ({params}), trial #{best.trial_id}
@@ -94,6 +107,7 @@ def outcome_markdown(
 |---|---|
 {metrics}
 
+{why}
 - MLflow run: [{run.run_id}]({run_link}) (store `{run.tracking_uri}`)
 - Model version: [{registered.name} v{registered.version}]({model_link}) (`{registered.model_uri}`)
 """

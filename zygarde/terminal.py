@@ -34,11 +34,18 @@ def print_footer(out: Console, summary: dict[str, Any]) -> None:
         out.print(f"successive halving: {facts['halving_configurations']:.0f} configurations in {brackets} "
                   f"bracket{'s' * (brackets > 1)}; {facts[f'halving_rung_{top}_trials']:.0f} ran the full budget "
                   "(each trial's rungs: its MLflow child run)")  # fmt: skip
-    uri = summary["mlflow"]["tracking_uri"]
+    from zygarde.summary import run_link
+
+    mlflow = summary["mlflow"]
+    run_id = mlflow.get("parent_run_id")
+    link = run_link("http://127.0.0.1:5000", mlflow["experiment_id"], run_id)
     out.print(
         "\nOpen the UIs:\n"
-        f"  mlflow ui --backend-store-uri {uri} --port 5000   # experiment {summary['mlflow']['experiment_id']}\n"
+        f"  mlflow ui --backend-store-uri {mlflow['tracking_uri']} --port 5000\n"
+        f"    then {link}   (MLflow's Model training view)\n"
         "  prefect server start                              # flow runs, tasks, artifacts"
+        + (f"\n  zygarde report {run_id}   # one page: metrics, what drives the model, how it errs" if run_id else ""),
+        soft_wrap=True,
     )
     if summary.get("log_file"):
         out.print(f"log: {summary['log_file']}")

@@ -20,6 +20,7 @@ class ValidationReport:
     suite: str
     evaluated: int
     failures: list[dict[str, Any]] = field(default_factory=list)
+    checked: list[dict[str, Any]] = field(default_factory=list)  # every expectation: kind, column, held
     # what else the run should record about the data (e.g. quarantined files): JSON artifacts, metrics, tables
     artifacts: dict[str, Any] = field(default_factory=dict)
     facts: dict[str, float] = field(default_factory=dict)
@@ -57,7 +58,9 @@ def run_suite(frame: pd.DataFrame, suite: dict[str, Any]) -> ValidationReport:
     batch = asset.add_batch_definition_whole_dataframe("whole").get_batch(batch_parameters={"dataframe": frame})
     outcome = batch.validate(gx_suite)
     failures = [_describe_failure(r, set(frame.columns)) for r in outcome.results if not r.success]
-    return ValidationReport(suite=suite["name"], evaluated=len(outcome.results), failures=failures)
+    checked = [{"expectation": r.expectation_config.type, "column": r.expectation_config.kwargs.get("column", ""),
+                "held": bool(r.success)} for r in outcome.results]  # fmt: skip
+    return ValidationReport(suite["name"], len(outcome.results), failures, checked)
 
 
 def _describe_failure(result: Any, columns: set[str]) -> dict[str, Any]:

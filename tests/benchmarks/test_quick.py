@@ -21,6 +21,7 @@ QUICK = {
     "elastic.py": "adaptive 1 -> 4 vs one worker",
     "engines.py scale": "slope of log(wall)",
     "engines.py diabetes": "spark / dask",
+    "explain.py": "Spearman of the two rankings",
     "main_job.py": "repeated stratified CV of the chosen pipeline",
     "memory_budget.py": "peak/budget at most",
     "resume.py": "median extra over 1 repeats",

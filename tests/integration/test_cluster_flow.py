@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from prefect_dask import DaskTaskRunner
 
-from tests.helpers import DATA, assert_one_clear_error, zygarde
+from tests.helpers import DATA, assert_one_clear_error, report_in_browser, zygarde
 from zygarde.cluster.config import parse_cluster_config
 from zygarde.cluster.family import ClusterFamily
 from zygarde.flows.cluster import cluster
@@ -44,6 +44,9 @@ def test_cluster_flow_searches_presents_and_registers_a_predictor(
     assert {c.data.tags["zygarde.split"] for c in children} == {"all rows of the table (unsupervised)"}
     artifacts = {a.path for a in client.list_artifacts(parent, "clusters/best")}
     assert artifacts == {f"clusters/best/{f}" for f in ("pca.png", "silhouette.png", "profile.json")}
+    dom = report_in_browser(parent, tmp_path, ("Data", "70 rows", "Why the champion predicts what it does",
+                                               "Importance: ANOVA F of each feature across the clusters"))  # fmt: skip
+    assert 'alt="explain/cluster_means.png"' in dom and 'alt="clusters/best/pca.png"' in dom
 
     name = summary.model["name"]
     assert name == "zygarde-fastfood-burger-king" and summary.model["became_champion"]

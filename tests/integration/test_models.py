@@ -62,7 +62,10 @@ def test_predict_uses_one_recorded_version_and_names_a_missing_column(registry: 
     assert run.code == 0, run.output
     assert "50 predictions by zygarde-diabetes v1 (@champion)" in run.output, run.output
     predicted = pd.read_parquet(output)
-    assert len(predicted) == 50 and set(predicted["prediction"]) <= {0, 1}
+    assert len(predicted) == 50 and set(predicted["prediction"]) <= {"0", "1"}  # the class names
+    probabilities = predicted[["probability_0", "probability_1"]]
+    assert (probabilities.sum(axis=1) - 1).abs().max() < 1e-6
+    assert (predicted["prediction"] == probabilities.idxmax(axis=1).str.removeprefix("probability_")).all()
     record = json.loads(output.with_name("predicted.parquet.json").read_text())
     assert record["version"] == "1" and record["alias"] == "champion" and record["rows"] == 50
 
@@ -107,6 +110,46 @@ def test_mlflow_models_serve_answers_one_rest_request(registry: dict[str, str]) 
         body = {"dataframe_split": rows.to_dict(orient="split", index=False)}
         answer = httpx.post(f"http://127.0.0.1:{port}/invocations", json=body, timeout=30)
         assert answer.status_code == 200, answer.text
-        assert len(answer.json()["predictions"]) == 3
+        served = answer.json()["predictions"]  # a classifier is served by its predict_proba: one per class
+        assert len(served) == 3 and all(len(row) == 2 and abs(sum(row) - 1) < 1e-6 for row in served), served
     finally:
         stop_process(server)
+
+
+def test_explain_writes_each_rows_top_columns_and_names_a_missing_one(registry: dict[str, str], tmp_path: Path) -> None:
+    rows = pd.read_csv(DATA / "diabetes.csv").drop(columns="Outcome").head(20)
+    source = tmp_path / "rows.csv"
+    rows.to_csv(source, index=False)
+    run = zygarde("explain", "diabetes", "--input", str(source), "--top", "2", env=registry)
+    assert run.code == 0 and "20 rows explained by zygarde-diabetes v1 (@champion)" in run.output, run.output
+    assert "single-column effect" in run.output and "not additive" in run.output  # rf: no exact TreeSHAP
+    explained = pd.read_csv(tmp_path / "rows.explained.csv")
+    assert list(explained.columns[-4:]) == ["top_1_column", "top_1_contribution", "top_2_column", "top_2_contribution"]
+    assert set(explained["top_1_column"]) <= set(rows.columns) and "Glucose" in set(explained["top_1_column"])
+    assert (explained["top_1_contribution"].abs() >= explained["top_2_contribution"].abs()).all()
+    record = json.loads((tmp_path / "rows.explained.csv.json").read_text())
+    assert record["method"].startswith("single-column effect") and record["version"] == "1"
+
+    broken = tmp_path / "broken.csv"
+    rows.drop(columns="BMI").to_csv(broken, index=False)
+    missing = zygarde("explain", "diabetes", "--input", str(broken), "--output", str(tmp_path / "no.csv"), env=registry)
+    assert_one_clear_error(missing, "missing the model input column(s) 'BMI'")
+    assert not (tmp_path / "no.csv").exists()
+
+
+def test_each_run_logs_its_table_as_the_mlflow_dataset_input(registry: dict[str, str]) -> None:
+    from mlflow.data.pandas_dataset import from_pandas
+
+    from zygarde.tabular.datasets import load_dataset
+    from zygarde.tracking import get_client
+
+    client = get_client(registry["MLFLOW_TRACKING_URI"])
+    version = client.get_model_version(NAME, "1")
+    inputs = client.get_run(version.run_id).inputs.dataset_inputs
+    assert len(inputs) == 1 and inputs[0].tags[0].value == "training"
+    dataset = inputs[0].dataset
+    table = load_dataset("diabetes", data_root=DATA).frame
+    assert dataset.name == "diabetes" and dataset.digest == from_pandas(table).digest
+    assert "diabetes.csv" in dataset.source and "Glucose" in dataset.schema
+    experiment = client.get_experiment(client.get_run(version.run_id).info.experiment_id)
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"  # the Model training view

@@ -12,7 +12,7 @@ from distributed import Client
 from PIL import Image
 from prefect_dask import DaskTaskRunner
 
-from tests.helpers import DATA, assert_one_clear_error, zygarde
+from tests.helpers import DATA, assert_one_clear_error, report_in_browser, zygarde
 from zygarde.flows.vision import train_vision
 from zygarde.settings import get_settings
 from zygarde.tracking import get_client
@@ -82,6 +82,10 @@ def test_vision_flow_quarantines_races_trains_and_registers(
     assert metrics["final_train_rows"] == summary.n_train + summary.n_val  # the refit sees the validation rows
     plots = {a.path for a in client.list_artifacts(parent, "plots")}
     assert plots == {"plots/confusion_matrix.png", "plots/predictions.png"}
+    dom = report_in_browser(parent, tmp_path, ("Why the champion predicts what it does", "Grad-CAM on the last "
+                                               "convolution", "How the champion errs", "Per class"))  # fmt: skip
+    assert 'alt="explain/grad_cam.png"' in dom and 'alt="plots/confusion_matrix.png"' in dom
+    assert "<td>tshirt</td>" in dom  # the per-class table carries the classes' numbers
     name = summary.model["name"]
     assert name.startswith("zygarde-shirts-small-") and summary.model["became_champion"]
     assert str(client.get_model_version_by_alias(name, "champion").version) == summary.model["version"]

@@ -33,6 +33,7 @@ def run_command(argv: list[str]) -> int:
     its exit code."""
     code: int = 0
     speak_cli()
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # its bars interleave with our output
     try:
         app(args=argv, prog_name="zygarde")
     except SystemExit as exc:

@@ -38,6 +38,31 @@ def predict(
     console.print(f"{record.rows} predictions by {record.model} v{record.version}{via} -> {record.output}")
 
 
+@commands.command("explain", rich_help_panel="Use the models")
+def explain_command(
+    name: Annotated[str, typer.Argument(help="Registered model name (zygarde models list).")],
+    input_file: Annotated[Path, typer.Option("--input", help="CSV or Parquet file of rows to explain.")],
+    output: Annotated[
+        Path | None, typer.Option(help="Where to write the rows with their prediction and top columns (.csv/.parquet).")
+    ] = None,
+    top: Annotated[int, typer.Option(help="Columns shown per row, by the size of their contribution.")] = 3,
+    version: Annotated[str | None, typer.Option(help="A version number instead of the alias.")] = None,
+    alias: Annotated[str, typer.Option(help="The alias to resolve (once) to a version.")] = "champion",
+) -> None:
+    """Each row's prediction with the columns that moved it most (TreeSHAP where exact, else says which method)."""
+    from zygarde.explain.rows import explain_file
+
+    store = existing_store()
+    target = output or input_file.with_name(f"{input_file.stem}.explained.csv")
+    try:
+        record, method = explain_file(store, name, input_file, target, top=top, alias=alias, version=version)
+    except ZygardeError as exc:
+        fail(str(exc))
+    via = f" (@{record.alias})" if record.alias else ""
+    console.print(f"{record.rows} rows explained by {record.model} v{record.version}{via} -> {record.output}\n"
+                  f"contributions: {method}", soft_wrap=True)  # fmt: skip
+
+
 @commands.command("report", rich_help_panel="Use the models")
 def report_command(
     run_id: Annotated[str, typer.Argument(help="The run's MLflow id (its summary's mlflow.parent_run_id).")],
@@ -45,7 +70,7 @@ def report_command(
         Path | None, typer.Option(help="HTML file to write (default: <work dir>/reports/RUN_ID.html).")
     ] = None,
 ) -> None:
-    """One self-contained HTML page about a run: leaderboard, progress, families, time, CPU, memory, plots."""
+    """One self-contained HTML page about a run: data, what drives the model, how it errs, the search, resources."""
     from zygarde.report import write_report
 
     uri = existing_store()

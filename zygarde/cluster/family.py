@@ -21,7 +21,10 @@ from zygarde.cluster.profile import cluster_profile, study_reference
 from zygarde.cluster.spaces import plan_cluster_trials
 from zygarde.digests import digest
 from zygarde.errors import ZygardeError
-from zygarde.family import ChampionRule, Evaluation, Identity, Plan, Prepared, Reference, Trained
+from zygarde.explain import DEFAULT_SECONDS, Explanation
+from zygarde.explain.cluster import explain_clusters
+from zygarde.explain.data import data_profile
+from zygarde.family import ChampionRule, DataInput, Evaluation, Identity, Plan, Prepared, Reference, Trained
 from zygarde.search.factory import make_sampler
 from zygarde.search.spaces import SearchKind
 from zygarde.search.trials import TrialResult, TrialSpec, best_result, describe_params, leaderboard
@@ -112,7 +115,9 @@ class ClusterFamily:
         check_size(len(table.frame), list(self.config.algorithms), get_settings().pairwise_memory_share)
         X = np.asarray(build_scaler().fit_transform(table.X))
         facts: dict[str, float] = {"n_rows": len(table.frame), "n_features": len(table.features)}
-        return Prepared(search=ScaledTable(X, table.X), evaluation=table, facts=facts)
+        profile = {"data/profile.json": data_profile(table.frame)}
+        inputs = [DataInput(table.frame, table.name, str(table.source))]
+        return Prepared(ScaledTable(X, table.X), table, facts, artifacts=profile, inputs=inputs)
 
     def plan(self, prepared: Prepared[ScaledTable, ClusterTable]) -> Plan:
         """The preset's one configuration, or every algorithm's space (grid or random)."""
@@ -182,6 +187,13 @@ class ClusterFamily:
                                     profiles["best"]),
             },
         )  # fmt: skip
+
+    def explain(
+        self, model: Any, prepared: Prepared[ScaledTable, ClusterTable], best: TrialResult, results: list[TrialResult]
+    ) -> Explanation:
+        """What sets each cluster of the registered pipeline apart (``zygarde.explain.cluster``)."""
+        table = prepared.evaluation
+        return explain_clusters(model, table.frame, table.X, DEFAULT_SECONDS)
 
     def champion_rule(self, prepared: Prepared[Any, Any]) -> ChampionRule:
         """Silhouette (noise counted as 0) of the registered pipeline's labels on all rows."""

@@ -19,11 +19,16 @@ def input_example(X: pd.DataFrame) -> pd.DataFrame:
 
 
 def log_sklearn(tracking_uri: str, run_id: str, model: Any, X_example: pd.DataFrame) -> str:
-    """Log a fitted sklearn pipeline into the run (signature, input example, pinned requirements); its URI."""
+    """Log a fitted sklearn pipeline into the run (signature, input example, pinned requirements); its URI. A
+    classifier is served (``mlflow models serve``, ``pyfunc.predict``) by its ``predict_proba``: one probability per
+    class, in the order of the version's ``zygarde.classes`` tag."""
+    from sklearn.base import is_classifier
+
     from zygarde.serialization import skops_io
 
     example = input_example(X_example)
-    signature = infer_signature(example, model.predict(example))
+    predict_fn = "predict_proba" if is_classifier(model) and hasattr(model, "predict_proba") else "predict"
+    signature = infer_signature(example, getattr(model, predict_fn)(example))
     # skops (MLflow's safe default) refuses unknown types; trust exactly the ones this pipeline is made of
     trusted = skops_io.get_untrusted_types(data=skops_io.dumps(model))
     with fluent_tracking_uri(tracking_uri), mlflow.start_run(run_id=run_id):
@@ -33,6 +38,7 @@ def log_sklearn(tracking_uri: str, run_id: str, model: Any, X_example: pd.DataFr
             signature=signature,
             input_example=example,
             skops_trusted_types=trusted,
+            pyfunc_predict_fn=predict_fn,
             pip_requirements=pinned_requirements(
                 "scikit-learn", "xgboost", "lightgbm", "skops", "pandas", "numpy", "scipy"
             ),

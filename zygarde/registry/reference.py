@@ -28,15 +28,16 @@ class StoredReference:
     trained_on: str  # the ``dataset`` the version's run was given (a built-in name or a path)
 
 
-def load_reference(tracking_uri: str, name: str, alias: str = CHAMPION) -> StoredReference:
-    """The training reference stored with the version ``alias`` points at."""
+def load_reference(tracking_uri: str, name: str, alias: str = CHAMPION, number: str | None = None) -> StoredReference:
+    """The training reference stored with the version ``alias`` points at (or with version ``number``)."""
     import json
 
     client = get_client(tracking_uri)
     try:
-        version = client.get_model_version_by_alias(name, alias)
+        version = client.get_model_version(name, number) if number else client.get_model_version_by_alias(name, alias)
     except MlflowException as exc:
-        raise ZygardeError(f"Model {name!r} has no @{alias} in {tracking_uri} ({exc.error_code}).") from None
+        what = f"version {number}" if number else f"@{alias}"
+        raise ZygardeError(f"Model {name!r} has no {what} in {tracking_uri} ({exc.error_code}).") from None
     uri = version.tags.get("zygarde.reference")
     if not uri:
         raise ZygardeError(f"{name} v{version.version} was registered without a training reference; retrain it.")

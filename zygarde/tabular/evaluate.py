@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+from typing import Any
 
 import matplotlib
 
@@ -77,28 +79,59 @@ def rank_auc(positive: np.ndarray, score: np.ndarray) -> float:
     return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
-def test_figures(model: Pipeline, rows: HeldOut, metrics: dict[str, float], task: str) -> dict[str, Figure]:
-    """Plots on the test split: confusion matrix + ROC (classification) or residuals (regression)."""
-    output = model.predict(rows.X) if task == "regression" else model.predict_proba(rows.X)
-    return prediction_figures(rows.y, output, metrics, task, rows.classes)
+def test_output(model: Any, rows: HeldOut, task: str) -> np.ndarray:
+    """The model's values (regression) or class probabilities on the test split."""
+    return np.asarray(model.predict(rows.X) if task == "regression" else model.predict_proba(rows.X))
 
 
 def prediction_figures(
     y: np.ndarray, output: np.ndarray, metrics: dict[str, float], task: str, classes: list[str]
 ) -> dict[str, Figure]:
-    """The test plots from predictions (values, or class probabilities): any model's, however it predicts."""
+    """How the model errs on the test split, from predictions (values, or class probabilities): residuals
+    (regression); the confusion matrix at the most probable class, and for two classes the ROC and
+    precision-recall curves and the calibration curve."""
     if task == "regression":
         return {"plots/residuals.png": _residual_plot(y, output)}
     predicted = output.argmax(axis=1)
     labels = classes or None
     confusion = skm.ConfusionMatrixDisplay.from_predictions(y, predicted, display_labels=labels)
-    confusion.ax_.set_title("Confusion matrix (test split)")
+    threshold = " at probability 0.5" if output.shape[1] == 2 else ", the most probable class"
+    confusion.ax_.set_title(f"Confusion matrix (test split){threshold}", fontsize=9)
     figures = {"plots/confusion_matrix.png": confusion.figure_}
     if output.shape[1] == 2:
+        positive = classes[1] if classes else "1"
         roc = skm.RocCurveDisplay.from_predictions(y, output[:, 1])
         roc.ax_.set_title(f"ROC (test split), AUC={metrics['roc_auc']:.3f}")
         figures["plots/roc_curve.png"] = roc.figure_
+        pr = skm.PrecisionRecallDisplay.from_predictions(y, output[:, 1], plot_chance_level=True)
+        pr.ax_.set_title(f"Precision-recall of {positive} (test split)")
+        figures["plots/precision_recall.png"] = pr.figure_
+        from sklearn.calibration import CalibrationDisplay
+
+        bins = int(np.clip(len(y) // 40, 3, 10))
+        calibration = CalibrationDisplay.from_predictions(y, output[:, 1], n_bins=bins, strategy="quantile")
+        calibration.ax_.set_title(f"Calibration of P({positive}) (test split, {bins} bins of equal size)")
+        figures["plots/calibration.png"] = calibration.figure_
     return figures
+
+
+def error_tables(y: np.ndarray, output: np.ndarray, task: str, classes: list[str], X: pd.DataFrame | None = None,
+                 largest: int = 20) -> dict[str, Any]:  # fmt: skip
+    """JSON artifacts on the test split: per-class precision, recall, F1 and support (classification), or the
+    ``largest`` errors with their rows (regression)."""
+    if task == "regression":
+        error = np.asarray(y, dtype=float) - np.asarray(output, dtype=float)
+        order = np.argsort(-np.abs(error))[:largest]
+        rows = X.iloc[order].reset_index(drop=True) if X is not None else pd.DataFrame(index=range(len(order)))
+        table = rows.assign(true=np.asarray(y)[order], predicted=np.asarray(output)[order], error=error[order])
+        return {"errors/largest.json": json.loads(table.to_json(orient="records", date_format="iso"))}
+    names = classes or [str(k) for k in range(output.shape[1])]
+    precision, recall, f1, support = skm.precision_recall_fscore_support(
+        y, output.argmax(axis=1), labels=range(len(names)), zero_division=0
+    )
+    per_class = [{"class": name, "precision": float(p), "recall": float(r), "f1": float(f), "support": int(n)}
+                 for name, p, r, f, n in zip(names, precision, recall, f1, support, strict=True)]  # fmt: skip
+    return {"errors/per_class.json": per_class}
 
 
 def _residual_plot(y_true: np.ndarray, y_pred: np.ndarray) -> Figure:

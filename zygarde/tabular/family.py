@@ -10,12 +10,16 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+import numpy as np
 from pydantic import BaseModel, Field
 
 from zygarde.digests import digest
 from zygarde.errors import ZygardeError, option
-from zygarde.family import ChampionRule, Evaluation, Identity, Plan, Prepared, Reference, Trained, slug
-from zygarde.search.trials import TrialResult, best_result, leaderboard, on_top_rung
+from zygarde.explain import DEFAULT_SECONDS, Explanation
+from zygarde.explain.data import data_profile
+from zygarde.explain.tabular import Rows, competitors_of, explain_tabular
+from zygarde.family import ChampionRule, DataInput, Evaluation, Identity, Plan, Prepared, Reference, Trained, slug
+from zygarde.search.trials import TrialResult, best_result, leaderboard, on_top_rung, rank
 from zygarde.settings import get_settings
 from zygarde.summary import FlowSummary
 from zygarde.tabular.algorithms import AUTO_ORDER
@@ -24,7 +28,14 @@ from zygarde.tabular.columns import ColumnPlan
 from zygarde.tabular.config import TabularRunConfig
 from zygarde.tabular.datasets import BUILTIN_DATASETS, TabularDataset, load_dataset
 from zygarde.tabular.ensemble import select_ensemble
-from zygarde.tabular.evaluate import HeldOut, score_model, test_figures
+from zygarde.tabular.evaluate import (
+    HeldOut,
+    error_tables,
+    prediction_figures,
+    prediction_metrics,
+    score_model,
+    test_output,
+)
 from zygarde.tabular.learners import ENSEMBLE
 from zygarde.tabular.objective import CrossValidationObjective, TrialData
 from zygarde.tabular.preprocess import split_holdout
@@ -153,12 +164,11 @@ class TabularFamily:
                          columns=dataset.columns)  # fmt: skip
         if config.engine == "dask":  # Spark's pipelines are its own, saved by MLflow's Spark flavour
             self._objective(data).check_round_trip(data)
-        return Prepared(
-            search=data,
-            evaluation=HeldOut(split.X_test, split.y_test, split.classes),
-            facts={"rows_train": len(split.X_train), "rows_test": len(split.X_test)},
-            artifacts={"columns.json": dataset.columns.records()},
-        )
+        facts = {"rows_train": len(split.X_train), "rows_test": len(split.X_test)}
+        artifacts = {"columns.json": dataset.columns.records(),
+                     "data/profile.json": data_profile(dataset.frame, dataset.target, dataset.task)}  # fmt: skip
+        inputs = [DataInput(dataset.frame, dataset.name, str(dataset.source), dataset.target)]
+        return Prepared(data, HeldOut(split.X_test, split.y_test, split.classes), facts, artifacts, inputs)
 
     def _objective(self, data: TrialData) -> CrossValidationObjective:
         config = self.config
@@ -266,7 +276,9 @@ class TabularFamily:
     ) -> Evaluation:
         """Test metrics and plots; the leaderboard of CV scores."""
         data, rows = prepared.search, prepared.evaluation
-        metrics = score_model(model, rows.X, rows.y, data.task)
+        output = test_output(model, rows, data.task)
+        metrics = prediction_metrics(rows.y, output, data.task, None if data.task == "regression" else
+                                     np.asarray(model.predict(rows.X)))  # fmt: skip
         rule = self.champion_rule(prepared)
         results = results if best in results else [*results, best]  # an ensemble is ranked with the trials
         board = leaderboard(results, rule.metric, rule.greater_is_better, prefix="cv_", columns=("predict_us_per_row",),
@@ -276,10 +288,36 @@ class TabularFamily:
                      "classes": rows.classes}  # fmt: skip
         return Evaluation(
             metrics,
-            figures=test_figures(model, rows, metrics, data.task),
-            json={"leaderboard.json": board, "best.json": best_json},
+            figures=prediction_figures(rows.y, output, metrics, data.task, rows.classes),
+            json={
+                "leaderboard.json": board,
+                "best.json": best_json,
+                **error_tables(rows.y, output, data.task, rows.classes, rows.X),
+            },
             tables={"leaderboard": (f"Best trials by CV {rule.metric} (training split)", board)},
         )
+
+    def explain(
+        self, model: Any, prepared: Prepared[TrialData, HeldOut], best: TrialResult, results: list[TrialResult]
+    ) -> Explanation:
+        """Permutation importance, TreeSHAP where exact, partial dependence and the top models compared, on a
+        sample of the test split (``zygarde.explain.tabular``), within ``explain_seconds``."""
+        data, held = prepared.search, prepared.evaluation
+        rule = self.champion_rule(prepared)
+        rows = Rows(held.X, held.y, data.task, rule.metric, rule.greater_is_better, self.config.seed, held.classes)
+        objective = self._objective(data)
+        ranked = [r for r in rank(results, rule.metric, rule.greater_is_better, on_top_rung(results))
+                  if r.algorithm != ENSEMBLE]  # fmt: skip
+        dask = self.config.engine == "dask"  # Spark's top models are not refitted for the comparison
+        refit = (lambda t: objective.build_pipeline(t.spec, data).fit(data.X, data.y)) if dask else None
+        competitors = competitors_of(model, best, ranked, refit, objective.n_folds)
+        return explain_tabular(model, rows, self.explain_seconds(), competitors)
+
+    def explain_seconds(self) -> float:
+        """What explanations may take: what a time budget has left after the refit, else ``DEFAULT_SECONDS``."""
+        if not self.config.time_budget:
+            return DEFAULT_SECONDS
+        return max(0.0, self.config.time_budget - (time.monotonic() - self._clock))
 
     def champion_rule(self, prepared: Prepared[TrialData, HeldOut]) -> ChampionRule:
         """The selection metric (ROC-AUC, or RMSE for regression), measured on the test split."""

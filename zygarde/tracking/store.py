@@ -47,6 +47,9 @@ def get_client(tracking_uri: str) -> MlflowClient:
     return client
 
 
+EXPERIMENT_KIND = "mlflow.experimentKind"
+
+
 def ensure_experiment(tracking_uri: str, name: str, artifact_root: str | None = None) -> str:
     """Return the id of experiment ``name``, creating it (artifacts under ``artifact_root``) if needed."""
     client = get_client(tracking_uri)
@@ -55,7 +58,9 @@ def ensure_experiment(tracking_uri: str, name: str, artifact_root: str | None = 
         return experiment.experiment_id
     root = artifact_root or default_artifact_root(tracking_uri)
     location = f"{root}/{name}" if root else None
-    return client.create_experiment(name, artifact_location=location)
+    # MLflow 3's UI shows an experiment so tagged in its Model training view (runs, metrics, datasets), not GenAI's
+    tags = {EXPERIMENT_KIND: "custom_model_development"}
+    return client.create_experiment(name, artifact_location=location, tags=tags)
 
 
 def default_artifact_root(tracking_uri: str) -> str | None:
@@ -106,6 +111,29 @@ def log_figure(tracking_uri: str, run_id: str, figure: Any, artifact_file: str) 
 
     get_client(tracking_uri).log_figure(run_id, figure, artifact_file)
     plt.close(figure)
+
+
+def log_outputs(tracking_uri: str, run_id: str, figures: dict[str, Any], payloads: dict[str, Any]) -> None:
+    """Log figures (artifact path -> matplotlib figure, closed once logged) and JSON payloads (path -> payload)."""
+    for path, figure in figures.items():
+        log_figure(tracking_uri, run_id, figure, path)
+    for path, payload in payloads.items():
+        log_json(tracking_uri, run_id, payload, path)
+
+
+def log_dataset(
+    tracking_uri: str, run_id: str, frame: Any, *, name: str, source: str, target: str | None, context: str
+) -> str:
+    """Log ``frame`` as a dataset input of the run (``mlflow.data``: name, digest, source, schema, profile; the rows
+    stay where they are); returns its digest."""
+    from mlflow.data.pandas_dataset import from_pandas
+    from mlflow.entities import DatasetInput, InputTag
+    from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT
+
+    dataset = from_pandas(frame, source=source, targets=target, name=name)
+    tags = [InputTag(key=MLFLOW_DATASET_CONTEXT, value=context)]
+    get_client(tracking_uri).log_inputs(run_id, datasets=[DatasetInput(dataset._to_mlflow_entity(), tags=tags)])
+    return dataset.digest
 
 
 def log_table(tracking_uri: str, run_id: str, frame: Any, artifact_file: str) -> None:

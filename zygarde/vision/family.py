@@ -10,7 +10,9 @@ from typing import Any, ClassVar
 from pydantic import BaseModel
 
 from zygarde.digests import digest
-from zygarde.family import ChampionRule, Evaluation, Identity, Plan, Prepared, Trained, slug
+from zygarde.explain import DEFAULT_SECONDS, Explanation
+from zygarde.explain.vision import explain_images
+from zygarde.family import ChampionRule, DataInput, Evaluation, Identity, Plan, Prepared, Trained, slug
 from zygarde.search.factory import make_sampler
 from zygarde.search.trials import TrialResult, TrialSpec, best_result, leaderboard, on_top_rung
 from zygarde.settings import get_settings
@@ -126,7 +128,9 @@ class VisionFamily:
         facts: dict[str, float] = {"n_train": len(data.train_y), "n_val": len(data.val_y), "n_test": len(test.y),
                  "channels": data.channels}  # fmt: skip
         normalisation = {"mean": data.mean.tolist(), "std": data.std.tolist(), "from": "training split"}
-        return Prepared(data, test, facts, {"preprocess/normalisation.json": normalisation})
+        # the image folder's manifest (path, class, split, size, decodable) is the dataset MLflow shows
+        inputs = [DataInput(manifest.frame, manifest.root.name, str(manifest.root), "label")]
+        return Prepared(data, test, facts, {"preprocess/normalisation.json": normalisation}, inputs)
 
     def plan(self, prepared: Prepared[ImageData, Any]) -> Plan:
         """Configurations raced by asynchronous successive halving on epochs (rungs at a quarter, a half, all):
@@ -185,6 +189,13 @@ class VisionFamily:
                 "leaderboard": ("Best trials by validation accuracy", board),
             },
         )
+
+    def explain(
+        self, model: Any, prepared: Prepared[ImageData, HeldOutImages], best: TrialResult, results: list[TrialResult]
+    ) -> Explanation:
+        """Grad-CAM on the most confident right and wrong test images (``zygarde.explain.vision``)."""
+        test = prepared.evaluation
+        return explain_images(model, test, probabilities(model, test), DEFAULT_SECONDS)
 
     def champion_rule(self, prepared: Prepared[Any, Any]) -> ChampionRule:
         """Accuracy on the test images."""

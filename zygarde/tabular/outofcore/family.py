@@ -27,6 +27,8 @@ from pydantic import BaseModel, Field
 
 from zygarde.digests import digest
 from zygarde.errors import ZygardeError, option
+from zygarde.explain import Explanation
+from zygarde.explain.tabular import ROWS, Rows, explain_tabular
 from zygarde.family import Evaluation, Plan, Prepared, Reference, Trained
 from zygarde.memory import MemoryBudget, human
 from zygarde.orchestration import worker_threads
@@ -37,7 +39,7 @@ from zygarde.settings import get_settings
 from zygarde.tabular.catalog import tabular_sampler
 from zygarde.tabular.config import TabularRunConfig
 from zygarde.tabular.datasets import TabularDataset, TaskKind
-from zygarde.tabular.evaluate import prediction_figures, prediction_metrics
+from zygarde.tabular.evaluate import error_tables, prediction_figures, prediction_metrics
 from zygarde.tabular.family import TabularFamily, TabularSummary
 from zygarde.tabular.objective import LOWER_IS_BETTER, fold_summary
 from zygarde.tabular.outofcore.boosting import train_booster, wrap_booster
@@ -274,9 +276,32 @@ class LargeTabularFamily(TabularFamily):
         return Evaluation(
             metrics,
             figures=prediction_figures(y, output, metrics, split.task, classes),
-            json={"leaderboard.json": rows, "best.json": best_json},
+            json={
+                "leaderboard.json": rows,
+                "best.json": best_json,
+                **error_tables(y, output, split.task, classes),
+            },
             tables={"leaderboard": (f"Best trials by {rule.metric} on the validation part", rows)},
         )
+
+    def explain(
+        self, model: Any, prepared: Prepared[Any, Any], best: TrialResult, results: list[TrialResult]
+    ) -> Explanation:
+        """Permutation importance and TreeSHAP on the test part's first rows (no competitors: each would be an
+        out-of-core refit)."""
+        split = prepared.evaluation
+        Xs, ys, n = [], [], 0
+        for X, y in split.batches("test"):
+            Xs.append(X)
+            ys.append(y)
+            n += len(y)
+            if n >= ROWS:
+                break
+        frame = pd.DataFrame(np.concatenate(Xs), columns=list(split.features))
+        rule = self.champion_rule(prepared)
+        rows = Rows(frame, np.concatenate(ys), split.task, rule.metric, rule.greater_is_better, self.config.seed,
+                    [str(c) for c in split.class_values])  # fmt: skip
+        return explain_tabular(model, rows, self.explain_seconds())
 
     def champion_rule(self, prepared: Prepared[Any, Any]) -> Any:
         """The selection metric on the test part."""

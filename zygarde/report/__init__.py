@@ -1,9 +1,11 @@
 """``zygarde report RUN_ID``: one self-contained HTML page about a training run, read back from MLflow.
 
-Sections: the outcome and test metrics; the leaderboard (family, configuration, score, fit time, predict time
-per row, CPU and memory); best score so far against trials and against wall clock; per-family results; rungs
-and stops (searches with rungs); time, CPU and memory per stage and per trial; the run's own plots. Figures
-are PNGs inlined as data URIs and the styles are inline: the file opens anywhere, offline.
+Sections: the outcome and test metrics; what the data was; why the champion predicts what it does; how it errs
+on the held-out rows (``zygarde.report.sections``); the search and the run's parameters; the leaderboard
+(family, configuration, score, fit time, predict time per row, CPU and memory); best score so far against
+trials and against wall clock; per-family results; rungs and stops (searches with rungs); time, CPU and memory
+per stage and per trial. Figures are PNGs inlined as data URIs and the styles are inline: the file opens
+anywhere, offline.
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ import base64
 import html
 import io
 import json
-import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,12 +24,14 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from zygarde.errors import ZygardeError
+from zygarde.report.sections import data_section, errors_section, explain_section, parameters, short
 
 STYLE = """
 body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222}
 h1{font-size:1.5em}h2{font-size:1.2em;margin-top:1.8em;border-bottom:1px solid #ccc}
 table{border-collapse:collapse;font-size:.85em;margin:.5em 0}td,th{border:1px solid #ddd;padding:3px 7px;
 text-align:left}th{background:#f3f3f3}img{max-width:100%}.note{color:#666;font-size:.85em}
+.figures{display:flex;flex-wrap:wrap;gap:12px;align-items:flex-start}.figures figure{margin:0;max-width:540px}
 """
 
 
@@ -74,7 +77,7 @@ def read_run(tracking_uri: str, run_id: str) -> RunRecord:
                "budget": child.data.tags.get("zygarde.budget", ""),
                "error": child.data.tags.get("zygarde.error", ""),
                "finished": child.info.start_time / 1000,  # created as the trial's result was logged
-               "params": ", ".join(f"{k}={v}" for k, v in sorted(child.data.params.items())),
+               "params": ", ".join(f"{k}={short(v)}" for k, v in sorted(child.data.params.items())),
                **child.data.metrics}  # fmt: skip
         rows.append(row)
     trials = pd.DataFrame(rows)
@@ -137,9 +140,9 @@ def _stages(parent: Any) -> pd.DataFrame:
                           "peak RSS MB": metrics.get(f"stage_{n}_peak_rss_mb")} for n in names])  # fmt: skip
 
 
-def build_report(record: RunRecord, plots: dict[str, bytes], columns: list[dict[str, Any]] | None = None) -> str:
-    """The page, from the run record, the run's own PNG artifacts (path -> bytes) and its column plan
-    (``columns.json``: column, kind, treatment, levels)."""
+def build_report(record: RunRecord, artifacts: dict[str, bytes], columns: list[dict[str, Any]] | None = None) -> str:
+    """The page, from the run record, the run's own artifacts (``run_artifacts``: path -> bytes) and its column
+    plan (``columns.json``: column, kind, treatment, levels)."""
     parent, trials = record.parent, record.trials
     metrics, tags, params = parent.data.metrics, parent.data.tags, parent.data.params
     title = f"zygarde run {parent.info.run_name or parent.info.run_id}"
@@ -153,9 +156,8 @@ def build_report(record: RunRecord, plots: dict[str, bytes], columns: list[dict[
              f"{html.escape(tags.get('zygarde.registered', '-'))}: "
              f"{html.escape(tags.get('zygarde.champion_decision', ''))}</p>",
              "<h2>Test metrics (held-out rows)</h2>", _table(test),
-             *(["<h2>Columns</h2>", _table(pd.DataFrame(columns))] if columns else []),
-             "<h2>Search</h2>", _table(search),
-             f"<p class='note'>parameters: {html.escape(json.dumps(params, sort_keys=True))}</p>"]  # fmt: skip
+             *data_section(artifacts, columns), *explain_section(artifacts), *errors_section(artifacts),
+             "<h2>Search</h2>", _table(search), "<h2>Parameters</h2>", parameters(params)]  # fmt: skip
     if trials.empty:
         parts.append("<p>This run has no trials.</p>")
     else:
@@ -192,41 +194,30 @@ def build_report(record: RunRecord, plots: dict[str, bytes], columns: list[dict[
                         if c in trials]]  # fmt: skip
         parts += ["<h2>Time, CPU and memory per trial</h2>", _table(usage)]
     parts += ["<h2>Time, CPU and memory per stage</h2>", _table(_stages(parent))]
-    if plots:
-        parts.append("<h2>Plots (test split)</h2>")
-        for path, data in sorted(plots.items()):
-            encoded = base64.b64encode(data).decode()
-            parts.append(
-                f'<p>{html.escape(path)}</p><img alt="{html.escape(path)}" src="data:image/png;base64,{encoded}">'
-            )
     head = f"<meta charset='utf-8'><title>{html.escape(title)}</title><style>{STYLE}</style>"
     return f"<!doctype html><html><head>{head}</head><body>{chr(10).join(parts)}</body></html>"
 
 
-def run_plots(tracking_uri: str, run_id: str) -> dict[str, bytes]:
-    """The run's PNG artifacts under ``plots/``."""
-    from pathlib import Path
-
-    from zygarde.tracking import get_client
-
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # a terminal-only progress bar
-    client = get_client(tracking_uri)
-    if not any(a.path == "plots" for a in client.list_artifacts(run_id)):
-        return {}
-    folder = Path(client.download_artifacts(run_id, "plots"))
-    return {f"plots/{p.name}": p.read_bytes() for p in sorted(folder.glob("*.png"))}
+ARTIFACT_FOLDERS = ("plots", "clusters", "explain", "errors", "data", "validation")
 
 
-def run_json(tracking_uri: str, run_id: str, path: str) -> Any:
-    """A JSON artifact of the run (None where it has none)."""
+def run_artifacts(tracking_uri: str, run_id: str) -> dict[str, bytes]:
+    """The run's PNG and JSON artifacts under ``ARTIFACT_FOLDERS`` (and its top-level JSON), by path."""
     from pathlib import Path
 
     from zygarde.tracking import get_client
 
     client = get_client(tracking_uri)
-    if not any(a.path == path for a in client.list_artifacts(run_id)):
-        return None
-    return json.loads(Path(client.download_artifacts(run_id, path)).read_text())
+    found: dict[str, bytes] = {}
+    for entry in client.list_artifacts(run_id):
+        if entry.is_dir and entry.path in ARTIFACT_FOLDERS:
+            folder = Path(client.download_artifacts(run_id, entry.path))
+            for path in sorted(folder.rglob("*")):
+                if path.suffix in (".png", ".json"):
+                    found[f"{entry.path}/{path.relative_to(folder).as_posix()}"] = path.read_bytes()
+        elif not entry.is_dir and entry.path.endswith(".json"):
+            found[entry.path] = Path(client.download_artifacts(run_id, entry.path)).read_bytes()
+    return found
 
 
 def write_report(tracking_uri: str, run_id: str, out: Any) -> Any:
@@ -234,8 +225,9 @@ def write_report(tracking_uri: str, run_id: str, out: Any) -> Any:
     from zygarde.files import write_atomically
     from zygarde.tracking import get_client
 
-    page = build_report(read_run(tracking_uri, run_id), run_plots(tracking_uri, run_id),
-                        run_json(tracking_uri, run_id, "columns.json"))  # fmt: skip
+    artifacts = run_artifacts(tracking_uri, run_id)
+    columns = json.loads(artifacts["columns.json"]) if "columns.json" in artifacts else None
+    page = build_report(read_run(tracking_uri, run_id), artifacts, columns)
     write_atomically(out, lambda tmp: tmp.write_text(page, encoding="utf-8"))
     get_client(tracking_uri).log_text(run_id, page, "report.html")
     return out

@@ -146,7 +146,7 @@ def predict_file(
 
 def predictions(resolved: Resolved) -> dict[str, Any]:
     """The output columns: ``prediction`` and, for a classifier that gives them, ``probability_<class>``."""
-    raw = resolved.model.get_raw_model() if hasattr(resolved.model, "get_raw_model") else None
+    raw: Any = resolved.model.get_raw_model() if hasattr(resolved.model, "get_raw_model") else None
     if resolved.classes and hasattr(raw, "predict_proba"):
         proba = np.asarray(raw.predict_proba(resolved.rows))
         names = np.asarray(resolved.classes, dtype=object)

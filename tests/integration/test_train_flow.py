@@ -37,7 +37,8 @@ def test_flow_tracks_trials_registers_and_guards_the_champion(
     client = get_client(get_settings().mlflow_tracking_uri)
     parent = client.get_run(summary.mlflow["parent_run_id"])
     assert parent.info.status == "FINISHED"
-    for metric in ("test_accuracy", "test_roc_auc", "test_f1", "search_wall_seconds", "stage_search_peak_rss_mb"):
+    for metric in ("test_accuracy", "test_roc_auc", "test_f1", "search_wall_seconds", "stage_search_peak_rss_mb",
+                   "stage_explain_wall_seconds"):  # fmt: skip
         assert metric in parent.data.metrics
     children = client.search_runs(
         [summary.mlflow["experiment_id"]], f"tags.mlflow.parentRunId = '{parent.info.run_id}'"
@@ -67,8 +68,9 @@ def test_flow_tracks_trials_registers_and_guards_the_champion(
     # the run page says the outcome: the winner, its test metrics, the version, the decision, the MLflow links
     page = _latest_artifact("outcome")
     for fact in (f"zygarde-diabetes v{second.model['version']} stays a **challenger**", "`gbt`", "test_roc_auc",
-                 second.model["reason"], f"/runs/{second.mlflow['parent_run_id']}",
-                 f"/#/models/zygarde-diabetes/versions/{second.model['version']}"):  # fmt: skip
+                 second.model["reason"], f"/runs/{second.mlflow['parent_run_id']}?workflowType=machine_learning",
+                 f"/#/models/zygarde-diabetes/versions/{second.model['version']}", "**What drives it** (permutation "
+                 "importance", "| Glucose |"):  # fmt: skip
         assert fact in page, page
     assert client.download_artifacts(second.mlflow["parent_run_id"], "outcome.md")
 

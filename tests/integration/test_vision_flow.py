@@ -82,8 +82,9 @@ def test_vision_flow_quarantines_races_trains_and_registers(
     assert metrics["final_train_rows"] == summary.n_train + summary.n_val  # the refit sees the validation rows
     plots = {a.path for a in client.list_artifacts(parent, "plots")}
     assert plots == {"plots/confusion_matrix.png", "plots/predictions.png"}
-    dom = report_in_browser(parent, tmp_path, ("Why the champion predicts what it does", "Grad-CAM on the last "
-                                               "convolution", "How the champion errs", "Per class"))  # fmt: skip
+    headings = ("Class balance of label", "Why the champion predicts what it does", "Grad-CAM on the last convolution",
+                "How the champion errs", "Per class")  # fmt: skip
+    dom = report_in_browser(parent, tmp_path, headings)
     assert 'alt="explain/grad_cam.png"' in dom and 'alt="plots/confusion_matrix.png"' in dom
     assert "<td>tshirt</td>" in dom  # the per-class table carries the classes' numbers
     name = summary.model["name"]

@@ -251,8 +251,8 @@ def _partial_dependence(model: Any, rows: Rows, features: list[str], explanation
         curves[feature] = ice_curves(model, ice, feature, target)
     what = "prediction" if rows.task == "regression" else f"probability of {rows.classes[target]}" if rows.classes \
         else "probability"  # fmt: skip
-    features = {f: {"grid": g.tolist(), "average": c.mean(axis=0).tolist()} for f, (g, c) in curves.items()}
-    explanation.json["explain/partial_dependence.json"] = {"of": what, "rows": len(ice.y), "features": features}
+    shown = {f: {"grid": g.tolist(), "average": c.mean(axis=0).tolist()} for f, (g, c) in curves.items()}
+    explanation.json["explain/partial_dependence.json"] = {"of": what, "rows": len(ice.y), "features": shown}
     explanation.figures["explain/partial_dependence.png"] = plots.partial_dependence(curves, what)
 
 
@@ -308,11 +308,13 @@ def competitors_of(model: Any, best: Any, ranked: list[Any], refit: Callable[[An
     """The champion and the next best trials of ``ranked`` (``TOP_MODELS`` in all) to compare, each refitted by
     ``refit(trial)`` when its CV fit time says it fits in the time left (``refit`` None: the champion alone)."""
     competitors: list[Competitor] = [(f"champion: {best.algorithm}", lambda _: model)]
-    for trial in [r for r in ranked if r.trial_id != best.trial_id][: TOP_MODELS - 1] if refit is not None else []:
+    if refit is None:
+        return competitors
+    for trial in [r for r in ranked if r.trial_id != best.trial_id][: TOP_MODELS - 1]:
         fit_seconds = trial.fit_seconds / max(1, folds - 1)  # one fit on all the rows its folds trained on
 
-        def fitted(deadline: Deadline, trial: Any = trial, seconds: float = fit_seconds) -> Any:
-            return refit(trial) if seconds < deadline.left() else None
+        def fitted(deadline: Deadline, trial: Any = trial, seconds: float = fit_seconds, fit: Any = refit) -> Any:
+            return fit(trial) if seconds < deadline.left() else None
 
         competitors.append((f"#{trial.trial_id} {trial.algorithm}", fitted))
     return competitors

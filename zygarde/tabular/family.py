@@ -47,7 +47,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SEARCH_SHARE = 0.85  # of a time budget, what the search may take; the rest is the ensemble's and the refit's
+# of a time budget: the search's, and the least explanations get (the rest: the ensemble's, the refit's)
+SEARCH_SHARE, EXPLAIN_SHARE = 0.80, 0.05
 
 
 class TabularSummary(FlowSummary):
@@ -164,7 +165,7 @@ class TabularFamily:
                          columns=dataset.columns)  # fmt: skip
         if config.engine == "dask":  # Spark's pipelines are its own, saved by MLflow's Spark flavour
             self._objective(data).check_round_trip(data)
-        facts = {"rows_train": len(split.X_train), "rows_test": len(split.X_test)}
+        facts: dict[str, float] = {"rows_train": len(split.X_train), "rows_test": len(split.X_test)}
         artifacts = {"columns.json": dataset.columns.records(),
                      "data/profile.json": data_profile(dataset.frame, dataset.target, dataset.task)}  # fmt: skip
         inputs = [DataInput(dataset.frame, dataset.name, str(dataset.source), dataset.target)]
@@ -314,10 +315,11 @@ class TabularFamily:
         return explain_tabular(model, rows, self.explain_seconds(), competitors)
 
     def explain_seconds(self) -> float:
-        """What explanations may take: what a time budget has left after the refit, else ``DEFAULT_SECONDS``."""
-        if not self.config.time_budget:
+        """What a time budget has left after the refit (at least its ``EXPLAIN_SHARE``), else ``DEFAULT_SECONDS``."""
+        budget = self.config.time_budget
+        if not budget:
             return DEFAULT_SECONDS
-        return max(0.0, self.config.time_budget - (time.monotonic() - self._clock))
+        return max(budget * EXPLAIN_SHARE, budget - (time.monotonic() - self._clock))
 
     def champion_rule(self, prepared: Prepared[TrialData, HeldOut]) -> ChampionRule:
         """The selection metric (ROC-AUC, or RMSE for regression), measured on the test split."""

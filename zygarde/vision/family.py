@@ -11,6 +11,7 @@ from pydantic import BaseModel
 
 from zygarde.digests import digest
 from zygarde.explain import DEFAULT_SECONDS, Explanation
+from zygarde.explain.data import data_profile
 from zygarde.explain.vision import explain_images
 from zygarde.family import ChampionRule, DataInput, Evaluation, Identity, Plan, Prepared, Trained, slug
 from zygarde.search.factory import make_sampler
@@ -130,7 +131,9 @@ class VisionFamily:
         normalisation = {"mean": data.mean.tolist(), "std": data.std.tolist(), "from": "training split"}
         # the image folder's manifest (path, class, split, size, decodable) is the dataset MLflow shows
         inputs = [DataInput(manifest.frame, manifest.root.name, str(manifest.root), "label")]
-        return Prepared(data, test, facts, {"preprocess/normalisation.json": normalisation}, inputs)
+        artifacts = {"preprocess/normalisation.json": normalisation,
+                     "data/profile.json": data_profile(manifest.frame, "label", "classification")}  # fmt: skip
+        return Prepared(data, test, facts, artifacts, inputs)
 
     def plan(self, prepared: Prepared[ImageData, Any]) -> Plan:
         """Configurations raced by asynchronous successive halving on epochs (rungs at a quarter, a half, all):

@@ -91,7 +91,10 @@ def explain_file(
         model = load_tabular_model(resolved.uri)
     reference = load_reference(tracking_uri, resolved.name, number=resolved.version)
     if reference.task is None:
-        raise ZygardeError(f"{resolved.name} v{resolved.version} is not a table model; explain trains on tables.")
+        raise ZygardeError(
+            f"{resolved.name} v{resolved.version} predicts no target (a clustering): `zygarde explain` "
+            "explains classifiers and regressors; its clusters are explained in its run's report."
+        )
     contributions, method = row_contributions(model, resolved.rows, reference.task, reference.features)
     result = resolved.frame.assign(**predictions(resolved), **top_columns(contributions, top))
     record = write_result(result, resolved, source, output, alias, version, method=method)

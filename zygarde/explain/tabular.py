@@ -79,7 +79,8 @@ def explain_tabular(
     columns = [str(c) for c in sample.X.columns]
     permuted = steps.run("permutation importance", lambda d: permutation_importance(model, sample, d), share=0.5)
     if permuted is not None:
-        explanation.method = f"permutation importance ({REPEATS} shuffles, drop of {sample.metric}, test split)"
+        change = "drop" if sample.greater_is_better else "rise"
+        explanation.method = f"permutation importance ({REPEATS} shuffles, {change} of {sample.metric}, test split)"
         explanation.importance = permuted.to_dict(orient="records")
     else:
         own = own_importances(model, columns)
@@ -106,8 +107,11 @@ def explain_tabular(
                and not pd.api.types.is_bool_dtype(sample.X[f["feature"]])][:3]  # fmt: skip
     if numeric:
         steps.run("partial dependence", lambda d: _partial_dependence(model, sample, numeric, explanation, d), 0.5)
-    if competitors:
+    if competitors and len(competitors) > 1:
         steps.run("top models compared", lambda d: _compare(model, sample, competitors, explanation, d))
+    elif competitors:
+        explanation.notes.append("top models compared: not done, only the champion is at hand (a Spark engine's "
+                                 "other models are not refitted for it)")  # fmt: skip
     explanation.notes.insert(0, f"{explanation.method}; on {explanation.rows} rows" if explanation.rows
                              else explanation.method)  # fmt: skip
     return explanation
@@ -294,7 +298,7 @@ def _compare(model: Any, rows: Rows, competitors: list[Competitor], explanation:
     table = table.loc[table.abs().max(axis=1).sort_values(ascending=False).index[:15]]
     explanation.json["explain/models_importance.json"] = table.round(6).to_dict()
     explanation.figures["explain/models_importance.png"] = plots.heatmap(
-        table, f"Permutation importance ({rows.metric} drop, 2 shuffles) of the top models, test split", diverging=True
+        table, f"Permutation importance ({rows.metric}, 2 shuffles) of the top models, test split", diverging=True
     )
     correlation = prediction_correlation(predictions)
     explanation.json["explain/predictions_correlation.json"] = correlation.round(4).to_dict()

@@ -112,6 +112,18 @@ def prediction_figures(
         calibration = CalibrationDisplay.from_predictions(y, output[:, 1], n_bins=bins, strategy="quantile")
         calibration.ax_.set_title(f"Calibration of P({positive}) (test split, {bins} bins of equal size)")
         figures["plots/calibration.png"] = calibration.figure_
+    else:  # several classes: each one against the rest
+        names = classes or [str(k) for k in range(output.shape[1])]
+        for kind, display, path in (
+            ("ROC", skm.RocCurveDisplay, "plots/roc_curve.png"),
+            ("Precision-recall", skm.PrecisionRecallDisplay, "plots/precision_recall.png"),
+        ):
+            figure, ax = plt.subplots(figsize=(5.5, 4.5))
+            for k, name in enumerate(names):
+                if 0 < np.sum(y == k) < len(y):  # a class the test split lacks has no curve
+                    display.from_predictions(y == k, output[:, k], name=name, ax=ax)
+            ax.set_title(f"{kind}, each class against the rest (test split)", fontsize=9)
+            figures[path] = figure  # fmt: skip
     return figures
 
 

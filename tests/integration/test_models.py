@@ -122,13 +122,13 @@ def test_explain_writes_each_rows_top_columns_and_names_a_missing_one(registry: 
     rows.to_csv(source, index=False)
     run = zygarde("explain", "diabetes", "--input", str(source), "--top", "2", env=registry)
     assert run.code == 0 and "20 rows explained by zygarde-diabetes v1 (@champion)" in run.output, run.output
-    assert "single-column effect" in run.output and "not additive" in run.output  # rf: no exact TreeSHAP
+    assert "exact TreeSHAP (scikit-learn), in probability" in run.output, run.output  # the champion is a forest
     explained = pd.read_csv(tmp_path / "rows.explained.csv")
     assert list(explained.columns[-4:]) == ["top_1_column", "top_1_contribution", "top_2_column", "top_2_contribution"]
     assert set(explained["top_1_column"]) <= set(rows.columns) and "Glucose" in set(explained["top_1_column"])
     assert (explained["top_1_contribution"].abs() >= explained["top_2_contribution"].abs()).all()
     record = json.loads((tmp_path / "rows.explained.csv.json").read_text())
-    assert record["method"].startswith("single-column effect") and record["version"] == "1"
+    assert record["method"].startswith("exact TreeSHAP") and record["version"] == "1"
 
     broken = tmp_path / "broken.csv"
     rows.drop(columns="BMI").to_csv(broken, index=False)

@@ -23,7 +23,7 @@ def importance_bars(ranked: pd.DataFrame, method: str, shown: int = 15) -> Figur
     return figure
 
 
-def contribution_strips(values: pd.DataFrame, X: pd.DataFrame, features: pd.Index) -> Figure:
+def contribution_strips(values: pd.DataFrame, X: pd.DataFrame, features: pd.Index, units: str) -> Figure:
     """Each row's contribution of each top feature (one dot per row), coloured by the feature's value
     (low blue, high red; grey where not numeric): SHAP's summary plot."""
     features = list(features)[::-1]
@@ -40,7 +40,7 @@ def contribution_strips(values: pd.DataFrame, X: pd.DataFrame, features: pd.Inde
         ax.scatter(values[feature], position + jitter, s=6, c=colour, alpha=0.7, linewidths=0)
     ax.set_yticks(range(len(features)), features)
     ax.axvline(0, color="grey", linewidth=0.8)
-    ax.set(title="TreeSHAP contributions per row (test split)", xlabel="contribution to the margin (log-odds or value)")
+    ax.set(title="TreeSHAP contributions per row (test split)", xlabel=f"contribution ({units})")
     figure.tight_layout()
     return figure
 

@@ -1,9 +1,10 @@
 """``zygarde explain MODEL --input rows.csv``: each row's prediction with the columns that moved it most.
 
-Exact TreeSHAP where the model is an XGBoost or LightGBM pipeline (margin units: log-odds for a classifier, of the
-predicted class where there are several); otherwise each column's single-column effect: the prediction minus its
-mean when that column alone takes the values of ``REFERENCE_ROWS`` training rows (the version's stored reference).
-That effect is model-agnostic but not additive; the output says which method produced it."""
+Exact TreeSHAP where the model is a tree model (XGBoost, LightGBM, scikit-learn's forests and boosting: in log-odds
+for a boosted classifier, probability for a forest classifier, of the predicted class where there are several);
+otherwise each column's single-column effect: the prediction minus its mean when that column alone takes the values
+of ``REFERENCE_ROWS`` training rows (the version's stored reference). That effect is model-agnostic but not
+additive; the output says which method produced it."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from zygarde.errors import ZygardeError, option
-from zygarde.explain.tabular import feature_sources, raw_contributions, tree_booster
+from zygarde.explain.tabular import feature_sources, output_units, raw_contributions, tree_booster
 
 REFERENCE_ROWS = 10
 
@@ -30,8 +31,8 @@ def row_contributions(
         chosen = values[np.arange(len(X)), _predicted_class(model, X)] if several else values[:, 0]
         frame = pd.DataFrame(chosen[:, :-1], columns=feature_sources(names, [str(c) for c in X.columns]))
         frame = frame.T.groupby(level=0, sort=False).sum().T
-        unit = "log-odds of the predicted class" if several else ("value" if task == "regression" else "log-odds")
-        return frame, f"exact TreeSHAP ({kind}), in {unit}; they add up to the margin"
+        unit = output_units(model, task) + (" of the predicted class" if several else "")
+        return frame, f"exact TreeSHAP ({kind}), in {unit}; with the base value they add up to the model's output"
     if reference is None or reference.empty:
         raise ZygardeError("This version has no stored training reference to measure contributions against.")
     base_rows = reference.sample(min(REFERENCE_ROWS, len(reference)), random_state=seed).reset_index(drop=True)

@@ -3,8 +3,9 @@
 
 - permutation importance of each column on a seeded sample of the held-out rows (the selection metric's drop,
   mean and spread over repeats), falling back to the model's own importances when it runs out of time;
-- exact TreeSHAP contributions for XGBoost (``pred_contribs``) and LightGBM (``pred_contrib``) models, summed
-  over the encoded features of each column (contributions add up);
+- exact TreeSHAP contributions for XGBoost (``pred_contribs``), LightGBM (``pred_contrib``) and scikit-learn's
+  tree ensembles (shap's ``TreeExplainer``), summed over the encoded features of each column (contributions add
+  up), on as many rows as the step's time allows;
 - partial dependence with ICE curves for the top numeric columns;
 - the top models of the leaderboard side by side: their permutation importances, and the correlation of their
   out-of-fold predictions.
@@ -12,6 +13,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -93,16 +95,19 @@ def explain_tabular(
             pd.DataFrame(explanation.importance), explanation.method
         )
     if tree_booster(model) is None:
-        explanation.notes.append("TreeSHAP: not exact for this model (XGBoost and LightGBM only); permutation used")
+        explanation.notes.append("TreeSHAP: not exact for this model (tree models only); permutation importance used")
     else:
-        contributions = steps.run("TreeSHAP", lambda d: tree_contributions(model, sample.X), share=0.5)
+        contributions = steps.run("TreeSHAP", lambda d: affordable_contributions(model, sample.X, d), share=0.5)
         if contributions is not None:
             values, base = contributions
             mean_abs = values.abs().mean().sort_values(ascending=False)
             explanation.json["explain/shap.json"] = {
-                "method": "exact TreeSHAP (the booster's own contributions, margin units), summed per column",
+                "method": f"exact TreeSHAP ({tree_booster(model)}), in {output_units(model, sample.task)}, summed "
+                          "per column",
                 "rows": len(values), "base_value": base, "mean_abs": mean_abs.round(6).to_dict()}  # fmt: skip
-            explanation.figures["explain/shap.png"] = plots.contribution_strips(values, sample.X, mean_abs.index[:12])
+            explanation.figures["explain/shap.png"] = plots.contribution_strips(
+                values, sample.X.iloc[: len(values)], mean_abs.index[:12], output_units(model, sample.task)
+            )
     numeric = [f["feature"] for f in explanation.importance if pd.api.types.is_numeric_dtype(sample.X[f["feature"]])
                and not pd.api.types.is_bool_dtype(sample.X[f["feature"]])][:3]  # fmt: skip
     if numeric:
@@ -151,20 +156,28 @@ def split_model(model: Any) -> tuple[Callable[[pd.DataFrame], Any], Any, Any]:
     return (lambda X: X), model, None
 
 
+# scikit-learn's tree ensembles, explained exactly by shap's TreeExplainer (tested equal to XGBoost's pred_contribs)
+SKLEARN_TREES = ("RandomForest", "ExtraTrees", "GradientBoosting", "HistGradientBoosting", "DecisionTree")
+
+
 def tree_booster(model: Any) -> str | None:
-    """'xgboost' or 'lightgbm' where the final estimator is one (its contributions are exact), else None."""
+    """'xgboost', 'lightgbm' or 'scikit-learn' where the final estimator is a tree model whose TreeSHAP
+    contributions are exact, else None."""
     estimator = split_model(model)[1]
-    module = type(estimator).__module__
+    module, name = type(estimator).__module__, type(estimator).__name__
     if module.startswith("xgboost") and hasattr(estimator, "get_booster"):
         return "xgboost"
     if module.startswith("lightgbm") and hasattr(estimator, "booster_"):
         return "lightgbm"
+    if module.startswith("sklearn.") and name.startswith(SKLEARN_TREES):
+        return "scikit-learn"
     return None
 
 
 def raw_contributions(model: Any, X: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
-    """The booster's exact TreeSHAP contributions of the encoded features, margin units: (rows, classes or 1,
-    features + 1; the last is the bias), and the encoded features' names."""
+    """The exact TreeSHAP contributions of the encoded features, in the model's raw output (XGBoost, LightGBM and
+    scikit-learn's boosting: the margin; scikit-learn's forests: the probability or value): (rows, classes or
+    1, features + 1; the last is the bias), and the encoded features' names."""
     transform, estimator, head = split_model(model)
     encoded = transform(X)
     kind = tree_booster(model)
@@ -179,11 +192,54 @@ def raw_contributions(model: Any, X: pd.DataFrame) -> tuple[np.ndarray, list[str
         values = np.asarray(estimator.booster_.predict(np.asarray(encoded, dtype=float), pred_contrib=True))
         classes = max(1, values.shape[1] // (np.shape(encoded)[1] + 1))
         values = values.reshape(len(values), classes, -1) if classes > 1 else values
+    elif kind == "scikit-learn":
+        values = _shap_values(estimator, np.asarray(encoded, dtype=float))
     else:
-        raise ValueError("exact contributions need an XGBoost or LightGBM model")
+        raise ValueError("exact contributions need a tree model (XGBoost, LightGBM, scikit-learn's trees)")
     values = values if values.ndim == 3 else values[:, None, :]
     names = [str(n) for n in head.get_feature_names_out()] if head is not None else [str(c) for c in X.columns]
     return values, names
+
+
+def _shap_values(estimator: Any, encoded: np.ndarray) -> np.ndarray:
+    """shap's exact TreeSHAP of a scikit-learn tree model: (rows, outputs, features + 1), a forest's binary
+    classifier reduced to its second class (as XGBoost's single margin is)."""
+    import shap
+
+    explainer = shap.TreeExplainer(estimator)
+    values = np.asarray(explainer.shap_values(encoded, check_additivity=False))
+    base = np.atleast_1d(np.asarray(explainer.expected_value, dtype=float))
+    if values.ndim == 2:  # one output
+        return np.concatenate([values, np.full((len(values), 1), base[0])], axis=1)
+    values = values.transpose(0, 2, 1)  # (rows, outputs, features)
+    bias = np.broadcast_to(base, (len(values), len(base)))[:, :, None]
+    values = np.concatenate([values, bias], axis=2)
+    return values[:, 1:] if values.shape[1] == 2 else values
+
+
+PROBE_ROWS = 20  # rows TreeSHAP is timed on before it is given more
+
+
+def affordable_contributions(model: Any, X: pd.DataFrame, deadline: Deadline) -> tuple[pd.DataFrame, float]:
+    """``tree_contributions`` on as many of ``X``'s rows as its first ``PROBE_ROWS`` say fit before ``deadline``
+    (a deep forest's TreeSHAP costs far more a row than a booster's)."""
+    started = time.monotonic()
+    first, base = tree_contributions(model, X.iloc[:PROBE_ROWS])
+    per_row = (time.monotonic() - started) / len(first)
+    rows = int(min(len(X), deadline.left() * 0.8 / max(per_row, 1e-9)))
+    if rows <= len(first):
+        return first, base
+    rest, _ = tree_contributions(model, X.iloc[len(first) : rows])
+    return pd.concat([first, rest], ignore_index=True), base
+
+
+def output_units(model: Any, task: str) -> str:
+    """What a tree model's contributions add up to: a regression's value, a forest classifier's probability,
+    a boosted classifier's log-odds."""
+    if task == "regression":
+        return "the predicted value"
+    forest = type(split_model(model)[1]).__name__.startswith(("RandomForest", "ExtraTrees", "DecisionTree"))
+    return "probability" if forest else "log-odds"
 
 
 def tree_contributions(model: Any, X: pd.DataFrame) -> tuple[pd.DataFrame, float]:

@@ -52,29 +52,52 @@ def _known_signal(rows: int = 3000, seed: int = 0) -> pd.DataFrame:
     return frame
 
 
-@pytest.mark.parametrize("algorithm", ["xgboost", "lightgbm"])
-def test_tree_contributions_add_up_to_the_margin(algorithm: str) -> None:
-    model, rows = _fitted(None, "Outcome", algorithm, {"n_estimators": 30, "max_depth": 3})
+def _raw_output(model, X: pd.DataFrame, algorithm: str) -> np.ndarray:
+    """What a tree model's TreeSHAP contributions add up to: the margin, or a forest's probability."""
+    encoded, estimator = model[:-1].transform(X), model[-1]
+    if algorithm == "xgboost":
+        return estimator.predict(encoded, output_margin=True)
+    if algorithm == "lightgbm":
+        return estimator.predict(encoded, raw_score=True)
+    if algorithm in ("rf", "extratrees"):
+        return estimator.predict_proba(encoded)[:, 1]
+    return estimator.decision_function(encoded)
+
+
+@pytest.mark.parametrize("algorithm", ["xgboost", "lightgbm", "rf", "extratrees", "gbt", "hgb"])
+def test_tree_contributions_add_up_to_the_models_output(algorithm: str) -> None:
+    params = {"n_estimators": 30, "max_depth": 3} if algorithm != "hgb" else {"max_iter": 30, "max_depth": 3}
+    model, rows = _fitted(None, "Outcome", algorithm, params)
     values, names = raw_contributions(model, rows.X)
-    encoded = model[:-1].transform(rows.X)
-    margin = (model[-1].predict(encoded, output_margin=True) if algorithm == "xgboost"
-              else model[-1].predict(encoded, raw_score=True))  # fmt: skip
+    output = _raw_output(model, rows.X, algorithm)
     assert values.shape == (len(rows.y), 1, len(names) + 1)
-    np.testing.assert_allclose(values.sum(axis=-1)[:, 0], margin, atol=1e-4)
+    np.testing.assert_allclose(values.sum(axis=-1)[:, 0], output, atol=1e-4)
     per_column, base = tree_contributions(model, rows.X)
     assert list(per_column.columns) == list(rows.X.columns)  # the missing indicators folded into their column
-    np.testing.assert_allclose(per_column.sum(axis=1) + base, margin, atol=1e-4)
+    np.testing.assert_allclose(per_column.sum(axis=1) + base, output, atol=1e-4)
 
 
-def test_multiclass_contributions_add_up_per_class() -> None:
+def test_shaps_tree_explainer_agrees_with_xgboosts_own_contributions() -> None:
+    import shap
+
+    model, rows = _fitted(None, "Outcome", "xgboost", {"n_estimators": 40, "max_depth": 4})
+    encoded = model[:-1].transform(rows.X)
+    values, _ = raw_contributions(model, rows.X)
+    np.testing.assert_allclose(shap.TreeExplainer(model[-1]).shap_values(encoded), values[:, 0, :-1], atol=1e-5)
+
+
+@pytest.mark.parametrize("algorithm", ["xgboost", "rf"])
+def test_multiclass_contributions_add_up_per_class(algorithm: str) -> None:
     rng = np.random.default_rng(1)
     frame = pd.DataFrame({"a": rng.normal(size=600), "b": rng.normal(size=600)})
     frame["kind"] = np.select([frame.a > 0.5, frame.b > 0], ["x", "y"], "z")
-    model, rows = _fitted(frame, "kind", "xgboost", {"n_estimators": 20, "max_depth": 2})
+    model, rows = _fitted(frame, "kind", algorithm, {"n_estimators": 20, "max_depth": 2})
     values, _ = raw_contributions(model, rows.X)
-    margin = model[-1].predict(model[:-1].transform(rows.X), output_margin=True)
+    encoded = model[:-1].transform(rows.X)
+    output = (model[-1].predict(encoded, output_margin=True) if algorithm == "xgboost"
+              else model[-1].predict_proba(encoded))  # fmt: skip
     assert values.shape[1] == 3
-    np.testing.assert_allclose(values.sum(axis=-1), margin, atol=1e-4)
+    np.testing.assert_allclose(values.sum(axis=-1), output, atol=1e-4)
 
 
 def test_permutation_importance_and_contributions_rank_the_known_signal_first() -> None:
@@ -135,3 +158,17 @@ def test_feature_sources_and_own_importances_fold_encoded_features_into_their_co
     model, rows = _fitted(None, "Outcome", "linear", {"alpha": 1e-3, "l1_ratio": 0.0})
     ranked, what = own_importances(model, list(rows.X.columns))
     assert what.startswith("|coefficient|") and set(ranked["feature"]) == set(rows.X.columns)
+
+
+def test_the_single_column_effect_explains_a_model_without_trees() -> None:
+    from zygarde.explain.rows import row_contributions, top_columns
+
+    model, rows = _fitted(_known_signal(1500), "label", "linear", {"alpha": 1e-3, "l1_ratio": 0.0})
+    contributions, method = row_contributions(model, rows.X.head(30), "classification", rows.X.tail(200))
+    assert method.startswith("single-column effect") and "not additive" in method
+    assert contributions.shape == (30, rows.X.shape[1])
+    mean_abs = contributions.abs().mean().sort_values(ascending=False)
+    assert mean_abs.index[0] == "i0" and set(mean_abs.index[:5]) == {f"i{k}" for k in range(5)}
+    top = top_columns(contributions, 2)
+    assert list(top) == ["top_1_column", "top_1_contribution", "top_2_column", "top_2_contribution"]
+    assert all(abs(a) >= abs(b) for a, b in zip(top["top_1_contribution"], top["top_2_contribution"], strict=True))

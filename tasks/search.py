@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import time
 from typing import Any
 
@@ -10,6 +9,8 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from zygarde.family import Family, Plan, Prepared
+from zygarde.orchestration import cluster_on_this_host
+from zygarde.search.checkpoints import remove as remove_checkpoints
 from zygarde.search.engine import PROGRESS_TOPIC, DaskEngine
 from zygarde.search.journal import Journal
 from zygarde.search.trials import SearchOutcome, TrialResult, keep_best_predictions
@@ -46,7 +47,9 @@ def search(plan: Plan, data: Any, run: RunContext) -> SearchOutcome:
     trial_logger = run.trial_logger(scored_on=plan.scored_on, cv_names=plan.cv_names)
     folder = get_settings().work_dir / "runs" / run.run_id
     plan.sampler.persist(Journal(folder / "study.journal"))
-    objective = plan.objective.with_checkpoints(str(folder / "folds"))  # an interrupted trial keeps finished folds
+    # an interrupted trial keeps its finished folds: in the run's folder here, or on each remote worker's own disk
+    checkpoints = str(folder / "folds") if cluster_on_this_host(get_settings()) else f"zygarde-runs/{run.run_id}"
+    objective = plan.objective.with_checkpoints(checkpoints)
     finished = finished_trials(run.tracking_uri, run.experiment_id, run.run_id)
     if finished:
         logger.info("continuing: %d trials of this run were finished before", len(finished))
@@ -67,7 +70,8 @@ def search(plan: Plan, data: Any, run: RunContext) -> SearchOutcome:
 
         engine = DaskEngine(client)
         results = engine.run(objective, plan.sampler, data, logger=trial_logger, on_result=report, completed=finished)
-    shutil.rmtree(folder / "folds", ignore_errors=True)  # every trial is in the store now
+        client.run(remove_checkpoints, checkpoints)  # every trial is in the store now
+    remove_checkpoints(checkpoints)
     for trial_id, last in {r.trial_id: r for r in results}.items():  # a trial's last rung completes last
         ended = plan.sampler.outcome(trial_id)  # successive halving: where the trial's race ended
         if ended and last.run_id:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -188,6 +189,12 @@ def check_reachable(url: str) -> None:
         ) from None
 
 
+def cluster_on_this_host(settings: Settings) -> bool:
+    """Whether the Dask workers share this host's disk: a LocalCluster, or a scheduler on loopback."""
+    scheduler = urlparse(settings.dask_address or "").hostname
+    return not scheduler or scheduler in _LOOPBACK
+
+
 def _warn_about_reach(settings: Settings) -> None:
     """With a Dask cluster on other hosts, say at start what its workers cannot reach.
 
@@ -196,9 +203,8 @@ def _warn_about_reach(settings: Settings) -> None:
     """
     import warnings
 
-    scheduler = urlparse(settings.dask_address or "").hostname or ""
     tracking = urlparse(settings.mlflow_tracking_uri or "")
-    remote_workers = bool(scheduler) and scheduler not in _LOOPBACK
+    remote_workers = not cluster_on_this_host(settings)
     if remote_workers and tracking.scheme in ("http", "https") and tracking.hostname in _LOOPBACK:
         warnings.warn(
             f"the Dask workers at {settings.dask_address} log their trials to {settings.mlflow_tracking_uri}, "
@@ -238,6 +244,15 @@ def dask_client(settings: Settings) -> Iterator[Client]:
                 "ZYGARDE_DASK_ADDRESS to use a local cluster."
             ) from None
         with client:
+            try:
+                client.wait_for_workers(1, timeout=settings.dask_connect_timeout)
+            except TimeoutError:
+                raise ZygardeError(
+                    f"The Dask scheduler at {settings.dask_address} has no workers (none joined within "
+                    f"{settings.dask_connect_timeout:.0f} s). Start `dask worker {settings.dask_address}` on the "
+                    "worker hosts."
+                ) from None
+            check_versions(client, settings.dask_address)
             yield client
         return
     with local_cluster(**local_cluster_options(settings)) as cluster, Client(cluster) as client:
@@ -246,6 +261,43 @@ def dask_client(settings: Settings) -> Iterator[Client]:
         yield client
         log.info("closing the Dask cluster")
     log.info("Dask cluster closed")
+
+
+def stack_versions() -> dict[str, str]:
+    """zygarde's version and those of the packages its distribution pins (extras aside), as installed here."""
+    from importlib.metadata import PackageNotFoundError, requires, version
+
+    names = ["zygarde", *(re.split(r"[\s;<>=!~\[(]", r, maxsplit=1)[0] for r in requires("zygarde") or []
+                          if "extra ==" not in r)]  # fmt: skip
+    found = {}
+    for name in names:
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            found[name] = "not installed"
+    return found
+
+
+def check_versions(client: Client, address: str) -> None:
+    """Every worker of the cluster at ``address`` runs this host's zygarde and stack (Dask's scheduler and
+    workers unpickle what this process sends): the first difference is one error naming the worker's host and
+    the package."""
+    here = stack_versions()
+    try:
+        theirs = client.run(stack_versions)
+    except ModuleNotFoundError as exc:
+        raise ZygardeError(f"A worker of the Dask cluster at {address} cannot import zygarde ({exc}): install "
+                           f"zygarde {here['zygarde']} on every worker host.") from None  # fmt: skip
+    names = {w: info.get("name", w) for w, info in client.scheduler_info()["workers"].items()}
+    for worker, versions in sorted(theirs.items()):
+        for package, version in here.items():
+            if versions.get(package) != version:
+                host = urlparse(worker).hostname
+                raise ZygardeError(
+                    f"Dask worker {names.get(worker, worker)} on {host} has {package} {versions.get(package)}, this "
+                    f"host {version}: install the same zygarde and stack on every host (pip install the same "
+                    f"zygarde wheel, which pins them)."
+                )
 
 
 def local_cluster_options(settings: Settings, workers: int | None = None, memory_limit: str | None = None

@@ -16,8 +16,16 @@ _REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def _default_data_root() -> Path:
-    shipped = _REPO_ROOT / "data" / "raw"
-    return shipped if shipped.is_dir() else Path.cwd() / "data" / "raw"
+    """The checkout's ``data/raw``, else the built-in datasets installed with the package (``zygarde.data``)."""
+    checkout = _REPO_ROOT / "data" / "raw"
+    if checkout.is_dir():
+        return checkout
+    from importlib.util import find_spec
+
+    installed = find_spec("zygarde.data")  # a folder without __init__.py: its location, not a file resource
+    if installed is not None and installed.submodule_search_locations:
+        return Path(next(iter(installed.submodule_search_locations)))
+    return Path.cwd() / "data" / "raw"
 
 
 def _shipped_expectations() -> Path:

@@ -34,6 +34,7 @@ def run_command(argv: list[str]) -> int:
     code: int = 0
     speak_cli()
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # its bars interleave with our output
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")  # ours name the view; stdout is --json's
     try:
         app(args=argv, prog_name="zygarde")
     except SystemExit as exc:

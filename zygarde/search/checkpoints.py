@@ -2,29 +2,57 @@
 killed driver, a lost worker, a ``kill -9``) interrupted fits only its unfinished folds when it runs again.
 
 One small JSON file per (trial, fold), written atomically (``zygarde.files.write_atomically``), under a folder of
-the run (``<work dir>/runs/<run id>/folds``). A trial is named by a digest of what its scores depend on (its
+the run: on a cluster of this host, ``<work dir>/runs/<run id>/folds``; on workers of other hosts (the driver's
+disk is not theirs), a relative folder each worker resolves under its own Dask local directory (``resolve``),
+removed from every worker when the search ends. A trial is named by a digest of what its scores depend on (its
 algorithm, parameters and budget, the objective's folds and seed, and the rows), not by its number, so a TPE
 trial asked again under a new number after a crash finds its folds too. Best effort: a worker that cannot write
-there (a remote worker without the driver's disk) computes every fold, as without checkpoints.
+there computes every fold, as without checkpoints.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import shutil
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from zygarde.files import write_atomically
 
 log = logging.getLogger(__name__)
 
 
+def resolve(folder: str | Path, worker: Any = None) -> Path:
+    """An absolute folder as it is; a relative one under the Dask worker's local directory (the folder its
+    ``--local-directory`` names, kept across the worker's restarts; ``worker``: this process's, found when not
+    given), or the temp dir outside a worker."""
+    path = Path(folder)
+    if path.is_absolute():
+        return path
+    if worker is None:
+        from distributed import get_worker
+
+        try:
+            worker = get_worker()
+        except ValueError:
+            return Path(tempfile.gettempdir()) / path
+    return Path(worker.local_directory).parent / path  # the worker's own scratch folder is new at each start
+
+
+def remove(folder: str, dask_worker: Any = None) -> None:
+    """Remove ``folder`` (``resolve``d here): the checkpoints of a finished search. ``client.run`` passes the
+    worker as ``dask_worker`` (``get_worker`` finds none outside a task)."""
+    shutil.rmtree(resolve(folder, dask_worker), ignore_errors=True)
+
+
 class FoldCheckpoints:
-    """The finished folds of one trial (``key``) under ``folder``."""
+    """The finished folds of one trial (``key``) under ``folder`` (``resolve``d where the trial runs)."""
 
     def __init__(self, folder: str | Path, key: str) -> None:
-        self.folder, self.key = Path(folder), key
+        self.folder, self.key = resolve(folder), key
 
     def _path(self, fold: int) -> Path:
         return self.folder / f"{self.key}.{fold}.json"

@@ -1,0 +1,366 @@
+"""Several hosts on one machine: a network namespace per host on a bridge of its own, each with its own address,
+host name, mounts and disk, running zygarde from a wheel installed outside the repository.
+
+    sudo python deploy/multihost/harness.py up      # build the hosts, start the services (prints the addresses)
+    sudo python deploy/multihost/harness.py run driver -- zygarde run diabetes
+    sudo python deploy/multihost/harness.py down    # stop every process it started, remove the hosts
+
+Hosts (``HOSTS``): the Prefect server, the MLflow tracking server (SQLite on its own disk, artifacts proxied:
+clients get ``mlflow-artifacts:`` URIs, never a path), the Dask scheduler, two Dask worker hosts, a Spark master
+and worker, and the driver that runs ``zygarde``. Their addresses (``SUBNET``.x) live on the bridge of a
+namespace of their own: the machine's own namespace has no leg on it, and nothing routes, forwards or NATs out.
+Every host but the driver sees neither the repository nor the driver's temp dir: each gets a private ``/tmp``
+and the repository's parent hidden; what it keeps is its own disk (``/srv``, kept across restarts of its
+processes) and the software: a venv whose site-packages hold the wheel built from the checkout, its
+dependencies read-only from the repository's environment.
+
+What the harness starts it records (``STATE/processes.json``) and stops by that record; ``down`` removes the
+namespaces (their links go with them) and the hosts files, whatever is left from an earlier run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import sysconfig
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+PREFIX = "zgmh"
+SUBNET = "10.77.0"  # the harness's own bridge: reachable from its hosts only
+HOSTS = {"driver": 2, "prefect": 10, "mlflow": 11, "scheduler": 12, "worker1": 21, "worker2": 22,
+         "spark-master": 31, "spark-worker": 32}  # fmt: skip
+STATE = Path(os.environ.get("ZYGARDE_MULTIHOST_STATE", "/tmp/zygarde-multihost"))
+SOFTWARE = Path(os.environ.get("ZYGARDE_MULTIHOST_SOFTWARE", "/opt/zygarde-multihost"))
+REPO = Path(__file__).resolve().parents[2]
+PYTHON = f"python{sys.version_info.major}.{sys.version_info.minor}"
+
+PORTS = {"prefect": 4200, "mlflow": 5000, "scheduler": 8786, "spark-master": 7077}
+ENV = {  # what every zygarde process on every host is told: the services by host name
+    "PREFECT_API_URL": f"http://prefect:{PORTS['prefect']}/api",
+    "MLFLOW_TRACKING_URI": f"http://mlflow:{PORTS['mlflow']}",
+    "ZYGARDE_DASK_ADDRESS": f"tcp://scheduler:{PORTS['scheduler']}",
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "DO_NOT_TRACK": "1",
+    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+}
+
+
+def address(host: str) -> str:
+    """The host's address on the harness's bridge."""
+    return f"{SUBNET}.{HOSTS[host]}"
+
+
+def namespace(host: str) -> str:
+    """The host's network namespace."""
+    return f"{PREFIX}-{host}"
+
+
+def sh(*argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run a command of the machine (ip, tc), its output captured."""
+    return subprocess.run(argv, check=check, capture_output=True, text=True)
+
+
+def can_create_namespaces() -> str | None:
+    """None where this machine can build the hosts; else why not (not root, no ``ip netns``, no veth)."""
+    if os.geteuid() != 0:
+        return "the multi-host harness needs root (network namespaces, mounts)"
+    if not shutil.which("ip") or not shutil.which("unshare"):
+        return "the multi-host harness needs iproute2's `ip` and util-linux's `unshare`"
+    probe = f"{PREFIX}-probe"
+    made = sh("ip", "netns", "add", probe, check=False)
+    if made.returncode != 0:
+        return f"this machine cannot create network namespaces: {made.stderr.strip()}"
+    veth = sh("ip", "-n", probe, "link", "add", "p0", "type", "veth", "peer", "name", "p1", check=False)
+    sh("ip", "netns", "delete", probe, check=False)
+    return None if veth.returncode == 0 else f"this machine cannot create veth links: {veth.stderr.strip()}"
+
+
+# ---------------------------------------------------------------------------------------------------- software
+
+
+def install(rebuild: bool = True) -> Path:
+    """The hosts' venv under ``SOFTWARE``: the wheel built from the checkout in its site-packages, the
+    dependencies from this environment (``deps``, bind-mounted read-only into each host), console scripts for
+    every entry point. Returns its python."""
+    venv = SOFTWARE / "venv"
+    site = venv / "lib" / PYTHON / "site-packages"
+    if rebuild:
+        shutil.rmtree(SOFTWARE, ignore_errors=True)
+    if not (venv / "bin" / "python").exists():
+        base = sys._base_executable  # the interpreter this environment was made from
+        subprocess.run([base, "-m", "venv", "--without-pip", str(venv)], check=True)
+        (SOFTWARE / "deps").mkdir(parents=True, exist_ok=True)
+        wheels = SOFTWARE / "wheels"
+        subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w",
+                        str(wheels), str(REPO)], check=True, capture_output=True)  # fmt: skip
+        wheel = next(wheels.glob("zygarde-*.whl"))
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-compile", "--target",
+                        str(site), str(wheel)], check=True, capture_output=True)  # fmt: skip
+        (site / "_zygarde_multihost_deps.pth").write_text(f"{SOFTWARE / 'deps'}\n")
+        _console_scripts(venv)
+    return venv / "bin" / "python"
+
+
+def dependencies() -> Path:
+    """This environment's site-packages: what the hosts' venv reads its dependencies from."""
+    return Path(sysconfig.get_paths()["purelib"])
+
+
+def _console_scripts(venv: Path) -> None:
+    """A script in the venv's bin/ for every console entry point of this environment (mlflow, uvicorn, prefect,
+    dask, zygarde ...): servers start their helpers by name."""
+    from importlib.metadata import entry_points
+
+    python = venv / "bin" / "python"
+    for point in entry_points(group="console_scripts"):
+        module, _, attribute = point.value.partition(":")
+        script = venv / "bin" / point.name
+        call = f"{attribute.split('.')[0]}()" if attribute else "None"
+        attribute_import = f"from {module} import {attribute.split('.')[0]}" if attribute else f"import {module}"
+        # the main guard: a worker's processes are spawned, and re-import the main module
+        script.write_text(f"#!{python}\nimport sys\n{attribute_import}\nif __name__ == '__main__':\n"
+                          f"    sys.exit({call})\n")  # fmt: skip
+        script.chmod(0o755)
+
+
+# ---------------------------------------------------------------------------------------------------- network
+
+
+def build_network() -> None:
+    """The switch namespace and its bridge; one namespace per host, linked to the bridge by a veth pair; the
+    hosts files naming every host."""
+    switch = f"{PREFIX}-switch"
+    sh("ip", "netns", "add", switch)
+    sh("ip", "-n", switch, "link", "add", "br0", "type", "bridge")
+    sh("ip", "-n", switch, "link", "set", "br0", "up")
+    hosts_file = "127.0.0.1 localhost\n" + "".join(f"{address(h)} {h}\n" for h in HOSTS)
+    for host, number in HOSTS.items():
+        ns, port = namespace(host), f"{PREFIX}-v{number}"
+        sh("ip", "netns", "add", ns)
+        sh("ip", "-n", ns, "link", "set", "lo", "up")
+        sh("ip", "link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", ns)
+        sh("ip", "link", "set", port, "netns", switch)
+        sh("ip", "-n", switch, "link", "set", port, "master", "br0")
+        sh("ip", "-n", switch, "link", "set", port, "up")
+        sh("ip", "-n", ns, "addr", "add", f"{address(host)}/24", "dev", "eth0")
+        sh("ip", "-n", ns, "link", "set", "eth0", "up")
+        etc = Path("/etc/netns") / ns
+        etc.mkdir(parents=True, exist_ok=True)
+        (etc / "hosts").write_text(hosts_file)
+        (etc / "hostname").write_text(f"{host}\n")
+
+
+def link(host: str, up: bool) -> None:
+    """Take the host's link to the bridge down (a cable pulled) or up again."""
+    sh("ip", "-n", f"{PREFIX}-switch", "link", "set", f"{PREFIX}-v{HOSTS[host]}", "up" if up else "down")
+
+
+def latency(milliseconds: int) -> None:
+    """Add ``milliseconds`` of delay to every host's link (0: none)."""
+    for host in HOSTS:
+        sh("ip", "netns", "exec", namespace(host), "tc", "qdisc", "del", "dev", "eth0", "root", check=False)
+        if milliseconds:
+            sh("ip", "netns", "exec", namespace(host), "tc", "qdisc", "add", "dev", "eth0", "root", "netem", "delay",
+               f"{milliseconds}ms")  # fmt: skip
+
+
+# ---------------------------------------------------------------------------------------------------- processes
+
+
+def host_argv(host: str, argv: list[str]) -> list[str]:
+    """``argv`` run as a process of ``host``: its network namespace, host name, and private mounts (its own
+    ``/tmp``, its disk at ``/srv``, the repository's parent hidden, the dependencies read-only)."""
+    disk = STATE / "disks" / host
+    disk.mkdir(parents=True, exist_ok=True)
+    deps = SOFTWARE / "deps"
+    steps = [
+        f"mount --bind {shlex.quote(str(dependencies()))} {deps} && mount -o remount,bind,ro {deps}",
+        f"mkdir -p /srv && mount --bind {shlex.quote(str(disk))} /srv",
+        f"mount -t tmpfs tmpfs {shlex.quote(str(REPO.parent))}",
+        "mount -t tmpfs tmpfs /tmp",
+        f"hostname {host}",
+        "cd /srv",  # the caller's directory may be hidden here
+        'exec "$@"',
+    ]
+    return ["ip", "netns", "exec", namespace(host), "unshare", "--mount", "--uts", "--propagation", "private", "--",
+            "sh", "-ec", "; ".join(steps), host, *argv]  # fmt: skip
+
+
+@dataclass
+class Harness:
+    """The running hosts: their processes by name, and how to run more."""
+
+    processes: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def environment(self, host: str, extra: dict[str, str] | None = None) -> dict[str, str]:
+        """A host's environment: the services by name, the venv first on PATH, its own work dir."""
+        path = f"{SOFTWARE / 'venv' / 'bin'}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+        keep = {k: v for k, v in os.environ.items() if k in ("LANG", "LC_ALL", "TERM", "JAVA_HOME")}
+        return {**keep, **ENV, "PATH": path, "HOME": "/srv", "ZYGARDE_WORK_DIR": "/srv/work", **(extra or {})}
+
+    def start(self, name: str, host: str, argv: list[str], extra: dict[str, str] | None = None) -> int:
+        """Start ``argv`` on ``host`` in the background (logs under ``STATE/logs``); its pid, recorded."""
+        logs = STATE / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        with open(logs / f"{name}.log", "ab") as out:
+            process = subprocess.Popen(host_argv(host, argv), env=self.environment(host, extra), stdout=out,
+                                       stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+        self.processes[name] = {"pid": process.pid, "host": host, "argv": argv}
+        self.save()
+        return process.pid
+
+    def run(self, host: str, argv: list[str], extra: dict[str, str] | None = None,
+            timeout: float = 600) -> subprocess.CompletedProcess[str]:  # fmt: skip
+        """Run ``argv`` on ``host`` to the end; its output (stdout and stderr apart)."""
+        return subprocess.run(host_argv(host, argv), env=self.environment(host, extra), capture_output=True,
+                              text=True, timeout=timeout)  # fmt: skip
+
+    def stop(self, name: str, grace: float = 10) -> None:
+        """Stop one recorded process (its whole session): SIGTERM, then SIGKILL after ``grace`` seconds."""
+        entry = self.processes.pop(name, None)
+        self.save()
+        if entry is None:
+            return
+        pid = int(entry["pid"])
+        _signal_group(pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline and _alive(pid):
+            time.sleep(0.2)
+        _signal_group(pid, signal.SIGKILL)
+
+    def save(self) -> None:
+        STATE.mkdir(parents=True, exist_ok=True)
+        (STATE / "processes.json").write_text(json.dumps(self.processes, indent=2))
+
+    @classmethod
+    def load(cls) -> Harness:
+        path = STATE / "processes.json"
+        return cls(json.loads(path.read_text())) if path.exists() else cls()
+
+    def wait_for(self, host: str, port: int, timeout: float = 120) -> None:
+        """Until something on ``host`` accepts connections on ``port`` (asked from the host itself)."""
+        probe = (f"import socket,time,sys\nd=time.time()+{timeout}\nwhile True:\n try:\n  socket.create_connection("
+                 f"('{address(host)}',{port}),2).close(); break\n except OSError:\n  time.sleep(0.5)\n  "
+                 "if time.time()>d: sys.exit(1)")  # fmt: skip
+        done = self.run(host, [str(SOFTWARE / "venv" / "bin" / "python"), "-c", probe], timeout=timeout + 30)
+        if done.returncode != 0:
+            raise RuntimeError(f"nothing listens on {host}:{port} after {timeout:g} s; see {STATE / 'logs'}")
+
+
+def _signal_group(pid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, sig)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+# ---------------------------------------------------------------------------------------------------- services
+
+
+def start_services(harness: Harness, workers: tuple[str, ...] = ("worker1", "worker2")) -> None:
+    """The Prefect server, the MLflow tracking server (artifacts proxied), the Dask scheduler and workers."""
+    harness.start("prefect", "prefect", ["prefect", "server", "start", "--host", address("prefect"), "--port",
+                                         str(PORTS["prefect"])], {"PREFECT_HOME": "/srv/prefect"})  # fmt: skip
+    mlflow_hosts = f"mlflow,mlflow:{PORTS['mlflow']},{address('mlflow')},{address('mlflow')}:{PORTS['mlflow']}"
+    harness.start("mlflow", "mlflow", ["mlflow", "server", "--host", address("mlflow"), "--port", str(PORTS["mlflow"]),
+                                       "--backend-store-uri", "sqlite:////srv/mlflow.db", "--artifacts-destination",
+                                       "/srv/mlartifacts", "--serve-artifacts", "--workers", "1",
+                                       "--allowed-hosts", mlflow_hosts])  # fmt: skip
+    harness.start("scheduler", "scheduler", ["dask", "scheduler", "--host", address("scheduler"), "--port",
+                                             str(PORTS["scheduler"]), "--no-dashboard"])  # fmt: skip
+    harness.wait_for("scheduler", PORTS["scheduler"])
+    for host in workers:
+        start_worker(harness, host)
+    harness.wait_for("mlflow", PORTS["mlflow"])
+    harness.wait_for("prefect", PORTS["prefect"])
+
+
+def start_worker(harness: Harness, host: str) -> None:
+    """One Dask worker process of one thread on ``host``, advertising the host's own address."""
+    harness.start(host, host, ["dask", "worker", ENV["ZYGARDE_DASK_ADDRESS"], "--host", address(host), "--name", host,
+                               "--nworkers", "1", "--nthreads", "1", "--no-dashboard", "--local-directory",
+                               "/srv/dask"])  # fmt: skip
+
+
+# ---------------------------------------------------------------------------------------------------- up, down
+
+
+def up(rebuild: bool = True) -> Harness:
+    """Remove what an earlier run left (its hosts' disks and logs too), install the software, build the hosts, start
+    the services."""
+    down()
+    shutil.rmtree(STATE, ignore_errors=True)
+    install(rebuild)
+    build_network()
+    harness = Harness()
+    start_services(harness)
+    return harness
+
+
+def down() -> list[str]:
+    """Stop every recorded process, delete the namespaces and hosts files; what was removed, in words."""
+    removed = []
+    harness = Harness.load()
+    for name in list(harness.processes):
+        harness.stop(name, grace=5)
+        removed.append(f"process {name}")
+    listed = sh("ip", "netns", "list", check=False).stdout.split()
+    for ns in [n for n in listed if n.startswith(f"{PREFIX}-")]:
+        sh("ip", "netns", "delete", ns, check=False)
+        shutil.rmtree(Path("/etc/netns") / ns, ignore_errors=True)
+        removed.append(f"namespace {ns}")
+    return removed
+
+
+def leftovers() -> list[str]:
+    """What of the harness still exists: namespaces, links, hosts files, processes in its namespaces."""
+    found = [f"namespace {n}" for n in sh("ip", "netns", "list", check=False).stdout.split() if n.startswith(PREFIX)]
+    found += [f"link {line.split(':')[1].strip()}" for line in sh("ip", "-o", "link", check=False).stdout.splitlines()
+              if f" {PREFIX}-" in line]  # fmt: skip
+    found += [f"hosts file {p}" for p in Path("/etc/netns").glob(f"{PREFIX}-*")] if Path("/etc/netns").exists() else []
+    found += [f"process {name}" for name, entry in Harness.load().processes.items() if _alive(int(entry["pid"]))]
+    return found
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("up")
+    commands.add_parser("down")
+    runner = commands.add_parser("run")
+    runner.add_argument("host", choices=list(HOSTS))
+    runner.add_argument("argv", nargs=argparse.REMAINDER)
+    args = parser.parse_args(argv)
+    reason = can_create_namespaces()
+    if reason:
+        raise SystemExit(reason)
+    if args.command == "up":
+        up()
+        print("\n".join(f"{h:13} {address(h)}" for h in HOSTS))
+    elif args.command == "down":
+        print("\n".join(down()) or "nothing to remove")
+    else:
+        done = Harness.load().run(args.host, [a for a in args.argv if a != "--"])
+        sys.stdout.write(done.stdout)
+        sys.stderr.write(done.stderr)
+        raise SystemExit(done.returncode)
+
+
+if __name__ == "__main__":
+    main()

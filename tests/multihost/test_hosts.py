@@ -1,0 +1,131 @@
+"""zygarde across hosts: network namespaces on a bridge of their own (``deploy/multihost/harness.py``), no shared
+disk, every service on a host of its own, zygarde from a wheel. Skipped, saying why, only where this machine
+cannot create namespaces."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from collections.abc import Iterator
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from tests.helpers import REPO
+
+pytestmark = [pytest.mark.slow, pytest.mark.multihost]
+
+
+def _harness_module() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("multihost_harness", REPO / "deploy" / "multihost" / "harness.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+mh = _harness_module()
+
+
+@pytest.fixture(scope="module")
+def hosts() -> Iterator[Any]:
+    """The hosts up with their services; afterwards, nothing of them left (checked)."""
+    reason = mh.can_create_namespaces()
+    if reason:
+        pytest.skip(f"multi-host tests not run: {reason}")
+    harness = mh.up()
+    try:
+        yield harness
+    finally:
+        mh.down()
+        assert mh.leftovers() == []
+
+
+def _python(hosts: Any, host: str, code: str, env: dict[str, str] | None = None) -> Any:
+    """Run ``code`` with the hosts' python on ``host``; the JSON it prints last."""
+    done = hosts.run(host, [str(mh.SOFTWARE / "venv" / "bin" / "python"), "-c", code], env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+DRIVER_WORK = "/srv/driver-work"  # the driver's work dir, on the driver's own disk
+
+
+def test_a_run_from_the_driver_trains_on_both_worker_hosts_through_the_servers(hosts: Any) -> None:
+    run = hosts.run("driver", ["zygarde", "run", "diabetes", "--algorithms", "rf,xgboost", "--trials", "3", "--cv",
+                               "3", "--json"], {"ZYGARDE_WORK_DIR": DRIVER_WORK})  # fmt: skip
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-5000:]
+    summary = json.loads(run.stdout.strip().splitlines()[-1])
+    parent = summary["mlflow"]["parent_run_id"]
+    assert summary["mlflow"]["tracking_uri"] == mh.ENV["MLFLOW_TRACKING_URI"] and summary["n_trials"] == 6
+    facts = _python(hosts, "driver", f"""
+import json, mlflow, pandas as pd
+from mlflow import MlflowClient
+from prefect.client.orchestration import get_client
+from zygarde.settings import get_settings
+client = MlflowClient()
+run = client.get_run({parent!r})
+children = client.search_runs([run.info.experiment_id], "tags.mlflow.parentRunId = '{parent}'")
+model = mlflow.pyfunc.load_model("models:/zygarde-diabetes@champion")
+rows = pd.read_csv(get_settings().data_root / "diabetes.csv").drop(columns="Outcome").head(3).astype(float)
+with get_client(sync_client=True) as prefect:
+    flow_run = prefect.read_flow_run(run.data.tags["prefect.flow_run_id"])
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+    tasks = prefect.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run.id])))
+print(json.dumps({{"workers": sorted({{c.data.tags["zygarde.worker"] for c in children}}),
+    "uris": [run.info.artifact_uri] + [c.info.artifact_uri for c in children],
+    "model_source": client.get_model_version_by_alias("zygarde-diabetes", "champion").source,
+    "predicted": len(model.predict(rows)), "flow_state": flow_run.state.type.value,
+    "tasks": sorted({{t.name.split()[0] for t in tasks if t.state.is_completed()}})}}))
+""")  # fmt: skip
+    assert {w.split("://")[1].split(":")[0] for w in facts["workers"]} == {mh.address("worker1"), mh.address("worker2")}
+    assert all(uri.startswith("mlflow-artifacts:") for uri in facts["uris"]), facts["uris"]
+    assert facts["model_source"].startswith(("mlflow-artifacts:", "models:/")) and facts["predicted"] == 3
+    stages = {"load", "validate", "prepare", "search", "train", "evaluate", "explain", "register"}
+    assert facts["flow_state"] == "COMPLETED" and stages <= set(facts["tasks"]), facts["tasks"]
+    # no worker host can open the driver's paths: its work dir, the repository, the driver's temp dir
+    for path in (DRIVER_WORK, str(REPO / "pyproject.toml")):
+        assert hosts.run("worker1", ["test", "-e", path]).returncode == 1, path
+    assert hosts.run("driver", ["test", "-d", DRIVER_WORK]).returncode == 0
+    # the fold checkpoints lived on each worker's own disk, and went with the search
+    for worker in ("worker1", "worker2"):
+        left = hosts.run(worker, ["find", "/srv/dask", "-path", f"*zygarde-runs/{parent}*"])
+        assert left.returncode == 0 and left.stdout == "", left.stdout
+
+
+def test_a_worker_host_with_another_version_of_the_stack_is_one_error_naming_it(hosts: Any) -> None:
+    """worker2 restarted with another PyYAML first on its path (zygarde pins pyyaml==6.0.4)."""
+    overlay = mh.SOFTWARE / "overlay"
+    import subprocess
+
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(overlay),
+                    "pyyaml==6.0.2"], check=True, capture_output=True)  # fmt: skip
+    hosts.stop("worker2")
+    hosts.start("worker2-other", "worker2", ["dask", "worker", mh.ENV["ZYGARDE_DASK_ADDRESS"], "--host",
+                                             mh.address("worker2"), "--name", "worker2", "--nthreads", "1",
+                                             "--no-dashboard"], {"PYTHONPATH": str(overlay)})  # fmt: skip
+    try:
+        _python(hosts, "driver", "import time, json\nfrom distributed import Client\nc = Client('tcp://scheduler:8786')"
+                "\nc.wait_for_workers(2, timeout=60)\nprint(json.dumps(1))")  # fmt: skip
+        run = hosts.run("driver", ["zygarde", "run", "diabetes", "--trials", "1"], {"ZYGARDE_WORK_DIR": DRIVER_WORK})
+        output = run.stdout + run.stderr
+        errors = [line for line in output.splitlines() if line.startswith("error:")]
+        assert run.returncode == 1 and len(errors) == 1, output
+        assert "worker2 on 10.77.0.22 has pyyaml 6.0.2, this host 6.0.4" in errors[0], output
+        assert "Traceback" not in output
+    finally:
+        hosts.stop("worker2-other")
+        mh.start_worker(hosts, "worker2")
+
+
+def test_an_unreachable_scheduler_is_one_error_within_the_connect_timeout(hosts: Any) -> None:
+    extra = {"ZYGARDE_WORK_DIR": DRIVER_WORK, "ZYGARDE_DASK_ADDRESS": f"tcp://{mh.address('spark-worker')}:8786",
+             "ZYGARDE_DASK_CONNECT_TIMEOUT": "5"}  # fmt: skip
+    run = hosts.run("driver", ["zygarde", "run", "diabetes", "--trials", "1"], extra, timeout=120)
+    output = run.stdout + run.stderr
+    errors = [line for line in output.splitlines() if line.startswith("error:")]
+    assert run.returncode == 1 and len(errors) == 1, output
+    assert f"Could not reach the Dask scheduler at tcp://{mh.address('spark-worker')}:8786 within 5 s" in errors[0]

@@ -44,6 +44,7 @@ SOFTWARE = Path(os.environ.get("ZYGARDE_MULTIHOST_SOFTWARE", "/opt/zygarde-multi
 REPO = Path(__file__).resolve().parents[2]
 PYTHON = f"python{sys.version_info.major}.{sys.version_info.minor}"
 
+WORKER_TTL = "15s"
 PORTS = {"prefect": 4200, "mlflow": 5000, "scheduler": 8786, "spark-master": 7077}
 ENV = {  # what every zygarde process on every host is told: the services by host name
     "PREFECT_API_URL": f"http://prefect:{PORTS['prefect']}/api",
@@ -165,6 +166,18 @@ def link(host: str, up: bool) -> None:
     sh("ip", "-n", f"{PREFIX}-switch", "link", "set", f"{PREFIX}-v{HOSTS[host]}", "up" if up else "down")
 
 
+def can_delay() -> bool:
+    """Whether this kernel has the netem queueing discipline (``latency`` needs it)."""
+    probe = f"{PREFIX}-probe"
+    sh("ip", "netns", "add", probe, check=False)
+    try:
+        sh("ip", "-n", probe, "link", "set", "lo", "up", check=False)
+        return sh("ip", "netns", "exec", probe, "tc", "qdisc", "add", "dev", "lo", "root", "netem", "delay", "1ms",
+                  check=False).returncode == 0  # fmt: skip
+    finally:
+        sh("ip", "netns", "delete", probe, check=False)
+
+
 def latency(milliseconds: int) -> None:
     """Add ``milliseconds`` of delay to every host's link (0: none)."""
     for host in HOSTS:
@@ -277,18 +290,25 @@ def start_services(harness: Harness, workers: tuple[str, ...] = ("worker1", "wor
     """The Prefect server, the MLflow tracking server (artifacts proxied), the Dask scheduler and workers."""
     harness.start("prefect", "prefect", ["prefect", "server", "start", "--host", address("prefect"), "--port",
                                          str(PORTS["prefect"])], {"PREFECT_HOME": "/srv/prefect"})  # fmt: skip
-    mlflow_hosts = f"mlflow,mlflow:{PORTS['mlflow']},{address('mlflow')},{address('mlflow')}:{PORTS['mlflow']}"
-    harness.start("mlflow", "mlflow", ["mlflow", "server", "--host", address("mlflow"), "--port", str(PORTS["mlflow"]),
-                                       "--backend-store-uri", "sqlite:////srv/mlflow.db", "--artifacts-destination",
-                                       "/srv/mlartifacts", "--serve-artifacts", "--workers", "1",
-                                       "--allowed-hosts", mlflow_hosts])  # fmt: skip
+    start_mlflow(harness)
+    # a worker that stops answering is given up after WORKER_TTL (Dask's default: 5 minutes), its tasks rerun elsewhere
     harness.start("scheduler", "scheduler", ["dask", "scheduler", "--host", address("scheduler"), "--port",
-                                             str(PORTS["scheduler"]), "--no-dashboard"])  # fmt: skip
+                                             str(PORTS["scheduler"]), "--no-dashboard"],
+                  {"DASK_DISTRIBUTED__SCHEDULER__WORKER_TTL": WORKER_TTL})  # fmt: skip
     harness.wait_for("scheduler", PORTS["scheduler"])
     for host in workers:
         start_worker(harness, host)
     harness.wait_for("mlflow", PORTS["mlflow"])
     harness.wait_for("prefect", PORTS["prefect"])
+
+
+def start_mlflow(harness: Harness) -> None:
+    """The tracking server: SQLite on its host's disk, artifacts stored there and proxied to every client."""
+    mlflow_hosts = f"mlflow,mlflow:{PORTS['mlflow']},{address('mlflow')},{address('mlflow')}:{PORTS['mlflow']}"
+    harness.start("mlflow", "mlflow", ["mlflow", "server", "--host", address("mlflow"), "--port", str(PORTS["mlflow"]),
+                                       "--backend-store-uri", "sqlite:////srv/mlflow.db", "--artifacts-destination",
+                                       "/srv/mlartifacts", "--serve-artifacts", "--workers", "1",
+                                       "--allowed-hosts", mlflow_hosts])  # fmt: skip
 
 
 def start_worker(harness: Harness, host: str) -> None:

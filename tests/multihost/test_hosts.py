@@ -129,3 +129,91 @@ def test_an_unreachable_scheduler_is_one_error_within_the_connect_timeout(hosts:
     errors = [line for line in output.splitlines() if line.startswith("error:")]
     assert run.returncode == 1 and len(errors) == 1, output
     assert f"Could not reach the Dask scheduler at tcp://{mh.address('spark-worker')}:8786 within 5 s" in errors[0]
+
+
+def _trials(hosts: Any, parent: str) -> list[dict[str, str]]:
+    """The child runs of ``parent``: trial key and worker of each (asked from the driver)."""
+    return _python(hosts, "driver", f"""
+import json
+from mlflow import MlflowClient
+client = MlflowClient()
+run = client.get_run({parent!r})
+children = client.search_runs([run.info.experiment_id], "tags.mlflow.parentRunId = '{parent}'", max_results=1000)
+print(json.dumps([{{"key": c.data.tags["zygarde.trial_key"], "worker": c.data.tags["zygarde.worker"]}}
+                  for c in children]))
+""")  # fmt: skip
+
+
+def test_a_run_completes_with_50_ms_on_every_link(hosts: Any) -> None:
+    if not mh.can_delay():
+        pytest.skip("this machine's kernel has no netem queueing discipline: `tc qdisc ... netem` cannot add latency")
+    mh.latency(50)
+    try:
+        argv = ["zygarde", "run", "diabetes", "--algorithms", "xgboost", "--trials", "4", "--cv", "3", "--json"]
+        run = hosts.run("driver", argv, {"ZYGARDE_WORK_DIR": DRIVER_WORK})
+    finally:
+        mh.latency(0)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-5000:]
+    summary = json.loads(run.stdout.strip().splitlines()[-1])
+    assert summary["n_trials"] == 4 and summary["n_trials_failed"] == 0
+
+
+def _search_under_way(hosts: Any, argv: list[str], done: str) -> Any:
+    """``argv`` started on the driver in the background, returned once its log says ``done`` (e.g. 4/12 trials)."""
+    import subprocess
+    import time
+
+    logs = mh.STATE / "disks" / "driver" / DRIVER_WORK.removeprefix("/srv/") / "logs"
+    before = set(logs.glob("*.log")) if logs.exists() else set()
+    env = hosts.environment("driver", {"ZYGARDE_WORK_DIR": DRIVER_WORK})
+    run = subprocess.Popen(mh.host_argv("driver", argv), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True)  # fmt: skip
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and run.poll() is None:
+        new = [p for p in logs.glob("*.log") if p not in before] if logs.exists() else []
+        if new and done in new[0].read_text():
+            return run
+        time.sleep(0.5)
+    run.kill()
+    raise AssertionError(f"the search never reported {done!r}: {run.communicate()}")
+
+
+def _finished_once(hosts: Any, out: str, trials: int) -> list[dict[str, str]]:
+    """The run's summary says ``trials`` trials, and MLflow holds each of them once."""
+    summary = json.loads(out.strip().splitlines()[-1])
+    logged = _trials(hosts, summary["mlflow"]["parent_run_id"])
+    assert summary["n_trials"] == trials and len(logged) == trials  # none lost
+    assert len({t["key"] for t in logged}) == trials  # none logged twice
+    return logged
+
+
+ARGV = ["zygarde", "run", "diabetes", "--algorithms", "rf", "--trials", "12", "--cv", "3", "--json"]
+
+
+def test_a_worker_host_cut_off_mid_search_loses_no_finished_trial(hosts: Any) -> None:
+    """worker2's cable pulled once the search is under way: the scheduler gives it up after the harness's worker
+    TTL, its trials rerun on worker1, and every trial is logged once."""
+    run = _search_under_way(hosts, ARGV, "4/12 trials done")  # some on each worker host, by now
+    try:
+        mh.link("worker2", up=False)
+        out, err = run.communicate(timeout=420)
+    finally:
+        mh.link("worker2", up=True)
+        if run.poll() is None:
+            run.kill()
+    assert run.returncode == 0, out[-3000:] + err[-5000:]
+    logged = _finished_once(hosts, out, 12)
+    assert {t["worker"].split("://")[1].split(":")[0] for t in logged} == {mh.address("worker1"), mh.address("worker2")}
+
+
+def test_the_tracking_server_restarted_mid_search_loses_no_finished_trial(hosts: Any) -> None:
+    run = _search_under_way(hosts, ARGV, "3/12 trials done")
+    try:
+        hosts.stop("mlflow")
+        mh.start_mlflow(hosts)
+        out, err = run.communicate(timeout=420)
+    finally:
+        if run.poll() is None:
+            run.kill()
+    assert run.returncode == 0, out[-3000:] + err[-5000:]
+    _finished_once(hosts, out, 12)

@@ -9,14 +9,15 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from zygarde.orchestration import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "data" / "raw"
 
-__all__ = ["DATA", "REPO", "CliRun", "assert_one_clear_error", "free_port", "report_in_browser", "stop_process",
-           "zygarde"]  # fmt: skip
+__all__ = ["DATA", "REPO", "CliRun", "assert_one_clear_error", "free_port", "multihost_harness", "report_in_browser",
+           "stop_process", "zygarde"]  # fmt: skip
 
 
 def stop_process(process: subprocess.Popen | None) -> None:
@@ -93,3 +94,17 @@ def report_in_browser(run_id: str, folder: Path, headings: tuple[str, ...]) -> s
                    capture_output=True, timeout=120, check=True)  # fmt: skip
     assert shot.stat().st_size > 50_000  # a rendered page, not a blank one
     return dom
+
+
+def multihost_harness() -> Any:
+    """``deploy/multihost/harness.py`` (a script, not a package), imported once."""
+    import importlib.util
+
+    name = "zygarde_multihost_harness"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, REPO / "deploy" / "multihost" / "harness.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # its dataclasses look their module up there
+        spec.loader.exec_module(module)
+    return sys.modules[name]

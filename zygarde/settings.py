@@ -81,6 +81,12 @@ class Settings(BaseSettings):
     spark_driver_memory: str = Field(default="1g", description="spark.driver.memory of each process's session.")
     spark_shuffle_partitions: int = Field(default=4, ge=1, description="spark.sql.shuffle.partitions.")
     spark_bind: str = Field(default="127.0.0.1", description="Address the Spark driver binds and advertises.")
+    spark_cores_max: int = Field(
+        default=1,
+        ge=1,
+        description="Cores each Spark driver (one per Dask worker) takes from a spark:// cluster: "
+        "without a cap the first takes them all and the others wait.",
+    )
     spark_xgboost_workers: int = Field(
         default=1, ge=1, description="num_workers of xgboost.spark: task slots one XGBoost fit takes at once."
     )

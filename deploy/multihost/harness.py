@@ -37,7 +37,8 @@ from typing import Any
 
 PREFIX = "zgmh"
 SUBNET = "10.77.0"  # the harness's own bridge: reachable from its hosts only
-HOSTS = {"driver": 2, "prefect": 10, "mlflow": 11, "scheduler": 12, "worker1": 21, "worker2": 22,
+# named as docker/docker-compose.yml names the services (a test compares the two)
+HOSTS = {"driver": 2, "prefect-server": 10, "mlflow": 11, "dask-scheduler": 12, "worker1": 21, "worker2": 22,
          "spark-master": 31, "spark-worker": 32}  # fmt: skip
 STATE = Path(os.environ.get("ZYGARDE_MULTIHOST_STATE", "/tmp/zygarde-multihost"))
 SOFTWARE = Path(os.environ.get("ZYGARDE_MULTIHOST_SOFTWARE", "/opt/zygarde-multihost"))
@@ -45,11 +46,12 @@ REPO = Path(__file__).resolve().parents[2]
 PYTHON = f"python{sys.version_info.major}.{sys.version_info.minor}"
 
 WORKER_TTL = "15s"
-PORTS = {"prefect": 4200, "mlflow": 5000, "scheduler": 8786, "spark-master": 7077}
+PORTS = {"prefect-server": 4200, "mlflow": 5000, "dask-scheduler": 8786, "spark-master": 7077}
 ENV = {  # what every zygarde process on every host is told: the services by host name
-    "PREFECT_API_URL": f"http://prefect:{PORTS['prefect']}/api",
+    "PREFECT_API_URL": f"http://prefect-server:{PORTS['prefect-server']}/api",
     "MLFLOW_TRACKING_URI": f"http://mlflow:{PORTS['mlflow']}",
-    "ZYGARDE_DASK_ADDRESS": f"tcp://scheduler:{PORTS['scheduler']}",
+    "ZYGARDE_DASK_ADDRESS": f"tcp://dask-scheduler:{PORTS['dask-scheduler']}",
+    "ZYGARDE_SPARK_MASTER": f"spark://spark-master:{PORTS['spark-master']}",  # used by --engine spark only
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     "DO_NOT_TRACK": "1",
     "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
@@ -288,18 +290,19 @@ def _alive(pid: int) -> bool:
 
 def start_services(harness: Harness, workers: tuple[str, ...] = ("worker1", "worker2")) -> None:
     """The Prefect server, the MLflow tracking server (artifacts proxied), the Dask scheduler and workers."""
-    harness.start("prefect", "prefect", ["prefect", "server", "start", "--host", address("prefect"), "--port",
-                                         str(PORTS["prefect"])], {"PREFECT_HOME": "/srv/prefect"})  # fmt: skip
+    harness.start("prefect", "prefect-server", ["prefect", "server", "start", "--host", address("prefect-server"),
+                                                "--port", str(PORTS["prefect-server"])],
+                  {"PREFECT_HOME": "/srv/prefect"})  # fmt: skip
     start_mlflow(harness)
     # a worker that stops answering is given up after WORKER_TTL (Dask's default: 5 minutes), its tasks rerun elsewhere
-    harness.start("scheduler", "scheduler", ["dask", "scheduler", "--host", address("scheduler"), "--port",
-                                             str(PORTS["scheduler"]), "--no-dashboard"],
+    harness.start("scheduler", "dask-scheduler", ["dask", "scheduler", "--host", address("dask-scheduler"), "--port",
+                                                  str(PORTS["dask-scheduler"]), "--no-dashboard"],
                   {"DASK_DISTRIBUTED__SCHEDULER__WORKER_TTL": WORKER_TTL})  # fmt: skip
-    harness.wait_for("scheduler", PORTS["scheduler"])
+    harness.wait_for("dask-scheduler", PORTS["dask-scheduler"])
     for host in workers:
         start_worker(harness, host)
     harness.wait_for("mlflow", PORTS["mlflow"])
-    harness.wait_for("prefect", PORTS["prefect"])
+    harness.wait_for("prefect-server", PORTS["prefect-server"])
 
 
 def start_mlflow(harness: Harness) -> None:
@@ -309,6 +312,24 @@ def start_mlflow(harness: Harness) -> None:
                                        "--backend-store-uri", "sqlite:////srv/mlflow.db", "--artifacts-destination",
                                        "/srv/mlartifacts", "--serve-artifacts", "--workers", "1",
                                        "--allowed-hosts", mlflow_hosts])  # fmt: skip
+
+
+def start_spark(harness: Harness) -> None:
+    """A Spark standalone master and one worker, each on its own host, from the environment's pyspark. The worker
+    offers 3 cores and 3g (an executor of 1g each): one for each Dask worker's Spark driver (held until that worker
+    stops) and one for the refit's."""
+    home = str(SOFTWARE / "deps" / "pyspark")
+    spark = {"SPARK_HOME": home, "SPARK_WORKER_DIR": "/srv/spark-work", "SPARK_LOG_DIR": "/srv/spark-logs",
+             "SPARK_NO_DAEMONIZE": "1", "PYSPARK_PYTHON": str(SOFTWARE / "venv" / "bin" / "python")}  # fmt: skip
+    master = f"spark://spark-master:{PORTS['spark-master']}"
+    # named by host name: Spark's RPC drops messages addressed to another name than the one it bound
+    harness.start("spark-master", "spark-master", ["bash", f"{home}/bin/spark-class",
+                  "org.apache.spark.deploy.master.Master", "--host", "spark-master", "--port",
+                  str(PORTS["spark-master"]), "--webui-port", "8080"], spark)  # fmt: skip
+    harness.wait_for("spark-master", PORTS["spark-master"])
+    harness.start("spark-worker", "spark-worker", ["bash", f"{home}/bin/spark-class",
+                  "org.apache.spark.deploy.worker.Worker", master, "--host", "spark-worker", "--cores", "3",
+                  "--memory", "3g", "--webui-port", "8081"], spark)  # fmt: skip
 
 
 def start_worker(harness: Harness, host: str) -> None:

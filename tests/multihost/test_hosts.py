@@ -4,30 +4,19 @@ cannot create namespaces."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
 from collections.abc import Iterator
-from types import ModuleType
 from typing import Any
 
 import pytest
 
-from tests.helpers import REPO
+from tests.helpers import REPO, multihost_harness
 
 pytestmark = [pytest.mark.slow, pytest.mark.multihost]
 
 
-def _harness_module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("multihost_harness", REPO / "deploy" / "multihost" / "harness.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-mh = _harness_module()
+mh = multihost_harness()
 
 
 @pytest.fixture(scope="module")
@@ -108,8 +97,9 @@ def test_a_worker_host_with_another_version_of_the_stack_is_one_error_naming_it(
                                              mh.address("worker2"), "--name", "worker2", "--nthreads", "1",
                                              "--no-dashboard"], {"PYTHONPATH": str(overlay)})  # fmt: skip
     try:
-        _python(hosts, "driver", "import time, json\nfrom distributed import Client\nc = Client('tcp://scheduler:8786')"
-                "\nc.wait_for_workers(2, timeout=60)\nprint(json.dumps(1))")  # fmt: skip
+        scheduler = mh.ENV["ZYGARDE_DASK_ADDRESS"]
+        _python(hosts, "driver", f"import json\nfrom distributed import Client\nc = Client({scheduler!r})\n"
+                "c.wait_for_workers(2, timeout=60)\nprint(json.dumps(1))")  # fmt: skip
         run = hosts.run("driver", ["zygarde", "run", "diabetes", "--trials", "1"], {"ZYGARDE_WORK_DIR": DRIVER_WORK})
         output = run.stdout + run.stderr
         errors = [line for line in output.splitlines() if line.startswith("error:")]
@@ -217,3 +207,24 @@ def test_the_tracking_server_restarted_mid_search_loses_no_finished_trial(hosts:
             run.kill()
     assert run.returncode == 0, out[-3000:] + err[-5000:]
     _finished_once(hosts, out, 12)
+
+
+@pytest.mark.timeout(900)  # a JVM per Dask worker and the flow's own, on 2 cores
+def test_the_spark_engine_runs_its_trials_on_the_spark_worker_host(hosts: Any) -> None:
+    """Each Dask worker's Spark driver advertises its worker's address to a ``spark://`` master on another host,
+    whose worker host runs the executors."""
+    if "spark-master" not in hosts.processes:
+        mh.start_spark(hosts)
+    argv = ["zygarde", "run", "diabetes", "--engine", "spark", "--algorithms", "rf", "--trials", "2", "--cv", "2",
+            "--json"]  # fmt: skip
+    run = hosts.run("driver", argv, {"ZYGARDE_WORK_DIR": DRIVER_WORK}, timeout=900)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-5000:]
+    summary = json.loads(run.stdout.strip().splitlines()[-1])
+    assert summary["n_trials"] == 2 and summary["n_trials_failed"] == 0
+    # the executors ran on the Spark worker host, for the Spark drivers of both Dask workers (trials) and of the
+    # flow's process (the refit), each registered from its own host's address
+    applications = list((mh.STATE / "disks" / "spark-worker" / "spark-work").glob("app-*"))
+    assert len(applications) >= 2, applications
+    master_log = (mh.STATE / "logs" / "spark-master.log").read_text()
+    drivers = {h for h in ("worker1", "worker2", "driver") if f"{mh.address(h)}:" in master_log}
+    assert {"driver"} < drivers, drivers  # the refit's, and at least one trial's from a worker host

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from tests.helpers import REPO
+from tests.helpers import REPO, multihost_harness
 
 COMPOSE = REPO / "docker" / "docker-compose.yml"
 
@@ -55,3 +55,19 @@ def test_the_image_copies_every_package_folder() -> None:
     dockerfile = (REPO / "docker" / "Dockerfile").read_text()
     for folder in ("zygarde", "flows", "tasks", "expectations", "deployments", "data"):
         assert f"COPY {folder} ./{folder}" in dockerfile, folder
+
+
+def test_the_compose_stack_uses_the_settings_the_multihost_harness_proves() -> None:
+    """deploy/multihost/harness.py runs these services on hosts of their own (tests/multihost): the same service
+    names and addresses, the tracking server's artifact proxy, the scheduler's worker TTL."""
+    harness = multihost_harness()
+    compose = _compose()
+    environment = compose["x-zygarde"]["environment"]
+    for name in ("PREFECT_API_URL", "MLFLOW_TRACKING_URI", "ZYGARDE_DASK_ADDRESS"):
+        assert environment[name] == harness.ENV[name], name
+    assert {"prefect-server", "mlflow", "dask-scheduler"} <= set(harness.HOSTS) & set(compose["services"])
+    mlflow = " ".join(compose["services"]["mlflow"]["command"])
+    assert "--serve-artifacts" in mlflow and "--artifacts-destination=" in mlflow
+    scheduler = compose["services"]["dask-scheduler"]["environment"]
+    assert scheduler["DASK_DISTRIBUTED__SCHEDULER__WORKER_TTL"] == harness.WORKER_TTL
+    assert scheduler["ZYGARDE_DASK_ADDRESS"] == environment["ZYGARDE_DASK_ADDRESS"]  # the shared ones kept

@@ -8,7 +8,9 @@ Known traps handled here:
 - static settings (``spark.driver.memory``) take effect only for the first session of a process; a later,
   different value is refused with a message, not silently ignored;
 - Spark's UI searches 16 ports and then fails (many sessions on one host): the UI is off;
-- the driver binds 127.0.0.1 unless ``ZYGARDE_SPARK_BIND`` says otherwise;
+- the driver binds 127.0.0.1 unless ``ZYGARDE_SPARK_BIND`` says otherwise, or, with a ``spark://`` master on
+  another host, the address its Dask worker advertises (outside a worker: this host's address on the route to
+  the master), since that master's executors connect back to it;
 - Java missing or older than 17, or a ``spark://`` master that does not answer: a clear error naming what is
   needed, within seconds, instead of a hang.
 """
@@ -47,6 +49,7 @@ class SparkConfig:
     driver_memory: str = "1g"
     shuffle_partitions: int = 4
     bind: str = "127.0.0.1"
+    cores_max: int = 1  # of a spark:// cluster, for this driver
 
     @classmethod
     def from_settings(cls, cores: int | None = None) -> SparkConfig:
@@ -60,7 +63,42 @@ class SparkConfig:
             from zygarde.memory import MemoryBudget, parse_size
 
             memory = MemoryBudget(parse_size(settings.memory_limit), settings.dask_workers).spark_driver_memory()
-        return cls(master, memory, settings.spark_shuffle_partitions, settings.spark_bind)
+        bind = settings.spark_bind
+        if "spark_bind" not in settings.model_fields_set and _remote_master(master):
+            bind = _this_workers_host() or _address_towards(master)  # its executors must reach this driver back
+        return cls(master, memory, settings.spark_shuffle_partitions, bind, settings.spark_cores_max)
+
+
+def _remote_master(master: str) -> bool:
+    """A ``spark://`` master on another host."""
+    from urllib.parse import urlparse
+
+    host = urlparse(master).hostname if master.startswith("spark://") else None
+    return bool(host) and host not in ("127.0.0.1", "localhost", "::1")
+
+
+def _address_towards(master: str) -> str:
+    """This host's address on the route to ``master`` (a UDP socket's local end after ``connect``: no packet is
+    sent), for a driver outside a Dask worker (the flow's process refits the winner)."""
+    import socket
+    from urllib.parse import urlparse
+
+    parsed = urlparse(master)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.connect((socket.gethostbyname(parsed.hostname or ""), parsed.port or 7077))
+        return str(probe.getsockname()[0])
+
+
+def _this_workers_host() -> str | None:
+    """The address this process's Dask worker advertises (None outside a worker)."""
+    from urllib.parse import urlparse
+
+    from distributed import get_worker
+
+    try:
+        return urlparse(get_worker().address).hostname
+    except ValueError:
+        return None
 
 
 def java_version(java: str | None = None) -> int:
@@ -137,6 +175,8 @@ def _start(config: SparkConfig) -> SparkSession:
         .set("spark.sql.execution.arrow.pyspark.enabled", "true")
         .set("spark.network.timeout", "120s")
     )
+    if config.master.startswith("spark://"):  # one driver per Dask worker shares the cluster's cores
+        conf.set("spark.cores.max", str(config.cores_max)).set("spark.executor.cores", str(config.cores_max))
     os.environ.setdefault("SPARK_LOCAL_IP", config.bind)
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # Python UDF workers: this interpreter, not PATH's
     log_file = os.environ.get("ZYGARDE_LOG_FILE")

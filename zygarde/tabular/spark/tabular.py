@@ -161,14 +161,29 @@ def taking_turns(exclusive: bool) -> Iterator[None]:
         yield
 
 
+def _spark_master() -> str | None:
+    from zygarde.settings import get_settings
+
+    return get_settings().spark_master
+
+
 @dataclass(frozen=True)
 class SparkCrossValidationObjective(CrossValidationObjective):
     """K-fold CV of an MLlib pipeline in the worker's own Spark session; same folds and metrics as on Dask."""
 
     def prepare_workers(self, client: Any) -> None:
-        """Each worker's Spark session (created by its first trial) stops with the worker."""
+        """Every worker uses this host's Spark master (each reads its own ``ZYGARDE_SPARK_MASTER``: a worker without
+        it would train on ``local[N]`` unseen); each worker's session (created by its first trial) stops with it."""
+        from zygarde.settings import get_settings
         from zygarde.tabular.spark.session import stop_sessions_with_workers
 
+        here = get_settings().spark_master
+        for worker, theirs in sorted(client.run(_spark_master).items()):
+            if theirs != here:
+                raise ZygardeError(
+                    f"Dask worker {worker} would run Spark on {theirs or 'local[N]'} (its ZYGARDE_SPARK_MASTER), this "
+                    f"host on {here or 'local[N]'}: set the same ZYGARDE_SPARK_MASTER on every host."
+                )
         stop_sessions_with_workers(client)
 
     def build_estimator(self, spec: TrialSpec) -> Any:

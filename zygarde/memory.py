@@ -57,8 +57,9 @@ class MemoryBudget:
         return WORKER_BYTES + self.data_per_worker
 
     def spark_driver_memory(self) -> str:
-        """Half a worker's data share for its Spark session's heap (the JVM needs as much again off-heap)."""
-        return f"{max(256, self.data_per_worker // 2 // 2**20)}m"
+        """Half a worker's data share for its Spark session's heap (the JVM needs as much again off-heap), and at
+        least the 512 MiB Spark starts with (it refuses a heap under 450 MiB)."""
+        return f"{max(512, self.data_per_worker // 2 // 2**20)}m"
 
     def batch_rows(self, n_columns: int) -> int:
         """Rows per batch: a ``BATCH_SHARE``-th of a worker's data share as float32 (reading, converting and the

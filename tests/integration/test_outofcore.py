@@ -86,9 +86,6 @@ def test_what_out_of_core_cannot_do_is_refused_before_any_service(table: Path, t
                       "rf,xgboost", env=env)  # fmt: skip
     assert_one_clear_error(refused, "--algorithms: rf needs the table in memory")
     assert "pass --algorithms xgboost, or a larger --memory-limit" in " ".join(refused.output.split())
-    spark = zygarde("run", "--data", str(table), "--target", "label", "--memory-limit", ABOVE_FLOOR, "--engine",
-                    "spark", env=env)  # fmt: skip
-    assert_one_clear_error(spark, "Train it out of core with --engine dask (XGBoost external memory)")
     wrong = zygarde("run", "--data", str(table), "--target", "label", "--memory-limit", "lots", env=env)
     assert_one_clear_error(wrong, "--memory-limit: 'lots' is not a size; write it like 2GiB")
     text = tmp_path / "text"

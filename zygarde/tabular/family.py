@@ -14,7 +14,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from zygarde.digests import digest
-from zygarde.errors import ZygardeError, option
+from zygarde.errors import ZygardeError
 from zygarde.explain import DEFAULT_SECONDS, Explanation
 from zygarde.explain.data import data_profile
 from zygarde.explain.tabular import Rows, competitors_of, explain_tabular
@@ -423,9 +423,9 @@ def memory_budget(config: TabularRunConfig, workers: int) -> MemoryBudget:
 
 
 def tabular_family(config: TabularRunConfig) -> TabularFamily:
-    """The in-memory tabular family, or the out-of-core one for a Parquet table whose in-memory training would
-    not fit the budget's room for data (``IN_MEMORY_SHARE`` times its pandas size)."""
-    from zygarde.memory import human
+    """The in-memory tabular family, or for a Parquet table whose in-memory training would not fit the budget's
+    room for data (``IN_MEMORY_SHARE`` times its pandas size): XGBoost out of core (dask), or Spark reading the
+    table itself (spark)."""
     from zygarde.tabular.outofcore.family import LargeTabularFamily
     from zygarde.tabular.outofcore.parquet import ParquetTable
 
@@ -438,12 +438,8 @@ def tabular_family(config: TabularRunConfig) -> TabularFamily:
     table = ParquetTable.scan(path)
     if table.in_memory_bytes() * IN_MEMORY_SHARE <= budget.data:
         return TabularFamily(config)
-    if config.engine == "spark":  # its trials start from a pandas frame, which this table would not fit
-        raise ZygardeError(
-            f"{path} is about {human(table.in_memory_bytes())} in pandas; trained in memory it would need about "
-            f"{IN_MEMORY_SHARE} times that, over the memory budget ({human(budget.total)}, {human(budget.data)} of it "
-            f"for data), and the Spark engine's trials start from the table in memory. Train it "
-            f"out of core with {option('engine')} dask (XGBoost external memory), or give a larger "
-            f"{option('memory_limit')}."
-        )
+    if config.engine == "spark":  # Spark reads it itself
+        from zygarde.tabular.spark.table import SparkTableFamily
+
+        return SparkTableFamily(config, table, budget)
     return LargeTabularFamily(config, table, budget)

@@ -21,8 +21,6 @@ import os
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
-import numpy as np
-import pandas as pd
 from pydantic import BaseModel, Field
 
 from zygarde.digests import digest
@@ -43,7 +41,7 @@ from zygarde.tabular.evaluate import error_tables, prediction_figures, predictio
 from zygarde.tabular.family import TabularFamily, TabularSummary
 from zygarde.tabular.objective import LOWER_IS_BETTER, fold_summary
 from zygarde.tabular.outofcore.boosting import train_booster, wrap_booster
-from zygarde.tabular.outofcore.parquet import MAX_CLASSES, ParquetSplit, ParquetTable, class_values, count_parts
+from zygarde.tabular.outofcore.parquet import MAX_CLASSES, ParquetSplit, ParquetTable, class_values
 from zygarde.validation import ValidationReport
 
 VALIDATION_SHARE = 0.1  # of all rows: what the search scores on
@@ -97,12 +95,10 @@ class HoldoutObjective(Objective):
     def __call__(self, spec: TrialSpec, data: ParquetSplit) -> tuple[dict[str, float], dict[str, float]]:
         """(metrics on the validation part, {}: one hold-out has no spread), or K-fold (mean, std) when asked."""
         if not data.folds:
-            booster = train_booster(data, "train", spec.params, worker_threads())
-            return prediction_metrics(*data.predict(booster, "validation"), self.task), {}
+            return self.fit_score(spec, data, "train", "validation"), {}
 
         def fold(k: int) -> dict[str, float]:
-            booster = train_booster(data, f"train:{k}", spec.params, worker_threads())
-            return prediction_metrics(*data.predict(booster, f"validation:{k}"), self.task)
+            return self.fit_score(spec, data, f"train:{k}", f"validation:{k}")
 
         key = ""
         if self.checkpoints:  # what the folds' scores depend on, the files as they are on disk included
@@ -111,12 +107,20 @@ class HoldoutObjective(Objective):
                           data.features, data.target, tables], 20)  # fmt: skip
         return fold_summary(scored_folds(self.checkpoints, key, data.folds, fold))
 
+    def fit_score(self, spec: TrialSpec, data: ParquetSplit, train: str, validation: str) -> dict[str, float]:
+        """The trial's model trained out of core on the ``train`` part, its metrics on the ``validation`` part."""
+        booster = train_booster(data, train, spec.params, worker_threads())
+        return prediction_metrics(*data.predict(booster, validation), self.task)
+
 
 class LargeTabularFamily(TabularFamily):
     """XGBoost out of core on a Parquet table beyond the memory budget."""
 
     warm_modules: ClassVar[tuple[str, ...]] = ("xgboost", "pyarrow.parquet")
     summary_type: ClassVar[type[BaseModel]] = LargeTabularSummary
+    objective_type: ClassVar[type[HoldoutObjective]] = HoldoutObjective
+    split_type: ClassVar[type[ParquetSplit]] = ParquetSplit
+    numeric_only: ClassVar[bool] = True  # what the trials read (XGBoost's batches: numbers)
 
     def __init__(self, config: TabularRunConfig, table: ParquetTable, budget: MemoryBudget) -> None:
         super().__init__(config)
@@ -188,7 +192,7 @@ class LargeTabularFamily(TabularFamily):
                 f"Pass the right name as {option('target')}."
             )
         features = [c for c in table.columns if c != target]
-        text = [c for c in features if not _numeric(table.columns[c])]
+        text = [c for c in features if not numeric_arrow(table.columns[c])] if self.numeric_only else []
         if text:
             named = ", ".join(f"{c!r} ({table.columns[c]})" for c in text)
             raise ZygardeError(
@@ -215,7 +219,7 @@ class LargeTabularFamily(TabularFamily):
     def _split(self, features: list[str], target: str, task: str, values: tuple[Any, ...]) -> ParquetSplit:
         config = self.config
         scratch = str(get_settings().work_dir / "tmp")
-        return ParquetSplit(self.table.files, tuple(features), target, task, values, config.seed, config.test_size,
+        return self.split_type(self.table.files, tuple(features), target, task, values, config.seed, config.test_size,
                             0.0 if self.folds else VALIDATION_SHARE, self.budget.batch_rows(len(features) + 1),
                             scratch, self.table.rows, self.folds)  # fmt: skip
 
@@ -230,7 +234,7 @@ class LargeTabularFamily(TabularFamily):
         """The split's parts, counted (one pass over the labels); the search sees train and validation only."""
         assert isinstance(dataset, LargeTable)
         split = self._split(dataset.features, dataset.target, dataset.task, dataset.class_values)
-        counts = count_parts(split)
+        counts = split.count_parts()
         if min(n for part, n in counts.items() if part != "validation" or not split.folds) < 2:
             raise ZygardeError(
                 f"{dataset.source}: too few rows to hold out parts ({counts}); lower {option('memory_limit')} "
@@ -241,11 +245,11 @@ class LargeTabularFamily(TabularFamily):
     def plan(self, prepared: Prepared[Any, Any]) -> Plan:
         """XGBoost configurations (grid or random), each scored on the validation part."""
         config, split = self.config, prepared.search
-        objective = HoldoutObjective(split.task, len(split.class_values), config.seed)
+        objective = self.objective_type(split.task, len(split.class_values), config.seed)
         algorithms = ["auto"] if config.algorithms == ["auto"] else self._algorithms()  # auto: of xgboost alone
         sampler = tabular_sampler(algorithms, config.search, config.trials, config.seed, config.space,
-                                  objective.metric, objective.greater_is_better, time_budget=config.time_budget,
-                                  families=self._algorithms())  # fmt: skip
+                                  objective.metric, objective.greater_is_better, config.engine,
+                                  time_budget=config.time_budget, families=self._algorithms())  # fmt: skip
         if split.folds:
             return Plan(objective, sampler, scored_on=f"cv on the non-test rows ({split.folds} folds)")
         rows = prepared.facts.get("rows_validation", 0)
@@ -262,8 +266,7 @@ class LargeTabularFamily(TabularFamily):
     ) -> Evaluation:
         """Test-part metrics and plots from predictions made batch by batch; the leaderboard by validation."""
         split = prepared.evaluation
-        y, output = split.predict(model.get_booster(), "test")
-        metrics = prediction_metrics(y, output, split.task)
+        metrics, y, output = split.scored(model, "test")
         rule = self.champion_rule(prepared)
         board = leaderboard(
             results, rule.metric, rule.greater_is_better, prefix="cv_" if split.folds else "validation_"
@@ -290,16 +293,9 @@ class LargeTabularFamily(TabularFamily):
         """Permutation importance and TreeSHAP on the test part's first rows (no competitors: each would be an
         out-of-core refit)."""
         split = prepared.evaluation
-        Xs, ys, n = [], [], 0
-        for X, y in split.batches("test"):
-            Xs.append(X)
-            ys.append(y)
-            n += len(y)
-            if n >= ROWS:
-                break
-        frame = pd.DataFrame(np.concatenate(Xs), columns=list(split.features))
+        frame, y = split.first_rows("test", ROWS)
         rule = self.champion_rule(prepared)
-        rows = Rows(frame, np.concatenate(ys), split.task, rule.metric, rule.greater_is_better, self.config.seed,
+        rows = Rows(frame, y, split.task, rule.metric, rule.greater_is_better, self.config.seed,
                     [str(c) for c in split.class_values])  # fmt: skip
         return explain_tabular(model, rows, self.explain_seconds())
 
@@ -307,19 +303,12 @@ class LargeTabularFamily(TabularFamily):
         """The selection metric on the test part."""
         from zygarde.family import ChampionRule
 
-        objective = HoldoutObjective(prepared.search.task, len(prepared.search.class_values), self.config.seed)
+        objective = self.objective_type(prepared.search.task, len(prepared.search.class_values), self.config.seed)
         return ChampionRule(objective.metric, objective.greater_is_better, "test part")
 
     def score(self, model: Any, prepared: Prepared[Any, Any]) -> float:
-        """The champion metric of any tabular model on the test part, batch by batch."""
-        split = prepared.evaluation
-        ys, outputs = [], []
-        for X, y in split.batches("test"):
-            rows = pd.DataFrame(X, columns=list(split.features))
-            ys.append(y)
-            outputs.append(model.predict(rows) if split.task == "regression" else model.predict_proba(rows))
-        metric = self.champion_rule(prepared).metric
-        return prediction_metrics(np.concatenate(ys), np.concatenate(outputs), split.task)[metric]
+        """The champion metric of any tabular model on the test part."""
+        return prepared.evaluation.scored(model, "test")[0][self.champion_rule(prepared).metric]
 
     def log_model(self, model: Any, prepared: Prepared[Any, Any], tracking_uri: str, run_id: str) -> str:
         """The scikit-learn XGBoost model with its signature and an input example of training rows."""
@@ -358,7 +347,8 @@ class LargeTabularFamily(TabularFamily):
         return {**fields, "cv_metrics": {}, "validation_metrics": best.scores, "out_of_core": self.describe()}
 
 
-def _numeric(arrow_type: str) -> bool:
+def numeric_arrow(arrow_type: str) -> bool:
+    """Whether an Arrow type (as ``str`` names it) is a number or a boolean."""
     return arrow_type.startswith(("int", "uint", "float", "double", "halffloat", "bool", "decimal"))
 
 

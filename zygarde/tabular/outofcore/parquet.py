@@ -97,11 +97,13 @@ class ParquetSplit:
                     X[:, j] = np.asarray(batch.column(name).to_numpy(zero_copy_only=False), dtype=np.float32)[keep]
                 yield X, self._labels(batch.column(self.target).to_numpy(zero_copy_only=False)[keep])
 
-    def _mask(self, part: Part, u: np.ndarray) -> np.ndarray:
+    def _mask(self, part: Part, u: Any, floor: Any = np.floor) -> Any:
+        """Which rows of uniform numbers ``u`` are in ``part``: on numpy arrays, or Spark columns (``floor``:
+        ``pyspark.sql.functions.floor``)."""
         test, validation = self.test_size, self.test_size + self.validation_size
         name, _, fold = part.partition(":")
         if fold:  # the non-test rows cut into `folds` equal slices of the hash
-            index = np.floor((u - test) / (1 - test) * self.folds)
+            index = floor((u - test) / (1 - test) * self.folds)
             return (u >= test) & ((index == int(fold)) if name == "validation" else (index != int(fold)))
         return {"test": u < test, "validation": (u >= test) & (u < validation), "train": u >= validation,
                 "fit": u >= test}[part]  # fmt: skip
@@ -123,6 +125,34 @@ class ParquetSplit:
             frame[self.target] = y[pick]
             frames.append(frame)
         return pd.concat(frames, ignore_index=True).head(n)
+
+    def count_parts(self) -> dict[str, int]:
+        """Rows of each part (one pass over the labels)."""
+        return count_parts(self)
+
+    def first_rows(self, part: Part, n: int) -> tuple[pd.DataFrame, np.ndarray]:
+        """About the first ``n`` rows of ``part``: (features, labels)."""
+        Xs, ys, seen = [], [], 0
+        for X, y in self.batches(part):
+            Xs.append(X)
+            ys.append(y)
+            seen += len(y)
+            if seen >= n:
+                break
+        return pd.DataFrame(np.concatenate(Xs), columns=list(self.features)), np.concatenate(ys)
+
+    def scored(self, model: Any, part: Part) -> tuple[dict[str, float], np.ndarray, np.ndarray]:
+        """Any tabular model's metrics on ``part``, and the (labels, outputs) they come from, batch by batch:
+        probabilities (n, classes) or values (n,)."""
+        from zygarde.tabular.evaluate import prediction_metrics
+
+        ys, outputs = [], []
+        for X, y in self.batches(part):
+            rows = pd.DataFrame(X, columns=list(self.features))
+            ys.append(y)
+            outputs.append(model.predict(rows) if self.task == "regression" else model.predict_proba(rows))
+        y, output = np.concatenate(ys), np.concatenate(outputs)
+        return prediction_metrics(y, output, self.task), y, output
 
     def predict(self, booster: Any, part: Part) -> tuple[np.ndarray, np.ndarray]:
         """(labels, predictions) of ``part``, batch by batch: probabilities (n, classes) or values (n,)."""

@@ -167,32 +167,48 @@ def _spark_master() -> str | None:
     return get_settings().spark_master
 
 
+def prepare_spark_workers(client: Any) -> None:
+    """Every worker uses this host's Spark master (each reads its own ``ZYGARDE_SPARK_MASTER``: a worker without it
+    would train on ``local[N]`` unseen); each worker's session (created by its first trial) stops with it."""
+    from zygarde.settings import get_settings
+    from zygarde.tabular.spark.session import stop_sessions_with_workers
+
+    here = get_settings().spark_master
+    for worker, theirs in sorted(client.run(_spark_master).items()):
+        if theirs != here:
+            raise ZygardeError(
+                f"Dask worker {worker} would run Spark on {theirs or 'local[N]'} (its ZYGARDE_SPARK_MASTER), this "
+                f"host on {here or 'local[N]'}: set the same ZYGARDE_SPARK_MASTER on every host."
+            )
+    stop_sessions_with_workers(client)
+
+
+def spark_estimator(spec: TrialSpec, task: str, n_classes: int, seed: int) -> Any:
+    """The trial's MLlib estimator (built where the trial runs: it needs the process's JVM)."""
+    algorithm = SPARK_ALGORITHMS[spec.algorithm]
+    if algorithm.binary_only and task == "classification" and n_classes > 2:
+        raise ZygardeError(f"{algorithm.title} classifies two classes only; this target has {n_classes}.")
+    spark_session()
+    return algorithm.build(task, seed, spec.params)
+
+
+def fit_spark(spec: TrialSpec, pipeline: Any, frame: Any) -> Any:
+    """Fit ``pipeline`` on a Spark DataFrame; barrier jobs (xgboost.spark) one at a time on the cluster."""
+    with taking_turns(SPARK_ALGORITHMS[spec.algorithm].exclusive):
+        return pipeline.fit(frame)
+
+
 @dataclass(frozen=True)
 class SparkCrossValidationObjective(CrossValidationObjective):
     """K-fold CV of an MLlib pipeline in the worker's own Spark session; same folds and metrics as on Dask."""
 
     def prepare_workers(self, client: Any) -> None:
-        """Every worker uses this host's Spark master (each reads its own ``ZYGARDE_SPARK_MASTER``: a worker without
-        it would train on ``local[N]`` unseen); each worker's session (created by its first trial) stops with it."""
-        from zygarde.settings import get_settings
-        from zygarde.tabular.spark.session import stop_sessions_with_workers
-
-        here = get_settings().spark_master
-        for worker, theirs in sorted(client.run(_spark_master).items()):
-            if theirs != here:
-                raise ZygardeError(
-                    f"Dask worker {worker} would run Spark on {theirs or 'local[N]'} (its ZYGARDE_SPARK_MASTER), this "
-                    f"host on {here or 'local[N]'}: set the same ZYGARDE_SPARK_MASTER on every host."
-                )
-        stop_sessions_with_workers(client)
+        """Every worker on this host's Spark master (``prepare_spark_workers``)."""
+        prepare_spark_workers(client)
 
     def build_estimator(self, spec: TrialSpec) -> Any:
-        """The trial's MLlib estimator (built where the trial runs: it needs the process's JVM)."""
-        algorithm = SPARK_ALGORITHMS[spec.algorithm]
-        if algorithm.binary_only and self.task == "classification" and self.n_classes > 2:
-            raise ZygardeError(f"{algorithm.title} classifies two classes only; this target has {self.n_classes}.")
-        spark_session()
-        return algorithm.build(self.task, self.seed, spec.params)
+        """The trial's MLlib estimator (``spark_estimator``)."""
+        return spark_estimator(spec, self.task, self.n_classes, self.seed)
 
     def spark_pipeline(self, spec: TrialSpec, X: pd.DataFrame) -> Any:
         """Preprocessing + estimator, unfitted (a Spark ML ``Pipeline``)."""
@@ -200,10 +216,8 @@ class SparkCrossValidationObjective(CrossValidationObjective):
         return build_spark_pipeline(X, self.zero_as_missing, self.build_estimator(spec), native_missing=native)
 
     def fit(self, spec: TrialSpec, X: pd.DataFrame, y: np.ndarray) -> Any:
-        """Fit the trial's pipeline on these rows; barrier jobs (xgboost.spark) one at a time on the cluster."""
-        pipeline = self.spark_pipeline(spec, X)
-        with taking_turns(SPARK_ALGORITHMS[spec.algorithm].exclusive):
-            return pipeline.fit(spark_frame(X, y))
+        """Fit the trial's pipeline on these rows."""
+        return fit_spark(spec, self.spark_pipeline(spec, X), spark_frame(X, y))
 
     def __call__(self, spec: TrialSpec, data: TrialData) -> tuple[dict[str, float], dict[str, float]]:
         """Return (mean, std) of every metric over the folds."""

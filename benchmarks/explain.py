@@ -21,11 +21,9 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 from _quick import parse
 
-from zygarde.synthetic import churn_table
+from zygarde.synthetic import churn_table, known_signal
 
 KNOWN = [f"i{k}" for k in range(5)]
 
@@ -48,18 +46,6 @@ def run(arguments: list[str], work: Path) -> tuple[dict, float, dict[str, float]
     summary = json.loads(done.stdout)
     client = MlflowClient(summary["mlflow"]["tracking_uri"])
     return summary, wall, client.get_run(summary["mlflow"]["parent_run_id"]).data.metrics
-
-
-def known_signal(rows: int, seed: int = 0) -> pd.DataFrame:
-    """Five informative columns of falling weight, five of noise, a category of noise, a binary label."""
-    rng = np.random.default_rng(seed)
-    frame = pd.DataFrame({f"i{k}": rng.normal(size=rows) for k in range(5)})
-    for k in range(5):
-        frame[f"noise{k}"] = rng.normal(size=rows)
-    frame["colour"] = rng.choice(["red", "green", "blue"], size=rows)
-    logits = sum((3.0 - 0.5 * k) * frame[f"i{k}"] for k in range(5))
-    frame["label"] = np.where(logits + rng.normal(scale=0.5, size=rows) > 0, "yes", "no")
-    return frame
 
 
 def agreement(rows: int) -> tuple[list[str], list[str], float]:

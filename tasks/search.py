@@ -62,6 +62,9 @@ def search(plan: Plan, data: Any, run: RunContext) -> SearchOutcome:
             score = result.scores.get(plan.objective.metric)
             progress = {"done": len(done), "total": None if budget else total, "algorithm": result.algorithm,
                         "score": score, "budget_seconds": budget}  # fmt: skip
+            if result.note:  # the terminal shows it as one line
+                logger.warning("%s", result.note)
+                progress["note"] = result.note
             client.log_event(PROGRESS_TOPIC, {**progress, "run": run.run_id})
             if budget is None and (len(done) % max(1, total // 10) == 0 or len(done) == total):
                 logger.info("%d/%d trials done", len(done), total)
@@ -70,7 +73,8 @@ def search(plan: Plan, data: Any, run: RunContext) -> SearchOutcome:
 
         engine = DaskEngine(client)
         results = engine.run(objective, plan.sampler, data, logger=trial_logger, on_result=report, completed=finished)
-        client.run(remove_checkpoints, checkpoints)  # every trial is in the store now
+        client.run(remove_checkpoints, checkpoints, on_error="ignore")  # every trial is in the store now; a worker
+        # that died since keeps its folder (under its own local directory)
     remove_checkpoints(checkpoints)
     for trial_id, last in {r.trial_id: r for r in results}.items():  # a trial's last rung completes last
         ended = plan.sampler.outcome(trial_id)  # successive halving: where the trial's race ended

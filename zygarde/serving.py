@@ -147,15 +147,18 @@ def predict_file(
 def predictions(resolved: Resolved) -> dict[str, Any]:
     """The output columns: ``prediction`` and, for a classifier that gives them, ``probability_<class>``."""
     raw: Any = resolved.model.get_raw_model() if hasattr(resolved.model, "get_raw_model") else None
+    if resolved.classes and hasattr(raw, "stages"):  # a Spark pipeline, in the session MLflow loaded it in
+        from pyspark.sql import SparkSession
+
+        from zygarde.tabular.spark.tabular import SparkTabularModel
+
+        raw = SparkTabularModel(raw, SparkSession.getActiveSession())
     if resolved.classes and hasattr(raw, "predict_proba"):
         proba = np.asarray(raw.predict_proba(resolved.rows))
         names = np.asarray(resolved.classes, dtype=object)
         return {"prediction": names[proba.argmax(axis=1)],
                 **{f"probability_{c}": proba[:, k] for k, c in enumerate(resolved.classes)}}  # fmt: skip
-    values = pd.DataFrame(resolved.model.predict(resolved.rows)).iloc[:, 0].to_numpy()
-    if resolved.classes:  # a Spark classifier: class indices
-        values = np.asarray(resolved.classes, dtype=object)[values.astype(int)]
-    return {"prediction": list(values)}
+    return {"prediction": list(pd.DataFrame(resolved.model.predict(resolved.rows)).iloc[:, 0].to_numpy())}
 
 
 def write_result(

@@ -87,6 +87,12 @@ class Settings(BaseSettings):
         description="Cores each Spark driver (one per Dask worker) takes from a spark:// cluster: "
         "without a cap the first takes them all and the others wait.",
     )
+    spark_shared_dir: str | None = Field(
+        default=None,
+        description="A folder every Spark host and Dask worker sees at the same path (NFS; or an hdfs:// or s3a:// "
+        "URI): Spark models are saved and loaded through it when the Spark master is on other hosts, whose "
+        "executors write a model's files.",
+    )
     spark_xgboost_workers: int = Field(
         default=1, ge=1, description="num_workers of xgboost.spark: task slots one XGBoost fit takes at once."
     )

@@ -102,3 +102,16 @@ def churn_table(rows: int, *, seed: int = 42) -> pd.DataFrame:
     })  # fmt: skip
     frame["churned"] = np.where(logits > np.quantile(logits, 0.7), "yes", "no")
     return frame
+
+
+def known_signal(rows: int, seed: int = 0) -> pd.DataFrame:
+    """A table whose drivers are known, to check explanations by: five informative columns of falling weight
+    (``i0`` strongest .. ``i4`` weakest), five of noise, a category of noise, and a binary ``label`` (yes/no)."""
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame({f"i{k}": rng.normal(size=rows) for k in range(5)})
+    for k in range(5):
+        frame[f"noise{k}"] = rng.normal(size=rows)
+    frame["colour"] = rng.choice(["red", "green", "blue"], size=rows)
+    logits = sum((3.0 - 0.5 * k) * frame[f"i{k}"] for k in range(5))
+    frame[TARGET] = np.where(logits + rng.normal(scale=0.5, size=rows) > 0, "yes", "no")
+    return frame

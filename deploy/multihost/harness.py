@@ -11,7 +11,8 @@ and worker, and the driver that runs ``zygarde``. Their addresses (``SUBNET``.x)
 namespace of their own: the machine's own namespace has no leg on it, and nothing routes, forwards or NATs out.
 Every host but the driver sees neither the repository nor the driver's temp dir: each gets a private ``/tmp``
 and the repository's parent hidden; what it keeps is its own disk (``/srv``, kept across restarts of its
-processes) and the software: a venv whose site-packages hold the wheel built from the checkout, its
+processes), one folder every host mounts (``SHARED``: where a table Spark reads lives, as it would on NFS, HDFS
+or S3), and the software: a venv whose site-packages hold the wheel built from the checkout, its
 dependencies read-only from the repository's environment.
 
 What the harness starts it records (``STATE/processes.json``) and stops by that record; ``down`` removes the
@@ -35,16 +36,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 PREFIX = "zgmh"
 SUBNET = "10.77.0"  # the harness's own bridge: reachable from its hosts only
 # named as docker/docker-compose.yml names the services (a test compares the two)
 HOSTS = {"driver": 2, "prefect-server": 10, "mlflow": 11, "dask-scheduler": 12, "worker1": 21, "worker2": 22,
-         "spark-master": 31, "spark-worker": 32}  # fmt: skip
+         "worker3": 23, "worker4": 24, "spark-master": 31, "spark-worker": 32}  # fmt: skip
+# worker3 and worker4 have no processes unless asked for (benchmarks/multihost.py scales to four worker hosts)
 STATE = Path(os.environ.get("ZYGARDE_MULTIHOST_STATE", "/tmp/zygarde-multihost"))
 SOFTWARE = Path(os.environ.get("ZYGARDE_MULTIHOST_SOFTWARE", "/opt/zygarde-multihost"))
 REPO = Path(__file__).resolve().parents[2]
 PYTHON = f"python{sys.version_info.major}.{sys.version_info.minor}"
 
+SHARED = "/srv/shared"  # the one folder every host mounts (a network file system's stand-in): tables Spark reads
 WORKER_TTL = "15s"
 PORTS = {"prefect-server": 4200, "mlflow": 5000, "dask-scheduler": 8786, "spark-master": 7077}
 ENV = {  # what every zygarde process on every host is told: the services by host name
@@ -52,6 +57,7 @@ ENV = {  # what every zygarde process on every host is told: the services by hos
     "MLFLOW_TRACKING_URI": f"http://mlflow:{PORTS['mlflow']}",
     "ZYGARDE_DASK_ADDRESS": f"tcp://dask-scheduler:{PORTS['dask-scheduler']}",
     "ZYGARDE_SPARK_MASTER": f"spark://spark-master:{PORTS['spark-master']}",  # used by --engine spark only
+    "ZYGARDE_SPARK_SHARED_DIR": f"{SHARED}/spark",  # where Spark's executors write a model for MLflow to copy
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     "DO_NOT_TRACK": "1",
     "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
@@ -194,13 +200,16 @@ def latency(milliseconds: int) -> None:
 
 def host_argv(host: str, argv: list[str]) -> list[str]:
     """``argv`` run as a process of ``host``: its network namespace, host name, and private mounts (its own
-    ``/tmp``, its disk at ``/srv``, the repository's parent hidden, the dependencies read-only)."""
-    disk = STATE / "disks" / host
+    ``/tmp``, its disk at ``/srv``, the shared folder at ``SHARED``, the repository's parent hidden, the
+    dependencies read-only)."""
+    disk, shared = STATE / "disks" / host, STATE / "shared"
     disk.mkdir(parents=True, exist_ok=True)
+    shared.mkdir(parents=True, exist_ok=True)
     deps = SOFTWARE / "deps"
     steps = [
         f"mount --bind {shlex.quote(str(dependencies()))} {deps} && mount -o remount,bind,ro {deps}",
         f"mkdir -p /srv && mount --bind {shlex.quote(str(disk))} /srv",
+        f"mkdir -p {SHARED} && mount --bind {shlex.quote(str(shared))} {SHARED}",
         f"mount -t tmpfs tmpfs {shlex.quote(str(REPO.parent))}",
         "mount -t tmpfs tmpfs /tmp",
         f"hostname {host}",
@@ -249,7 +258,7 @@ class Harness:
         pid = int(entry["pid"])
         _signal_group(pid, signal.SIGTERM)
         deadline = time.monotonic() + grace
-        while time.monotonic() < deadline and _alive(pid):
+        while time.monotonic() < deadline and psutil.pid_exists(pid):
             time.sleep(0.2)
         _signal_group(pid, signal.SIGKILL)
 
@@ -275,14 +284,6 @@ class Harness:
 def _signal_group(pid: int, sig: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, sig)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 # ---------------------------------------------------------------------------------------------------- services
@@ -332,11 +333,13 @@ def start_spark(harness: Harness) -> None:
                   "--memory", "3g", "--webui-port", "8081"], spark)  # fmt: skip
 
 
-def start_worker(harness: Harness, host: str) -> None:
-    """One Dask worker process of one thread on ``host``, advertising the host's own address."""
-    harness.start(host, host, ["dask", "worker", ENV["ZYGARDE_DASK_ADDRESS"], "--host", address(host), "--name", host,
-                               "--nworkers", "1", "--nthreads", "1", "--no-dashboard", "--local-directory",
-                               "/srv/dask"])  # fmt: skip
+def start_worker(harness: Harness, host: str, name: str | None = None, threads: int = 1) -> None:
+    """One Dask worker process (``name``, default the host's) of ``threads`` threads on ``host``, advertising the
+    host's own address."""
+    name = name or host
+    harness.start(name, host, ["dask", "worker", ENV["ZYGARDE_DASK_ADDRESS"], "--host", address(host), "--name", name,
+                               "--nworkers", "1", "--nthreads", str(threads), "--no-dashboard", "--local-directory",
+                               f"/srv/dask-{name}"])  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------------------- up, down
@@ -375,7 +378,9 @@ def leftovers() -> list[str]:
     found += [f"link {line.split(':')[1].strip()}" for line in sh("ip", "-o", "link", check=False).stdout.splitlines()
               if f" {PREFIX}-" in line]  # fmt: skip
     found += [f"hosts file {p}" for p in Path("/etc/netns").glob(f"{PREFIX}-*")] if Path("/etc/netns").exists() else []
-    found += [f"process {name}" for name, entry in Harness.load().processes.items() if _alive(int(entry["pid"]))]
+    found += [
+        f"process {name}" for name, entry in Harness.load().processes.items() if psutil.pid_exists(int(entry["pid"]))
+    ]
     return found
 
 

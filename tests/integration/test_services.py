@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import psutil
 import pytest
 
 from tests.helpers import assert_one_clear_error, zygarde
@@ -27,7 +28,7 @@ def test_up_serves_the_next_runs_and_down_stops_everything(tmp_path: Path) -> No
     try:
         assert up.returncode == 0 and state.exists(), up.stdout + up.stderr
         pids = json.loads(state.read_text())["pids"]
-        assert len(pids) == 3 and all(_alive(pid) for pid in pids)
+        assert len(pids) == 3 and all(psutil.pid_exists(pid) for pid in pids)
         script = [str(Path(sys.executable).with_name("zygarde")), "run", "diabetes", "--algorithms", "rf",
                   "--trials", "2", "--cv", "2"]  # fmt: skip
         client = subprocess.Popen(script, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -44,12 +45,4 @@ def test_up_serves_the_next_runs_and_down_stops_everything(tmp_path: Path) -> No
     finally:
         down = zygarde("down", env=env)
     assert down.code == 0 and "stopped" in down.output, down.output
-    assert not any(_alive(pid) for pid in pids) and not state.exists()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
+    assert not any(psutil.pid_exists(pid) for pid in pids) and not state.exists()

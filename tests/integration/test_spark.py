@@ -128,6 +128,15 @@ def test_the_spark_engine_searches_registers_and_its_model_round_trips(
     rows = pd.read_csv(Path(__file__).resolve().parents[2] / "data" / "raw" / "diabetes.csv").drop(columns="Outcome")
     assert isinstance(model, SparkTabularModel)
     assert len(model.predict(rows.head(10))) == 10 and model.predict_proba(rows.head(10)).shape == (10, 2)
+    # `zygarde predict` writes a Spark classifier's class names and probabilities, as a scikit-learn one's
+    from zygarde.serving import predict_file
+
+    rows.head(4).to_csv(tmp_path / "rows.csv", index=False)
+    predict_file(uri, summary.model["name"], tmp_path / "rows.csv", tmp_path / "predicted.csv")
+    predicted = pd.read_csv(tmp_path / "predicted.csv")
+    probabilities = predicted[["probability_0", "probability_1"]].to_numpy()
+    assert np.allclose(probabilities.sum(axis=1), 1) and set(predicted["prediction"]) <= {0, 1}
+    assert (predicted["prediction"] == probabilities.argmax(axis=1)).all()
     # the drift check scores a Spark champion on a labelled batch through Spark (it loaded every one as sklearn's)
     labelled = pd.read_csv(Path(__file__).resolve().parents[2] / "data" / "raw" / "diabetes.csv").head(60)
     on_batch = champion_on_batch(uri, load_reference(uri, summary.model["name"]), labelled)

@@ -19,6 +19,8 @@ from zygarde.families import FamilyKind
 from zygarde.services import use_warm_services
 from zygarde.settings import Settings, get_settings
 
+NOTE_SECONDS = 120  # a search's notes (a tracking store that did not answer) shown at most once in this long
+
 
 def launch(kind: FamilyKind, values: Callable[[Settings], dict[str, Any]], *, as_json: bool, verbose: bool) -> None:
     """Check the inputs (no service yet), then start the services, run ``kind``'s flow, print JSON or the
@@ -94,9 +96,13 @@ def _on_cluster(flow: Any, family: Any, client: Any, runner: Any, topic: str, sh
         transient=True,
     )
     bar = progress.add_task("", total=None)
+    noted = [-NOTE_SECONDS]  # when the last note was shown: one line per incident, not one per trial
 
     def on_event(event: tuple[float, dict[str, Any]]) -> None:
         message = event[1]
+        if message.get("note") and event[0] - noted[0] >= NOTE_SECONDS:
+            noted[0] = event[0]
+            progress.console.print(f"note: {message['note']}", highlight=False, soft_wrap=True)
         score = message.get("score")
         budget = message.get("budget_seconds")
         description = f"{message['algorithm']} {score:.4f}" if score is not None else ""

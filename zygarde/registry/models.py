@@ -14,8 +14,9 @@ from zygarde.tracking import fluent_tracking_uri
 
 
 def input_example(X: pd.DataFrame) -> pd.DataFrame:
-    """Five rows, integer columns declared as doubles: a missing value at inference is then no schema error."""
-    return X.head(5).astype({c: "float64" for c in X.select_dtypes("integer").columns})
+    """Five rows, integer and float32 columns declared as doubles: a missing value at inference is then no schema
+    error, nor a table whose numbers read as float64 (a CSV) for a model trained from float32 Parquet."""
+    return X.head(5).astype({c: "float64" for c in X.select_dtypes(["integer", "float32", "float16"]).columns})
 
 
 def log_sklearn(tracking_uri: str, run_id: str, model: Any, X_example: pd.DataFrame) -> str:

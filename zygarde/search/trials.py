@@ -53,6 +53,7 @@ class TrialResult:
     worker: str = ""
     run_id: str | None = None
     error: str | None = None
+    note: str = ""  # what happened to its tracking, for the terminal (a server that did not answer for a while)
     # out-of-fold predictions (an objective that keeps them, for an ensemble); dropped for all but the best
     # PREDICTIONS_KEPT of each algorithm as results arrive (``keep_best_predictions``)
     predictions: Any = field(default=None, repr=False, compare=False)

@@ -152,11 +152,16 @@ class TabularRunConfig(RunConfig):
                     f"{option('algorithms')}: the Spark engine has {', '.join(SPARK_ALGORITHMS)}, not "
                     f"{', '.join(missing)}: leave them out, or use the dask engine"
                 )
-        if self.engine == "spark" and "xgboost" in self.algorithms:
+        if self.engine == "spark":
             from zygarde.settings import get_settings
+            from zygarde.tabular.spark.session import model_dir, shared_dir_needed
 
             master = get_settings().spark_master or ""
-            if master.startswith("sc://"):
+            try:
+                model_dir()
+            except ZygardeError:
+                raise ValueError(f"{option('engine')} spark: " + shared_dir_needed(master)) from None
+            if master.startswith("sc://") and "xgboost" in self.algorithms:
                 raise ValueError(
                     f"{option('algorithms')}: xgboost.spark needs a classic Spark session, and ZYGARDE_SPARK_MASTER "
                     f"is the Spark Connect address {master}: leave xgboost out, or use a spark:// master"

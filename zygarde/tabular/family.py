@@ -398,9 +398,10 @@ def load_tabular_model(model_uri: str) -> Any:
     if "spark" in get_model_info(model_uri).flavors:
         import mlflow.spark
 
+        from zygarde.tabular.spark.session import model_dir
         from zygarde.tabular.spark.tabular import SparkTabularModel
 
-        return SparkTabularModel(mlflow.spark.load_model(model_uri))
+        return SparkTabularModel(mlflow.spark.load_model(model_uri, dfs_tmpdir=model_dir()))
     return mlflow.sklearn.load_model(model_uri)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from dataclasses import dataclass
 
 from mlflow.entities import Metric, Param, RunTag
@@ -13,6 +14,7 @@ from zygarde.search.trials import TrialResult, trial_key
 from zygarde.tracking.store import get_client, now_ms, param_text
 
 log = logging.getLogger(__name__)
+SLOW_WRITE_SECONDS = 10.0  # a child run's write that took this long met a tracking store that did not answer
 
 
 @dataclass(frozen=True)
@@ -33,14 +35,24 @@ class TrialLogger:
     def log(self, result: TrialResult) -> str | None:
         """Create the child run with params, CV metrics, usage; returns its run id.
 
-        A tracking outage loses the child run, never the trial: it warns and returns None, and the search
-        goes on with the result in hand.
+        MLflow's client retries a tracking server that does not answer (for about two minutes): a write that
+        waited ``SLOW_WRITE_SECONDS`` or more says so in ``result.note``. An outage past the retries loses the
+        child run, never the trial: it warns, notes it, and returns None, and the search goes on with the result
+        in hand.
         """
+        started = time.monotonic()
         try:
-            return self._log(result)
+            run_id = self._log(result)
         except Exception as exc:  # MLflow, HTTP or SQLite errors alike: the result itself is safe
             log.warning("trial %s was not tracked (%s: %s)", result.trial_id, type(exc).__name__, exc)
+            result.note = (f"the tracking store {self.tracking_uri} failed ({type(exc).__name__}); trial "
+                           f"{result.trial_id} ran but has no child run")  # fmt: skip
             return None
+        waited = time.monotonic() - started
+        if waited >= SLOW_WRITE_SECONDS:
+            result.note = (f"the tracking store {self.tracking_uri} did not answer for {waited:.0f} s; the trials "
+                           "finished meanwhile were written when it came back")  # fmt: skip
+        return run_id
 
     def _log(self, result: TrialResult) -> str:
         client = get_client(self.tracking_uri)

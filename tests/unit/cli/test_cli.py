@@ -43,3 +43,19 @@ def test_xgboost_on_a_spark_connect_master_is_refused_naming_why(monkeypatch: py
     with pytest.raises(ZygardeError, match=r"algorithms: xgboost.spark needs a classic Spark session.*sc://127"):
         parse_config(engine="spark", algorithms=["xgboost", "rf"])
     assert parse_config(engine="spark", algorithms=["rf"]).algorithms == ["rf"]
+
+
+def test_a_spark_master_on_other_hosts_needs_a_shared_folder_for_its_models(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its executors write a model's files: saved to a local folder, they would land on the Spark hosts' disks."""
+    from zygarde.tabular.config import parse_config
+    from zygarde.tabular.spark.session import model_dir
+
+    monkeypatch.setenv("ZYGARDE_SPARK_MASTER", "spark://spark-master:7077")
+    monkeypatch.delenv("ZYGARDE_SPARK_SHARED_DIR", raising=False)
+    with pytest.raises(ZygardeError, match=r"engine spark: ZYGARDE_SPARK_MASTER spark://spark-master:7077 is on other "
+                       r"hosts.*set ZYGARDE_SPARK_SHARED_DIR"):  # fmt: skip
+        parse_config(engine="spark")
+    monkeypatch.setenv("ZYGARDE_SPARK_SHARED_DIR", "/mnt/nfs/spark")
+    assert parse_config(engine="spark").engine == "spark" and model_dir() == "/mnt/nfs/spark"
+    monkeypatch.setenv("ZYGARDE_SPARK_MASTER", "spark://127.0.0.1:7077")  # this host's: a local folder does
+    assert model_dir() is None

@@ -22,6 +22,7 @@ from zygarde.explain.tabular import (
     tree_contributions,
 )
 from zygarde.search.trials import TrialSpec
+from zygarde.synthetic import known_signal
 from zygarde.tabular.datasets import load_dataset, prepare_table
 from zygarde.tabular.objective import CrossValidationObjective, TrialData
 from zygarde.tabular.preprocess import split_holdout
@@ -38,18 +39,6 @@ def _fitted(frame: pd.DataFrame | None, target: str, algorithm: str, params: dic
     rows = Rows(split.X_test.reset_index(drop=True), split.y_test, dataset.task, objective.metric,
                 objective.greater_is_better, 0, split.classes)  # fmt: skip
     return model, rows
-
-
-def _known_signal(rows: int = 3000, seed: int = 0) -> pd.DataFrame:
-    """Five informative columns (i0 strongest .. i4 weakest), five of noise, a category of noise."""
-    rng = np.random.default_rng(seed)
-    frame = pd.DataFrame({f"i{k}": rng.normal(size=rows) for k in range(5)})
-    for k in range(5):
-        frame[f"noise{k}"] = rng.normal(size=rows)
-    frame["colour"] = rng.choice(["red", "green", "blue"], size=rows)
-    logits = sum((3.0 - 0.5 * k) * frame[f"i{k}"] for k in range(5))
-    frame["label"] = np.where(logits + rng.normal(scale=0.5, size=rows) > 0, "yes", "no")
-    return frame
 
 
 def _raw_output(model, X: pd.DataFrame, algorithm: str) -> np.ndarray:
@@ -101,7 +90,7 @@ def test_multiclass_contributions_add_up_per_class(algorithm: str) -> None:
 
 
 def test_permutation_importance_and_contributions_rank_the_known_signal_first() -> None:
-    model, rows = _fitted(_known_signal(), "label", "xgboost", {"n_estimators": 80, "max_depth": 3})
+    model, rows = _fitted(known_signal(3000), "label", "xgboost", {"n_estimators": 80, "max_depth": 3})
     ranked = permutation_importance(model, rows.sample(), Deadline(float("inf")))
     assert set(ranked["feature"][:5]) == {f"i{k}" for k in range(5)}
     assert ranked["feature"][0] == "i0" and (ranked["std"] >= 0).all()
@@ -163,7 +152,7 @@ def test_feature_sources_and_own_importances_fold_encoded_features_into_their_co
 def test_the_single_column_effect_explains_a_model_without_trees() -> None:
     from zygarde.explain.rows import row_contributions, top_columns
 
-    model, rows = _fitted(_known_signal(1500), "label", "linear", {"alpha": 1e-3, "l1_ratio": 0.0})
+    model, rows = _fitted(known_signal(1500), "label", "linear", {"alpha": 1e-3, "l1_ratio": 0.0})
     contributions, method = row_contributions(model, rows.X.head(30), "classification", rows.X.tail(200))
     assert method.startswith("single-column effect") and "not additive" in method
     assert contributions.shape == (30, rows.X.shape[1])

@@ -69,6 +69,29 @@ class SparkConfig:
         return cls(master, memory, settings.spark_shuffle_partitions, bind, settings.spark_cores_max)
 
 
+def model_dir() -> str | None:
+    """Where Spark saves and loads models through (MLflow's ``dfs_tmpdir``): ``ZYGARDE_SPARK_SHARED_DIR`` with a
+    ``spark://`` master on other hosts (its executors write a model's files, on their own disks unless the folder
+    is shared); None: MLflow's local default."""
+    from zygarde.settings import get_settings
+
+    settings = get_settings()
+    if not _remote_master(settings.spark_master or ""):
+        return None
+    if not settings.spark_shared_dir:
+        raise ZygardeError(shared_dir_needed(settings.spark_master or ""))
+    return settings.spark_shared_dir
+
+
+def shared_dir_needed(master: str) -> str:
+    """Why a remote master needs ``ZYGARDE_SPARK_SHARED_DIR``, and what to set."""
+    return (
+        f"ZYGARDE_SPARK_MASTER {master} is on other hosts, whose executors write a Spark model's files on their own "
+        "disks: set ZYGARDE_SPARK_SHARED_DIR to a folder every Spark host and Dask worker mounts at the same path "
+        "(NFS), or an hdfs:// or s3a:// URI"
+    )
+
+
 def _remote_master(master: str) -> bool:
     """A ``spark://`` master on another host."""
     from urllib.parse import urlparse

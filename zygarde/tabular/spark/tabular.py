@@ -28,13 +28,14 @@ from zygarde.tabular.spark.session import spark_session
 ROW = "__row"  # keeps the rows' order through Spark
 
 
-def spark_frame(X: pd.DataFrame, y: np.ndarray | None = None) -> Any:
-    """Rows (and labels) as a Spark DataFrame of this process's session, numbered to keep their order."""
+def spark_frame(X: pd.DataFrame, y: np.ndarray | None = None, session: Any = None) -> Any:
+    """Rows (and labels) as a Spark DataFrame of ``session`` (default: this process's), numbered to keep their
+    order."""
     frame = X.reset_index(drop=True).copy()
     frame[ROW] = np.arange(len(frame))
     if y is not None:
         frame["label"] = np.asarray(y, dtype=float)
-    return spark_session().createDataFrame(frame)
+    return (session or spark_session()).createDataFrame(frame)
 
 
 def _quoted(column: str) -> str:
@@ -117,13 +118,15 @@ def local_xgboost(fitted: Any, X: pd.DataFrame, zero_as_missing: tuple[str, ...]
 
 
 class SparkTabularModel:
-    """A fitted Spark ``PipelineModel`` behind scikit-learn's ``predict`` / ``predict_proba`` on pandas rows."""
+    """A fitted Spark ``PipelineModel`` behind scikit-learn's ``predict`` / ``predict_proba`` on pandas rows (in
+    ``session``: the one that loaded it; default: this process's)."""
 
-    def __init__(self, pipeline: Any) -> None:
+    def __init__(self, pipeline: Any, session: Any = None) -> None:
         self.pipeline = pipeline
+        self.session = session
 
     def _predicted(self, X: pd.DataFrame) -> pd.DataFrame:
-        out = self.pipeline.transform(spark_frame(X))
+        out = self.pipeline.transform(spark_frame(X, session=self.session))
         columns = [ROW, "prediction", *(["probability"] if "probability" in out.columns else [])]
         return out.select(*columns).toPandas().sort_values(ROW)
 

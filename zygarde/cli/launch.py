@@ -96,7 +96,7 @@ def _on_cluster(flow: Any, family: Any, client: Any, runner: Any, topic: str, sh
         transient=True,
     )
     bar = progress.add_task("", total=None)
-    noted = [-NOTE_SECONDS]  # when the last note was shown: one line per incident, not one per trial
+    noted: list[float] = [-NOTE_SECONDS]  # when the last note was shown: one line per incident, not one per trial
 
     def on_event(event: tuple[float, dict[str, Any]]) -> None:
         message = event[1]

@@ -27,6 +27,7 @@ QUICK = {
     "resume.py": "median extra over 1 repeats",
     "search_overhead.py": "largest |CV score difference|",
     "search_strategies.py": "median",
+    "spark_table.py": "spark / dask rows per second of the search",
     "teardown.py": "os._exit after the exit handlers saves",
     "vision_device.py": "images/s",
     "vision_throughput.py": "(c) plain two-conv CNN",
@@ -43,3 +44,11 @@ def test_the_benchmark_runs_in_its_quick_mode(benchmark: str, tmp_path: Path) ->
                           env=env, capture_output=True, text=True, timeout=600)  # fmt: skip
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert QUICK[benchmark] in done.stdout, done.stdout[-3000:]
+
+
+ELSEWHERE = {"multihost.py": "tests/multihost/test_hosts.py, on the hosts that module has up"}
+
+
+def test_every_benchmark_has_a_quick_run_in_ci() -> None:
+    scripts = {p.name for p in (REPO / "benchmarks").glob("*.py") if not p.name.startswith("_")}
+    assert scripts == {b.split()[0] for b in QUICK} | set(ELSEWHERE)

@@ -218,11 +218,11 @@ def test_the_tracking_server_restarted_mid_search_loses_no_finished_trial(hosts:
 @pytest.mark.timeout(900)  # a JVM per Dask worker and the flow's own, on 2 cores
 def test_the_spark_engine_runs_its_trials_on_the_spark_worker_host(hosts: Any) -> None:
     """Each Dask worker's Spark driver advertises its worker's address to a ``spark://`` master on another host,
-    whose worker host runs the executors."""
+    whose worker host runs the executors: MLlib's trials, and xgboost.spark's barrier job."""
     if "spark-master" not in hosts.processes:
         mh.start_spark(hosts)
-    argv = ["zygarde", "run", "diabetes", "--engine", "spark", "--algorithms", "rf", "--trials", "2", "--cv", "2",
-            "--json"]  # fmt: skip
+    argv = ["zygarde", "run", "diabetes", "--engine", "spark", "--algorithms", "rf,xgboost", "--trials", "1", "--cv",
+            "2", "--json"]  # fmt: skip
     run = hosts.run("driver", argv, {"ZYGARDE_WORK_DIR": DRIVER_WORK}, timeout=900)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-5000:]
     summary = json.loads(run.stdout.strip().splitlines()[-1])
@@ -269,3 +269,23 @@ print(json.dumps({{}}))
     assert predicted.returncode == 0, predicted.stdout[-3000:] + predicted.stderr[-3000:]
     rows = (mh.STATE / "disks" / "driver" / "predicted.csv").read_text().splitlines()
     assert len(rows) == 5 and rows[0].endswith(",prediction,probability_0,probability_1"), rows
+
+
+@pytest.mark.timeout(900)
+def test_the_scaling_benchmark_runs_on_the_hosts_in_its_quick_mode(hosts: Any, capsys: pytest.CaptureFixture) -> None:
+    """``benchmarks/multihost.py``'s measurement on this module's hosts (its quick mode: one run a layout), the
+    usual two workers back afterwards. Last in the module: it restarts the Dask workers."""
+    import importlib.util
+
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    spec = importlib.util.spec_from_file_location("multihost_benchmark", REPO / "benchmarks" / "multihost.py")
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    rates = bench.scaling(hosts, [1, 2], trials=1, rounds=1, settle=2)
+    bench.report(rates, [1, 2])
+    shown = capsys.readouterr().out
+    assert set(rates) >= {"1 host", "2 hosts", "2 workers on 1 host"} and all(r > 0 for r in rates.values())
+    assert "efficiency at 2 hosts:" in shown and "2 hosts / 2 workers on 1 host" in shown, shown
+    workers = [entry["host"] for entry in hosts.processes.values() if entry["argv"][:2] == ["dask", "worker"]]
+    assert sorted(workers) == ["worker1", "worker2"]

@@ -197,6 +197,8 @@ def _start(config: SparkConfig) -> SparkSession:
         .set("spark.driver.bindAddress", config.bind)
         .set("spark.sql.execution.arrow.pyspark.enabled", "true")
         .set("spark.network.timeout", "120s")
+        # a table Spark reads is cached partition by partition: small ones fit a small heap (and spill whole)
+        .set("spark.sql.files.maxPartitionBytes", "32m")
     )
     if config.master.startswith("spark://"):  # one driver per Dask worker shares the cluster's cores
         conf.set("spark.cores.max", str(config.cores_max)).set("spark.executor.cores", str(config.cores_max))

@@ -13,7 +13,8 @@ it out of core instead). Nothing of the table passes through pandas or the Dask 
   a previous champion that is not a Spark model is scored on the same rows by the executors (``mapInPandas``).
 
 The registered model is the Spark pipeline (``mlflow.spark``; xgboost: its booster as a scikit-learn model), and
-predicts on pandas rows on any host with a JVM, without the Parquet files.
+predicts on pandas rows on any host with a JVM, without the Parquet files. Why this shape, and what it costs:
+docs/decisions/0009-spark-reads-its-tables.md.
 """
 
 from __future__ import annotations

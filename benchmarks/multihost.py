@@ -11,8 +11,8 @@ second = trials / the search's wall seconds (the search task's own clock), the m
   thread, so on a machine of C cores, N > C hosts share cores: there the figure measures the machine, not the
   network (the output says how many cores it ran on);
 - the network's cost: 2 workers on one host against 2 workers on 2 hosts (same processes, same threads): a ratio
-  near 1 says nothing is lost to crossing hosts. Added latency (50 ms, `tc netem`) needs a kernel with netem;
-  where there is none the output says so.
+  near 1 says nothing is lost to crossing hosts; and 2 hosts with 50 ms added to every packet each host sends
+  (`tc netem`, or where the kernel has none an NFQUEUE delay line, `deploy/multihost/delay.py`).
 
 Run: sudo .venv/bin/python benchmarks/multihost.py [--hosts 1,2,4] [--trials 12] [--rounds 2] [--quick]
 (CI runs its quick mode inside tests/multihost, on the hosts that module has up.)
@@ -87,11 +87,11 @@ def scaling(harness: Any, counts: list[int], trials: int, rounds: int, settle: f
             layout(harness, placement, settle)
             measure(name)
             if delay and name == "2 hosts":
-                mh.latency(50)
+                mh.latency(harness, 50)
                 try:
                     measure("2 hosts, 50 ms each link")
                 finally:
-                    mh.latency(0)
+                    mh.latency(harness, 0)
     finally:
         layout(harness, [("worker1", "worker1"), ("worker2", "worker2")], settle=0)
     return rates
@@ -111,7 +111,7 @@ def report(rates: dict[str, float], counts: list[int]) -> None:
         ratio = rates["2 hosts, 50 ms each link"] / rates["2 hosts"]
         print(f"50 ms / no added latency, trials per second: {ratio:.2f}")
     elif 2 in counts:
-        print("50 ms of latency: not measured, this kernel has no netem")
+        print("50 ms of latency: not measured, this machine has neither netem nor iptables' NFQUEUE")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -147,7 +147,7 @@ def predict_file(
 def predictions(resolved: Resolved) -> dict[str, Any]:
     """The output columns: ``prediction`` and, for a classifier that gives them, ``probability_<class>``."""
     raw: Any = resolved.model.get_raw_model() if hasattr(resolved.model, "get_raw_model") else None
-    if resolved.classes and hasattr(raw, "stages"):  # a Spark pipeline, in the session MLflow loaded it in
+    if resolved.classes and "spark" in resolved.model.metadata.flavors:  # in the session MLflow loaded it in
         from pyspark.sql import SparkSession
 
         from zygarde.tabular.spark.tabular import SparkTabularModel

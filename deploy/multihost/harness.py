@@ -6,17 +6,20 @@ host name, mounts and disk, running zygarde from a wheel installed outside the r
     sudo python deploy/multihost/harness.py down    # stop every process it started, remove the hosts
 
 Hosts (``HOSTS``): the Prefect server, the MLflow tracking server (SQLite on its own disk, artifacts proxied:
-clients get ``mlflow-artifacts:`` URIs, never a path), the Dask scheduler, two Dask worker hosts, a Spark master
-and worker, and the driver that runs ``zygarde``. Their addresses (``SUBNET``.x) live on the bridge of a
-namespace of their own: the machine's own namespace has no leg on it, and nothing routes, forwards or NATs out.
+clients get ``mlflow-artifacts:`` URIs, never a path), the Dask scheduler, four Dask worker hosts (two with a
+worker unless asked), a Spark master and worker, and the driver that runs ``zygarde``. Their addresses
+(``SUBNET``.x) live on the bridge of a namespace of their own: the machine's own namespace has no leg on it,
+and nothing routes, forwards or NATs out.
 Every host but the driver sees neither the repository nor the driver's temp dir: each gets a private ``/tmp``
 and the repository's parent hidden; what it keeps is its own disk (``/srv``, kept across restarts of its
 processes), one folder every host mounts (``SHARED``: where a table Spark reads lives, as it would on NFS, HDFS
 or S3), and the software: a venv whose site-packages hold the wheel built from the checkout, its
 dependencies read-only from the repository's environment.
 
-What the harness starts it records (``STATE/processes.json``) and stops by that record; ``down`` removes the
-namespaces (their links go with them) and the hosts files, whatever is left from an earlier run.
+Faults: ``link`` takes a host's cable out; ``latency`` delays every packet each host sends (netem, or where the
+kernel has none, an NFQUEUE rule and ``delay.py``). What the harness starts it records (``STATE/processes.json``)
+and stops by that record; ``down`` removes the namespaces (their links and rules go with them) and the hosts
+files, whatever is left from an earlier run.
 """
 
 from __future__ import annotations
@@ -174,25 +177,53 @@ def link(host: str, up: bool) -> None:
     sh("ip", "-n", f"{PREFIX}-switch", "link", "set", f"{PREFIX}-v{HOSTS[host]}", "up" if up else "down")
 
 
-def can_delay() -> bool:
-    """Whether this kernel has the netem queueing discipline (``latency`` needs it)."""
+def _probe(*command: str) -> bool:
+    """Whether ``command`` succeeds in a throwaway namespace (what this kernel and machine can do)."""
     probe = f"{PREFIX}-probe"
     sh("ip", "netns", "add", probe, check=False)
     try:
         sh("ip", "-n", probe, "link", "set", "lo", "up", check=False)
-        return sh("ip", "netns", "exec", probe, "tc", "qdisc", "add", "dev", "lo", "root", "netem", "delay", "1ms",
-                  check=False).returncode == 0  # fmt: skip
+        return sh("ip", "netns", "exec", probe, *command, check=False).returncode == 0
     finally:
         sh("ip", "netns", "delete", probe, check=False)
 
 
-def latency(milliseconds: int) -> None:
-    """Add ``milliseconds`` of delay to every host's link (0: none)."""
+def has_netem() -> bool:
+    """Whether this kernel has the netem queueing discipline."""
+    return _probe("tc", "qdisc", "add", "dev", "lo", "root", "netem", "delay", "1ms")
+
+
+QUEUE_RULE = ["OUTPUT", "-o", "eth0", "-j", "NFQUEUE", "--queue-num", "0", "--queue-bypass"]
+
+
+def can_delay() -> bool:
+    """Whether latency can be added: netem, or else iptables' NFQUEUE target and a netfilter queue (``delay.py``)."""
+    if has_netem():
+        return True
+    return shutil.which("iptables") is not None and _probe("iptables", "-A", *QUEUE_RULE)
+
+
+def latency(harness: Harness, milliseconds: int, lifetime: float = 1200) -> None:
+    """Add ``milliseconds`` of delay to every packet each host sends to the others (0: none). With netem, a qdisc on
+    each host's link; without, an NFQUEUE rule and a ``delay.py`` process per host (recorded: ``down`` stops it,
+    and it ends by itself after ``lifetime`` seconds)."""
+    netem = has_netem()
     for host in HOSTS:
-        sh("ip", "netns", "exec", namespace(host), "tc", "qdisc", "del", "dev", "eth0", "root", check=False)
-        if milliseconds:
-            sh("ip", "netns", "exec", namespace(host), "tc", "qdisc", "add", "dev", "eth0", "root", "netem", "delay",
+        ns = namespace(host)
+        harness.stop(f"delay-{host}", grace=2)
+        sh("ip", "netns", "exec", ns, "tc", "qdisc", "del", "dev", "eth0", "root", check=False)
+        if shutil.which("iptables"):
+            sh("ip", "netns", "exec", ns, "iptables", "-D", *QUEUE_RULE, check=False)
+        if not milliseconds:
+            continue
+        if netem:
+            sh("ip", "netns", "exec", ns, "tc", "qdisc", "add", "dev", "eth0", "root", "netem", "delay",
                f"{milliseconds}ms")  # fmt: skip
+            continue
+        source = (Path(__file__).with_name("delay.py")).read_text()  # the hosts cannot see the repository
+        harness.start(f"delay-{host}", host, [str(SOFTWARE / "venv" / "bin" / "python"), "-c", source,
+                                              str(milliseconds), str(lifetime)])  # fmt: skip
+        sh("ip", "netns", "exec", ns, "iptables", "-A", *QUEUE_RULE)
 
 
 # ---------------------------------------------------------------------------------------------------- processes

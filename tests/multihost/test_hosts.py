@@ -136,15 +136,26 @@ print(json.dumps([{{"key": c.data.tags["zygarde.trial_key"], "worker": c.data.ta
 """)  # fmt: skip
 
 
+CONNECT = f"""
+import json, socket, time
+started = time.perf_counter()
+socket.create_connection(("dask-scheduler", {mh.PORTS["dask-scheduler"]}), 10).close()
+print(json.dumps(time.perf_counter() - started))
+"""
+
+
 def test_a_run_completes_with_50_ms_on_every_link(hosts: Any) -> None:
     if not mh.can_delay():
-        pytest.skip("this machine's kernel has no netem queueing discipline: `tc qdisc ... netem` cannot add latency")
-    mh.latency(50)
+        pytest.skip("this machine has neither netem (`tc qdisc ... netem`) nor iptables' NFQUEUE: no latency to add")
+    mh.latency(hosts, 50)
     try:
+        handshake = _python(hosts, "driver", CONNECT)  # SYN out of the driver, SYN-ACK out of the scheduler
         argv = ["zygarde", "run", "diabetes", "--algorithms", "xgboost", "--trials", "4", "--cv", "3", "--json"]
         run = hosts.run("driver", argv, {"ZYGARDE_WORK_DIR": DRIVER_WORK})
     finally:
-        mh.latency(0)
+        mh.latency(hosts, 0)
+    assert handshake >= 0.095, handshake
+    assert _python(hosts, "driver", CONNECT) < 0.05  # and none once removed
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-5000:]
     summary = json.loads(run.stdout.strip().splitlines()[-1])
     assert summary["n_trials"] == 4 and summary["n_trials_failed"] == 0

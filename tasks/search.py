@@ -62,17 +62,19 @@ def search(plan: Plan, data: Any, run: RunContext) -> SearchOutcome:
             score = result.scores.get(plan.objective.metric)
             progress = {"done": len(done), "total": None if budget else total, "algorithm": result.algorithm,
                         "score": score, "budget_seconds": budget}  # fmt: skip
-            if result.note:  # the terminal shows it as one line
-                logger.warning("%s", result.note)
-                progress["note"] = result.note
             client.log_event(PROGRESS_TOPIC, {**progress, "run": run.run_id})
             if budget is None and (len(done) % max(1, total // 10) == 0 or len(done) == total):
                 logger.info("%d/%d trials done", len(done), total)
             elif budget is not None and len(done) % 10 == 0:
                 logger.info("%d trials done (%s)", len(done), plan.sampler.extent)
 
+        def note(text: str) -> None:  # a child run's write that waited or failed: one line on the terminal
+            logger.warning("%s", text)
+            client.log_event(PROGRESS_TOPIC, {"note": text, "run": run.run_id})
+
         engine = DaskEngine(client)
-        results = engine.run(objective, plan.sampler, data, logger=trial_logger, on_result=report, completed=finished)
+        results = engine.run(objective, plan.sampler, data, logger=trial_logger, on_result=report, completed=finished,
+                             on_note=note)  # fmt: skip
         client.run(remove_checkpoints, checkpoints, on_error="ignore")  # every trial is in the store now; a worker
         # that died since keeps its folder (under its own local directory)
     remove_checkpoints(checkpoints)

@@ -16,16 +16,16 @@ from zygarde.search.journal import Journal
 from zygarde.search.samplers.fixed import FixedSampler
 from zygarde.search.trials import TrialSpec
 from zygarde.tabular.objective import CrossValidationObjective, TrialData
-from zygarde.tracking import TrialLogger, ensure_experiment, get_client, logs_from_workers, start_parent_run
+from zygarde.tracking import TrialLogger, ensure_experiment, get_client, start_parent_run, writers_for
 
 
-@pytest.mark.parametrize("from_workers", [False, True], ids=["drained-by-one-thread", "logged-by-workers"])
+@pytest.mark.parametrize("writers", [1, 4], ids=["one-writer", "four-writers"])
 def test_every_trial_is_a_child_run_with_its_scores(
-    dask_address: str, tracking_uri: str, diabetes: pd.DataFrame, from_workers: bool
+    dask_address: str, tracking_uri: str, diabetes: pd.DataFrame, writers: int
 ) -> None:
     experiment = ensure_experiment(tracking_uri, "search-engine")
     parent = start_parent_run(tracking_uri, experiment, "parent", {}, {})
-    logger = TrialLogger(tracking_uri, experiment, parent, from_workers=from_workers)
+    logger = TrialLogger(tracking_uri, experiment, parent, writers=writers)
     objective = CrossValidationObjective("classification", 2, 3, 0)
     specs = [TrialSpec(i, "rf", {"n_estimators": 10 + i, "max_depth": 3}) for i in range(5)]
     specs.append(TrialSpec(5, "rf", {"max_depth": -1}))  # invalid: fails its trial, not the search
@@ -75,7 +75,7 @@ def test_a_crash_between_the_journal_and_the_store_leaves_no_trial_untracked(
     journal = Journal(tmp_path / "study.journal")
     first = TPESampler(spaces, 4, "roc_auc", True, seed=0)
     first.persist(journal)
-    told = [execute_trial(objective, first.ask(), data, None) for _ in range(2)]
+    told = [execute_trial(objective, first.ask(), data) for _ in range(2)]
     for result in told:
         first.tell(result)  # in the journal; the store never heard of the first, the second was cut short:
     mlflow = get_client(tracking_uri)
@@ -103,7 +103,7 @@ class _SaysIfItContinued(CrossValidationObjective):
 
 
 def test_a_promoted_trial_continues_from_the_state_its_last_rung_left_on_a_worker(
-    dask_address: str, diabetes: pd.DataFrame
+    dask_address: str, tracking_uri: str, diabetes: pd.DataFrame
 ) -> None:
     import sys
 
@@ -116,15 +116,20 @@ def test_a_promoted_trial_continues_from_the_state_its_last_rung_left_on_a_worke
     data = TrialData(diabetes.drop(columns="Outcome"), diabetes["Outcome"].to_numpy())
     specs = [TrialSpec(i, "rf", {"max_depth": depth}) for i, depth in enumerate([2, 3, 4, 5, 6, 8, 10, 12, 3])]
     specs.append(TrialSpec(9, "rf", {"max_depth": -1}))  # fails on its first rung; the race goes on
+    experiment = ensure_experiment(tracking_uri, "asha-rungs")
+    parent = start_parent_run(tracking_uri, experiment, "parent", {}, {})
+    logger = TrialLogger(tracking_uri, experiment, parent, writers=3)  # a trial's rungs go on in one run
     with Client(dask_address) as client:
-        results = DaskEngine(client).run(objective, ASHA(specs, {"rf": [4, 12, 36]}, "roc_auc", True), data)
+        results = DaskEngine(client).run(objective, ASHA(specs, {"rf": [4, 12, 36]}, "roc_auc", True), data,
+                                         logger=logger)  # fmt: skip
     assert {r.rung for r in results} == {0, 1, 2} and sum(r.error is not None for r in results) == 1
     assert all(r.scores["continued"] == float(r.rung > 0) for r in results if r.error is None)
+    children = get_client(tracking_uri).search_runs([experiment], f"tags.mlflow.parentRunId = '{parent}'")
+    assert len(children) == len(specs) and {r.run_id for r in results} == {c.info.run_id for c in children}
 
 
-def test_sqlite_stores_are_written_by_one_thread_servers_by_the_workers() -> None:
-    assert not logs_from_workers("sqlite:////tmp/x/mlflow.db")
-    assert logs_from_workers("http://127.0.0.1:5000")
+def test_sqlite_stores_are_written_by_one_thread_servers_by_several() -> None:
+    assert writers_for("sqlite:////tmp/x/mlflow.db") == 1 and writers_for("http://127.0.0.1:5000") > 1
 
 
 def test_workers_keep_glibcs_adaptive_allocator(dask_address: str) -> None:

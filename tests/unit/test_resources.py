@@ -52,5 +52,6 @@ def test_a_tracking_outage_loses_the_child_run_not_the_trial(
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "2")
     result = TrialResult(3, "rf", {"max_depth": 2}, scores={"roc_auc": 0.8})
     with caplog.at_level("WARNING", logger="zygarde.tracking"):
-        assert TrialLogger("http://127.0.0.1:9", "0", "parent", from_workers=True).log(result) is None
+        assert TrialLogger("http://127.0.0.1:9", "0", "parent", writers=8).log(result) is None
     assert "trial 3 was not tracked" in caplog.text and result.scores == {"roc_auc": 0.8}
+    assert result.note.startswith("the tracking store http://127.0.0.1:9 failed")

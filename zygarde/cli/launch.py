@@ -100,9 +100,11 @@ def _on_cluster(flow: Any, family: Any, client: Any, runner: Any, topic: str, sh
 
     def on_event(event: tuple[float, dict[str, Any]]) -> None:
         message = event[1]
-        if message.get("note") and event[0] - noted[0] >= NOTE_SECONDS:
-            noted[0] = event[0]
-            progress.console.print(f"note: {message['note']}", highlight=False, soft_wrap=True)
+        if "note" in message:
+            if event[0] - noted[0] >= NOTE_SECONDS:
+                noted[0] = event[0]
+                progress.console.print(f"note: {message['note']}", highlight=False, soft_wrap=True)
+            return
         score = message.get("score")
         budget = message.get("budget_seconds")
         description = f"{message['algorithm']} {score:.4f}" if score is not None else ""

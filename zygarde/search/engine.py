@@ -42,19 +42,21 @@ class Engine(Protocol):
         logger: TrialLogger | None = None,
         on_result: Callable[[TrialResult], None] | None = None,
         completed: dict[str, TrialResult] | None = None,
+        on_note: Callable[[str], None] | None = None,
     ) -> list[TrialResult]:
         """Score what ``sampler`` asks for until it is finished (``completed``: trials an earlier attempt
-        finished, by trial key, for the sampler to ``restore``); results in completion order."""
+        finished, by trial key, for the sampler to ``restore``); results in completion order. ``on_note``: what
+        happened to the tracking of a trial (a store that did not answer for a while), as it happens."""
         ...
 
 
-def execute_trial(objective: Objective, spec: TrialSpec, data: Any, logger: TrialLogger | None) -> TrialResult:
-    """Run one trial where it lands (a Dask worker), measure it, and log it as a child run if given a logger."""
-    return _measured(lambda: objective(spec, data), spec, logger)
+def execute_trial(objective: Objective, spec: TrialSpec, data: Any) -> TrialResult:
+    """Run one trial where it lands (a Dask worker) and measure it."""
+    return _measured(lambda: objective(spec, data), spec)
 
 
 def execute_rung(
-    objective: Objective, spec: TrialSpec, data: Any, logger: TrialLogger | None, previous: tuple[Any, Any] | None
+    objective: Objective, spec: TrialSpec, data: Any, previous: tuple[Any, Any] | None
 ) -> tuple[TrialResult, Any]:
     """One rung of a trial (``objective.grow``): its result, and the state the next rung continues from
     (``previous``: what the trial's last rung returned; None to start from scratch)."""
@@ -64,7 +66,7 @@ def execute_rung(
         *scored, kept[0] = objective.grow(spec, data, previous[1] if previous is not None else None)
         return tuple(scored)
 
-    return _measured(rung, spec, logger), kept[0]
+    return _measured(rung, spec), kept[0]
 
 
 def first(pair: tuple[Any, Any]) -> Any:
@@ -72,7 +74,7 @@ def first(pair: tuple[Any, Any]) -> Any:
     return pair[0]
 
 
-def _measured(score: Callable[[], tuple[Any, ...]], spec: TrialSpec, logger: TrialLogger | None) -> TrialResult:
+def _measured(score: Callable[[], tuple[Any, ...]], spec: TrialSpec) -> TrialResult:
     result = TrialResult.of(spec, worker=_worker_address())
     meter = ResourceMeter()
     try:
@@ -87,8 +89,6 @@ def _measured(score: Callable[[], tuple[Any, ...]], spec: TrialSpec, logger: Tri
         result.error = f"{type(exc).__name__}: {exc}"
         log.debug("trial %s failed:\n%s", spec.trial_id, traceback.format_exc())
     result.usage = meter.usage.as_metrics()
-    if logger is not None:
-        result.run_id = logger.log(result)
     return result
 
 
@@ -136,8 +136,9 @@ class DaskEngine:
     The search view is scattered once to every worker (a worker that joins later fetches it on first use).
     The window (default: 2 per worker thread, re-read as an adaptive cluster grows or shrinks) keeps the
     scheduler fed without flooding it, and lets an adaptive sampler see results before it asks again. Each
-    trial becomes a child run: logged by its worker (``logger.from_workers``), or by one thread here that
-    drains results as they complete while the workers go on computing (a SQLite store takes one writer).
+    trial becomes a child run, written here as results complete while the workers go on computing: by one thread
+    for a SQLite store (it takes one writer), by ``logger.writers`` threads for a tracking server, whose round
+    trips then cost no worker any time (docs/decisions/0002-one-sqlite-writer.md).
     """
 
     def __init__(self, client: Client, max_in_flight: int | None = None) -> None:
@@ -154,6 +155,7 @@ class DaskEngine:
         logger: TrialLogger | None = None,
         on_result: Callable[[TrialResult], None] | None = None,
         completed: dict[str, TrialResult] | None = None,
+        on_note: Callable[[str], None] | None = None,
     ) -> list[TrialResult]:
         """Score what ``sampler`` asks for until it is finished; results in completion order.
 
@@ -171,22 +173,20 @@ class DaskEngine:
         shared = [client.scatter(data, broadcast=True, hash=False)]
         running = as_completed(loop=client.loop)  # not the default client: the task runner's is not one
         token = uuid.uuid4().hex[:8]
-        drain = logger is not None and not logger.from_workers
         specs: dict[str, tuple[TrialSpec, int]] = {}  # future key -> (its trial, its attempt)
         states: dict[int, Any] = {}  # trial id -> the future holding its last rung's (result, state), on its worker
         # (dropped when the sampler releases the trial: its worker frees the models then, not at the search's end)
 
         def submit(spec: TrialSpec, attempt: int = 0) -> None:
             key = f"trial-{spec.algorithm}-{spec.trial_id}-{spec.rung}-{token}" + (f"-{attempt}" if attempt else "")
-            worker_logger = None if drain else logger
             if spec.budget is not None:  # a rung: continue from the trial's state (lost: from scratch)
                 previous = states.pop(spec.trial_id, None) if not attempt else None
-                held = client.submit(execute_rung, objective, spec, shared[0], worker_logger, previous, pure=False,
+                held = client.submit(execute_rung, objective, spec, shared[0], previous, pure=False,
                                      key=f"{key}-state")  # fmt: skip
                 states[spec.trial_id] = held
                 future = client.submit(first, held, pure=False, key=key)  # only the result travels here
             else:
-                future = client.submit(execute_trial, objective, spec, shared[0], worker_logger, pure=False, key=key)
+                future = client.submit(execute_trial, objective, spec, shared[0], pure=False, key=key)
             running.add(future)
             specs[key] = (spec, attempt)
 
@@ -210,7 +210,18 @@ class DaskEngine:
                 f"{option('algorithms')}, {option('search')} and {option('space')}."
             )
         results: list[TrialResult] = list(restored)
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="zygarde-trial-log") as writer:
+
+        def log_one(result: TrialResult) -> str | None:
+            assert logger is not None
+            run_id = logger.log(result)
+            if result.note and on_note is not None:
+                on_note(result.note)
+            return run_id
+
+        # each trial's child runs by one writer, in order (a successive-halving trial's rungs go on in one run)
+        writers = [ThreadPoolExecutor(1, thread_name_prefix="zygarde-trial-log") for _ in range(logger.writers)] \
+            if logger is not None else []  # fmt: skip
+        try:
             logged: list[Future[str | None]] = []
             for future in running:
                 spec, attempt = specs.pop(future.key)
@@ -230,12 +241,15 @@ class DaskEngine:
                 sampler.tell(result)
                 for trial_id in sampler.released():  # no rung will continue them: free them
                     states.pop(trial_id, None)
-                if drain and logger is not None:
-                    logged.append(writer.submit(logger.log, result))
+                if writers:
+                    logged.append(writers[result.trial_id % len(writers)].submit(log_one, result))
                 if on_result is not None:
                     on_result(result)
                 fill()
-            for result, run_id in zip(results[len(restored) :] if drain else [], logged, strict=True):
+            for result, run_id in zip(results[len(restored) :] if writers else [], logged, strict=True):
                 result.run_id = run_id.result()
+        finally:
+            for writer in writers:
+                writer.shutdown(wait=True)
         self.capacity = capacity.close()
         return results

@@ -28,11 +28,11 @@ from zygarde.tracking.store import (
     log_text,
     temp_dir,
 )
-from zygarde.tracking.trials import TrialLogger, finished_trials, logs_from_workers
+from zygarde.tracking.trials import TrialLogger, finished_trials, writers_for
 
 __all__ = [
     "RESUMABLE", "RUN_KEY_TAG", "RunContext", "TrialLogger", "check_resumable", "default_artifact_root",
     "end_run", "ensure_experiment", "finished_trials", "fluent_tracking_uri", "get_client", "log_curves", "log_dataset",
     "log_figure", "log_files", "log_json", "log_metrics", "log_outputs", "log_table", "log_tags", "log_text",
-    "logs_from_workers", "reopen_run", "run_params", "start_parent_run", "temp_dir",
+    "reopen_run", "run_params", "start_parent_run", "temp_dir", "writers_for",
 ]  # fmt: skip

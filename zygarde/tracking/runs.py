@@ -10,7 +10,7 @@ from typing import Any
 from mlflow.entities import Param
 
 from zygarde.tracking.store import SQLITE, get_client, param_text
-from zygarde.tracking.trials import TrialLogger, logs_from_workers
+from zygarde.tracking.trials import TrialLogger, writers_for
 
 RUN_KEY_TAG = "zygarde.run_key"
 
@@ -101,7 +101,7 @@ class RunContext:
             self.tracking_uri,
             self.experiment_id,
             self.run_id,
-            from_workers=logs_from_workers(self.tracking_uri),
+            writers=writers_for(self.tracking_uri),
             scored_on=scored_on,
             cv_names=cv_names,
         )

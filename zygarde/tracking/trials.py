@@ -21,14 +21,14 @@ SLOW_WRITE_SECONDS = 10.0  # a child run's write that took this long met a track
 class TrialLogger:
     """Picklable handle that logs a trial as a child run of the flow's parent run.
 
-    ``from_workers``: each Dask worker logs its own trials (a tracking server takes concurrent writes);
-    otherwise one thread beside the search drains results as they complete (see ``logs_from_workers``).
+    ``writers``: how many threads beside the search write child runs as results complete (``writers_for``: one
+    for a SQLite store, several for a tracking server).
     """
 
     tracking_uri: str
     experiment_id: str
     parent_run_id: str
-    from_workers: bool = False
+    writers: int = 1
     scored_on: str = "cv on training split"
     cv_names: bool = True  # cv_<metric>_mean/_std; False: the metric's own name (no folds, e.g. clustering)
 
@@ -130,7 +130,10 @@ def finished_trials(tracking_uri: str, experiment_id: str, parent_run_id: str) -
     return done
 
 
-def logs_from_workers(tracking_uri: str) -> bool:
-    """Whether workers should write child runs themselves: not to a SQLite store, which takes one writer
-    (docs/decisions/0002-one-sqlite-writer.md)."""
-    return not tracking_uri.startswith("sqlite:")
+SERVER_WRITERS = 8  # child runs written at once to a tracking server: its round trips overlap
+
+
+def writers_for(tracking_uri: str) -> int:
+    """Threads that write child runs: one for a SQLite store, which takes one writer; ``SERVER_WRITERS`` for a
+    tracking server (docs/decisions/0002-one-sqlite-writer.md)."""
+    return 1 if tracking_uri.startswith("sqlite:") else SERVER_WRITERS

@@ -40,6 +40,7 @@ from zygarde.tabular.spark.tabular import (
     fit_spark,
     local_xgboost,
     prepare_spark_workers,
+    quoted,
     spark_estimator,
 )
 
@@ -63,14 +64,14 @@ class SparkSplit(ParquetSplit):
         if key not in _ROWS:
             number = F.xxhash64(F.lit(self.seed), F.col("_metadata.file_name"), F.col("_metadata.row_index"))
             u = number.bitwiseAND(F.lit(2**53 - 1)).cast("double") / float(2**53)
-            target = F.col(_quoted(self.target))
+            target = F.col(quoted(self.target))
             label: Any = target.cast("double")
             if self.task == "classification":  # a label's index among the sorted class values is its class
                 label = F.lit(None).cast("double")
                 for index, value in reversed(list(enumerate(self.class_values))):
                     label = F.when(target == F.lit(value), float(index)).otherwise(label)
             read = session.read.parquet(*self.files)
-            features = [F.col(_quoted(c)) for c in self.features]
+            features = [F.col(quoted(c)) for c in self.features]
             frame = read.select(*features, label.alias("label"), u.alias(U)).where(F.col("label").isNotNull())
             _ROWS[key] = frame.persist(StorageLevel.MEMORY_AND_DISK)
         return _ROWS[key]
@@ -83,7 +84,7 @@ class SparkSplit(ParquetSplit):
 
     def columns_frame(self) -> pd.DataFrame:
         """No rows: the features as pandas types them (what ``build_spark_pipeline`` reads)."""
-        return self.rows().select(*(_quoted(c) for c in self.features)).limit(0).toPandas()
+        return self.rows().select(*(quoted(c) for c in self.features)).limit(0).toPandas()
 
     def count_parts(self) -> dict[str, int]:
         """Rows of each part, counted by Spark in one pass (which also fills the cache)."""
@@ -152,10 +153,6 @@ class SparkSplit(ParquetSplit):
         if self.task == "regression":
             return metrics, y, drawn["prediction"].to_numpy()
         return metrics, y, np.stack(drawn["proba"].to_numpy()) if len(drawn) else np.empty((0, 2))
-
-
-def _quoted(column: str) -> str:
-    return "`" + column.replace("`", "``") + "`"
 
 
 @dataclass(frozen=True)

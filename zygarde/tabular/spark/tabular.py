@@ -38,7 +38,8 @@ def spark_frame(X: pd.DataFrame, y: np.ndarray | None = None, session: Any = Non
     return (session or spark_session()).createDataFrame(frame)
 
 
-def _quoted(column: str) -> str:
+def quoted(column: str) -> str:
+    """``column`` as a Spark SQL identifier (backticks, doubled inside)."""
     return "`" + column.replace("`", "``") + "`"
 
 
@@ -71,18 +72,18 @@ def build_spark_pipeline(
     safe = {c: f"f{i}" for i, c in enumerate(X.columns)}
     selects = []
     for column in numeric:
-        value = f"CAST({_quoted(column)} AS DOUBLE)"
+        value = f"CAST({quoted(column)} AS DOUBLE)"
         if column in zero_as_missing:
-            value = f"CASE WHEN {_quoted(column)} = 0 THEN NULL ELSE {value} END"
+            value = f"CASE WHEN {quoted(column)} = 0 THEN NULL ELSE {value} END"
         selects.append(f"{value} AS {safe[column]}")
     numbers = [safe[c] for c in numeric]
     for column in dates:  # calendar features, as the scikit-learn pipeline's DateFeatures
         for part in ("year", "month", "dayofmonth", "dayofweek", "dayofyear"):
-            selects.append(f"CAST({part}({_quoted(column)}) AS DOUBLE) AS {safe[column]}_{part}")
+            selects.append(f"CAST({part}({quoted(column)}) AS DOUBLE) AS {safe[column]}_{part}")
             numbers.append(f"{safe[column]}_{part}")
-        selects.append(f"CAST(unix_timestamp({_quoted(column)}) AS DOUBLE) / 86400 AS {safe[column]}_days")
+        selects.append(f"CAST(unix_timestamp({quoted(column)}) AS DOUBLE) / 86400 AS {safe[column]}_days")
         numbers.append(f"{safe[column]}_days")
-    selects += [f"CAST({_quoted(c)} AS STRING) AS {safe[c]}" for c in categorical]
+    selects += [f"CAST({quoted(c)} AS STRING) AS {safe[c]}" for c in categorical]
     stages: list[Any] = [SQLTransformer(statement=f"SELECT *, {', '.join(selects)} FROM __THIS__")]
     assembled = []
     if native_missing:
